@@ -1,0 +1,78 @@
+// `npm run infra -- up|down|status|env|install`: the local stack's composition root.
+import { installAll } from './install.js';
+import { layoutFrom } from './layout.js';
+import { StackError, down, stackEnv, status, up } from './stack.js';
+
+const USAGE = `usage: npm run infra -- <command> [options]
+
+commands:
+  up              install what is missing, start every server on 127.0.0.1, wait until healthy
+  down [--purge]  stop every server of ours; --purge also deletes their data
+  status [--json] show each server, its pid, ports and health (exit 3 when one is down)
+  env [--json]    print the client environment: eval "$(npm run -s infra -- env)"
+  install         only install (or check) the pinned servers
+
+environment:
+  RDSFLOW_CACHE   where binaries are cached (default ~/.cache/rdsflow)
+  RDSFLOW_STATE   where data, logs and state live (default $RDSFLOW_CACHE/state)`;
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const json = rest.includes('--json');
+  const layout = layoutFrom(process.env);
+  switch (command) {
+    case 'up':
+      await up(layout, say);
+      return 0;
+    case 'down':
+      await down(layout, say, { purge: rest.includes('--purge') });
+      return 0;
+    case 'install':
+      await installAll(layout, say);
+      return 0;
+    case 'status': {
+      const servers = await status(layout);
+      if (json) say(JSON.stringify(servers, null, 2));
+      else
+        for (const s of servers) {
+          const state = !s.running ? 'stopped' : s.healthy ? 'healthy' : `UNHEALTHY: ${s.problem ?? ''}`;
+          const ports = Object.entries(s.ports ?? {})
+            .map(([role, p]) => `${role}=${p}`)
+            .join(' ');
+          say(`${s.name.padEnd(15)} ${state.padEnd(10)} ${s.pid ? `pid ${s.pid}` : ''} ${ports}  log: ${s.log}`);
+        }
+      return servers.every((s) => s.healthy) ? 0 : 3;
+    }
+    case 'env': {
+      const env = stackEnv(layout);
+      if (json) say(JSON.stringify(env, null, 2));
+      else for (const [k, v] of Object.entries(env)) say(`export ${k}=${shellQuote(v)}`);
+      return 0;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      say(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`unknown command: ${command}\n\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error: unknown) {
+  const message = error instanceof StackError || error instanceof Error ? error.message : String(error);
+  process.stderr.write(`infra: ${message}\n`);
+  process.exitCode = 1;
+}

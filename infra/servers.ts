@@ -1,0 +1,322 @@
+// The real servers of the local stack: how each is started on loopback, probed and pointed at.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { binaries, type Layout } from './layout.js';
+import { LOOPBACK, httpProbe, type Probe } from './net.js';
+import { runLogged } from './proc.js';
+
+const execFileAsync = promisify(execFile);
+
+export interface Secrets {
+  /** root token of the dev OpenBao server */
+  readonly vaultToken: string;
+  /** bearer token of the apiserver's admin user (system:masters) */
+  readonly kubeToken: string;
+}
+
+export type Binaries = ReturnType<typeof binaries>;
+
+export interface ServerContext {
+  readonly layout: Layout;
+  readonly bin: Binaries;
+  readonly secrets: Secrets;
+  /** the ports chosen for every server of the stack, by server then role */
+  readonly ports: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  readonly dataDir: string;
+  readonly say: (line: string) => void;
+}
+
+export interface ServerSpec {
+  readonly name: string;
+  readonly what: string;
+  /** preferred loopback ports by role */
+  readonly ports: Readonly<Record<string, number>>;
+  /** a server that must be healthy before this one starts */
+  readonly after?: string;
+  readonly startupTimeoutMs: number;
+  binary(bin: Binaries): string;
+  prepare?(ctx: ServerContext): Promise<void>;
+  args(ctx: ServerContext): string[];
+  probe(ctx: ServerContext): Probe;
+  /** runs once the server is healthy (install the CRD, check the KV mount, ...) */
+  ready?(ctx: ServerContext): Promise<void>;
+  /** environment variables (DESIGN.md §3 names) that point clients at this server */
+  env(ctx: ServerContext): Record<string, string>;
+  /** where a person looks, e.g. the Temporal UI */
+  urls?(ctx: ServerContext): Record<string, string>;
+}
+
+function port(ctx: ServerContext, server: string, role: string): number {
+  const p = ctx.ports[server]?.[role];
+  if (p === undefined) throw new Error(`no ${role} port chosen for ${server}`);
+  return p;
+}
+
+const temporal: ServerSpec = {
+  name: 'temporal',
+  what: 'Temporal dev server with Web UI, persisted to SQLite',
+  ports: { grpc: 7233, ui: 8233, http: 7243, metrics: 7244 },
+  startupTimeoutMs: 60_000,
+  binary: (bin) => bin.temporal,
+  prepare: async (ctx) => void mkdirSync(ctx.dataDir, { recursive: true }),
+  args: (ctx) => [
+    'server', 'start-dev',
+    '--ip', LOOPBACK,
+    '--port', String(port(ctx, 'temporal', 'grpc')),
+    '--ui-ip', LOOPBACK,
+    '--ui-port', String(port(ctx, 'temporal', 'ui')),
+    '--http-port', String(port(ctx, 'temporal', 'http')),
+    '--metrics-port', String(port(ctx, 'temporal', 'metrics')),
+    '--db-filename', join(ctx.dataDir, 'temporal.db'),
+    '--namespace', 'default',
+    '--ui-disable-news-fetch',
+    '--log-level', 'warn',
+  ],
+  probe(ctx) {
+    const ui = httpProbe(`http://${LOOPBACK}:${port(ctx, 'temporal', 'ui')}/`, (r) => r.status === 200);
+    return async () => {
+      try {
+        const { stdout } = await execFileAsync(
+          ctx.bin.temporal,
+          ['operator', 'cluster', 'health', '--address', `${LOOPBACK}:${port(ctx, 'temporal', 'grpc')}`],
+          { timeout: 5_000 },
+        );
+        if (!stdout.includes('SERVING')) return `cluster health: ${stdout.trim()}`;
+      } catch (error: unknown) {
+        return `cluster health: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
+      }
+      return ui();
+    };
+  },
+  env: (ctx) => ({
+    TEMPORAL_ADDRESS: `${LOOPBACK}:${port(ctx, 'temporal', 'grpc')}`,
+    TEMPORAL_NAMESPACE: 'default',
+  }),
+  urls: (ctx) => ({ 'Temporal UI': `http://${LOOPBACK}:${port(ctx, 'temporal', 'ui')}` }),
+};
+
+const etcd: ServerSpec = {
+  name: 'etcd',
+  what: 'etcd, the store behind kube-apiserver',
+  ports: { client: 2379, peer: 2380 },
+  startupTimeoutMs: 30_000,
+  binary: (bin) => bin.etcd,
+  args: (ctx) => {
+    const client = `http://${LOOPBACK}:${port(ctx, 'etcd', 'client')}`;
+    const peer = `http://${LOOPBACK}:${port(ctx, 'etcd', 'peer')}`;
+    return [
+      '--name', 'rdsflow',
+      '--data-dir', ctx.dataDir,
+      '--listen-client-urls', client,
+      '--advertise-client-urls', client,
+      '--listen-peer-urls', peer,
+      '--initial-advertise-peer-urls', peer,
+      '--initial-cluster', `rdsflow=${peer}`,
+      // dev data only: trading crash durability for test speed on a small disk budget
+      '--unsafe-no-fsync',
+      '--log-level', 'warn',
+    ];
+  },
+  probe: (ctx) =>
+    httpProbe(`http://${LOOPBACK}:${port(ctx, 'etcd', 'client')}/health`, (r) => r.body.includes('"true"')),
+  env: () => ({}),
+};
+
+const kubeApiserver: ServerSpec = {
+  name: 'kube-apiserver',
+  what: 'Kubernetes API server with RBAC and token auth, Database CRD installed',
+  ports: { https: 6443 },
+  after: 'etcd',
+  startupTimeoutMs: 90_000,
+  binary: (bin) => bin.kubeApiserver,
+  async prepare(ctx) {
+    await ensurePki(ctx);
+    writeFileSync(
+      join(ctx.dataDir, 'tokens.csv'),
+      `${ctx.secrets.kubeToken},rdsflow-admin,rdsflow-admin,"system:masters"\n`,
+      { mode: 0o600 },
+    );
+    writeKubeconfig(ctx);
+  },
+  args: (ctx) => {
+    const pki = join(ctx.dataDir, 'pki');
+    return [
+      '--etcd-servers', `http://${LOOPBACK}:${port(ctx, 'etcd', 'client')}`,
+      '--bind-address', LOOPBACK,
+      '--advertise-address', LOOPBACK,
+      '--secure-port', String(port(ctx, 'kube-apiserver', 'https')),
+      '--tls-cert-file', join(pki, 'apiserver.crt'),
+      '--tls-private-key-file', join(pki, 'apiserver.key'),
+      '--cert-dir', pki,
+      '--token-auth-file', join(ctx.dataDir, 'tokens.csv'),
+      '--authorization-mode', 'RBAC',
+      '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
+      '--service-account-key-file', join(pki, 'sa.pub'),
+      '--service-account-signing-key-file', join(pki, 'sa.key'),
+      '--service-cluster-ip-range', '10.0.0.0/24',
+      // NOTE: there is no controller-manager to mint service-account tokens, so the admission
+      // plugin that demands them would reject every pod; rdsflow only needs its CRD.
+      '--disable-admission-plugins', 'ServiceAccount',
+      '--profiling=false',
+    ];
+  },
+  probe: (ctx) =>
+    httpProbe(`https://${LOOPBACK}:${port(ctx, 'kube-apiserver', 'https')}/readyz`, (r) => r.status === 200, {
+      ca: readFileSync(join(ctx.dataDir, 'pki', 'ca.crt')),
+      token: ctx.secrets.kubeToken,
+    }),
+  async ready(ctx) {
+    const kubeconfig = kubeconfigPath(ctx.layout);
+    const log = join(ctx.layout.logs, 'kubectl.log');
+    const crds = join(ctx.layout.repo, 'deploy', 'crds');
+    await runLogged(ctx.bin.kubectl, ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--force-conflicts', '-f', crds], log);
+    await runLogged(
+      ctx.bin.kubectl,
+      ['--kubeconfig', kubeconfig, 'wait', '--for=condition=Established', '--timeout=60s', '-f', crds],
+      log,
+    );
+    ctx.say('kube-apiserver: Database CRD installed and established');
+  },
+  env: (ctx) => ({ KUBECONFIG: kubeconfigPath(ctx.layout) }),
+};
+
+const moto: ServerSpec = {
+  name: 'moto',
+  what: 'moto serving the RDS API (in memory)',
+  ports: { http: 5000 },
+  startupTimeoutMs: 30_000,
+  binary: (bin) => bin.motoServer,
+  args: (ctx) => ['-H', LOOPBACK, '-p', String(port(ctx, 'moto', 'http'))],
+  probe: (ctx) => httpProbe(`http://${LOOPBACK}:${port(ctx, 'moto', 'http')}/moto-api/`, (r) => r.status === 200),
+  env: (ctx) => ({
+    AWS_REGION: 'us-east-1',
+    AWS_ENDPOINT_URL_RDS: `http://${LOOPBACK}:${port(ctx, 'moto', 'http')}`,
+    // moto accepts any credentials; these only stop the SDK from looking further
+    AWS_ACCESS_KEY_ID: 'moto',
+    AWS_SECRET_ACCESS_KEY: 'moto',
+  }),
+};
+
+const vault: ServerSpec = {
+  name: 'vault',
+  what: 'OpenBao dev server (Vault API), KV v2 at secret/ (in memory)',
+  ports: { http: 8200 },
+  startupTimeoutMs: 30_000,
+  binary: (bin) => bin.bao,
+  args: (ctx) => [
+    'server', '-dev',
+    '-dev-listen-address', `${LOOPBACK}:${port(ctx, 'vault', 'http')}`,
+    '-dev-root-token-id', ctx.secrets.vaultToken,
+    '-dev-no-store-token',
+  ],
+  probe: (ctx) =>
+    httpProbe(`http://${LOOPBACK}:${port(ctx, 'vault', 'http')}/v1/sys/health`, (r) => r.status === 200),
+  async ready(ctx) {
+    const probe = httpProbe(
+      `http://${LOOPBACK}:${port(ctx, 'vault', 'http')}/v1/sys/mounts/secret/tune`,
+      (r) => r.status === 200 && JSON.parse(r.body).options?.version === '2',
+      { token: ctx.secrets.vaultToken },
+    );
+    const problem = await probe();
+    if (problem) throw new Error(`OpenBao has no KV v2 engine at secret/: ${problem}`);
+  },
+  env: (ctx) => ({
+    VAULT_ADDR: `http://${LOOPBACK}:${port(ctx, 'vault', 'http')}`,
+    VAULT_TOKEN: ctx.secrets.vaultToken,
+  }),
+};
+
+const consul: ServerSpec = {
+  name: 'consul',
+  what: 'Consul 1.8.7 dev agent (in memory)',
+  ports: { http: 8500, server: 8300, serfLan: 8301, serfWan: 8302 },
+  startupTimeoutMs: 30_000,
+  binary: (bin) => bin.consul,
+  args: (ctx) => [
+    'agent', '-dev',
+    '-node', 'rdsflow-dev',
+    '-client', LOOPBACK,
+    '-bind', LOOPBACK,
+    '-http-port', String(port(ctx, 'consul', 'http')),
+    '-server-port', String(port(ctx, 'consul', 'server')),
+    '-serf-lan-port', String(port(ctx, 'consul', 'serfLan')),
+    '-serf-wan-port', String(port(ctx, 'consul', 'serfWan')),
+    '-dns-port', '-1',
+    '-grpc-port', '-1',
+    '-log-level', 'warn',
+  ],
+  // a leader means the dev agent's raft is up and KV writes will succeed
+  probe: (ctx) =>
+    httpProbe(`http://${LOOPBACK}:${port(ctx, 'consul', 'http')}/v1/status/leader`, (r) => r.status === 200 && r.body.length > 2),
+  env: (ctx) => ({ CONSUL_HTTP_ADDR: `${LOOPBACK}:${port(ctx, 'consul', 'http')}` }),
+};
+
+/** In start order; a server's `after` is always earlier in the list. */
+export const SERVERS: readonly ServerSpec[] = [etcd, kubeApiserver, temporal, moto, vault, consul];
+
+/** Tools (not servers) the tests and scripts use. */
+export function toolEnv(layout: Layout): Record<string, string> {
+  const bin = binaries(layout);
+  return {
+    RDSFLOW_TEMPORAL_TEST_SERVER: bin.temporalTestServer,
+    RDSFLOW_TEMPORAL_CLI: bin.temporal,
+    RDSFLOW_KUBECTL: bin.kubectl,
+  };
+}
+
+export function kubeconfigPath(layout: Layout): string {
+  return join(layout.state, 'kubeconfig');
+}
+
+async function ensurePki(ctx: ServerContext): Promise<void> {
+  const pki = join(ctx.dataDir, 'pki');
+  if (existsSync(join(pki, 'sa.pub'))) return;
+  mkdirSync(pki, { recursive: true });
+  const log = join(ctx.layout.logs, 'kube-pki.log');
+  const openssl = (...args: string[]) => runLogged('openssl', args, log, { cwd: pki });
+  await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt',
+    '-days', '3650', '-subj', '/CN=rdsflow-local-ca');
+  await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'apiserver.key', '-out', 'apiserver.csr',
+    '-subj', '/CN=kube-apiserver');
+  writeFileSync(
+    join(pki, 'apiserver.ext'),
+    [
+      'basicConstraints=CA:FALSE',
+      'keyUsage=digitalSignature,keyEncipherment',
+      'extendedKeyUsage=serverAuth',
+      'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc',
+      '',
+    ].join('\n'),
+  );
+  await openssl('x509', '-req', '-in', 'apiserver.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
+    '-out', 'apiserver.crt', '-days', '3650', '-extfile', 'apiserver.ext');
+  await openssl('genrsa', '-out', 'sa.key', '2048');
+  await openssl('rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub');
+}
+
+function writeKubeconfig(ctx: ServerContext): void {
+  const ca = readFileSync(join(ctx.dataDir, 'pki', 'ca.crt')).toString('base64');
+  const server = `https://${LOOPBACK}:${port(ctx, 'kube-apiserver', 'https')}`;
+  const yaml = `apiVersion: v1
+kind: Config
+clusters:
+  - name: rdsflow-local
+    cluster:
+      server: ${server}
+      certificate-authority-data: ${ca}
+users:
+  - name: rdsflow-admin
+    user:
+      token: ${ctx.secrets.kubeToken}
+contexts:
+  - name: rdsflow-local
+    context:
+      cluster: rdsflow-local
+      user: rdsflow-admin
+      namespace: default
+current-context: rdsflow-local
+`;
+  writeFileSync(kubeconfigPath(ctx.layout), yaml, { mode: 0o600 });
+}
