@@ -177,7 +177,9 @@ const kubeApiserver: ServerSpec = {
       ['--kubeconfig', kubeconfig, 'wait', '--for=condition=Established', '--timeout=60s', '-f', crds],
       log,
     );
-    ctx.say('kube-apiserver: Database CRD installed and established');
+    // NOTE: Established can precede the resource being served for a moment; a list proves it is
+    await runLogged(ctx.bin.kubectl, ['--kubeconfig', kubeconfig, 'get', 'databases.rdsflow.io', '--all-namespaces'], log);
+    ctx.say('kube-apiserver: Database CRD installed and served');
   },
   env: (ctx) => ({ KUBECONFIG: kubeconfigPath(ctx.layout) }),
 };

@@ -1,0 +1,124 @@
+// Smoke: the real kube-apiserver serves the Database CRD to @kubernetes/client-node: list it,
+// create and watch a Database, see schema defaults and bounds applied, patch its status.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  ApiException,
+  ApiextensionsV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  Watch,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+import { kubeClientConfig } from '../../config/clients.js';
+import { config, eventually, uniqueName } from '../support/env.js';
+
+const kc = kubeClientConfig(config.kube);
+const objects = kc.makeApiClient(CustomObjectsApi);
+const ref = { group: 'rdsflow.io', version: 'v1alpha1', namespace: 'default', plural: 'databases' } as const;
+
+interface Seen {
+  type: string;
+  name: string;
+}
+
+describe('kube-apiserver with the Database CRD', () => {
+  const runLabel = uniqueName('smoke');
+  const seen: Seen[] = [];
+  let watch: AbortController | undefined;
+  let watchEnded: unknown;
+  const event = (type: string, name: string) =>
+    eventually(`${type} event for ${name}`, () => {
+      if (watchEnded !== undefined) throw new Error(`the watch ended: ${String(watchEnded)}`);
+      return seen.find((e) => e.type === type && e.name === name);
+    });
+
+  before(async () => {
+    watch = await new Watch(kc).watch(
+      `/apis/${ref.group}/${ref.version}/namespaces/${ref.namespace}/${ref.plural}`,
+      { labelSelector: `rdsflow.io/test-run=${runLabel}` },
+      (type, obj: { metadata: { name: string } }) => seen.push({ type, name: obj.metadata.name }),
+      (error: unknown) => (watchEnded = error ?? 'closed by the server'),
+    );
+  });
+
+  after(() => {
+    watchEnded = 'aborted';
+    watch?.abort();
+  });
+
+  it('lists the CRD and reports it Established', async () => {
+    const ext = kc.makeApiClient(ApiextensionsV1Api);
+    const list = await ext.listCustomResourceDefinition();
+    const crd = list.items.find((c) => c.metadata?.name === 'databases.rdsflow.io');
+    assert.ok(crd, 'databases.rdsflow.io is not installed');
+    assert.equal(crd.spec.names.kind, 'Database');
+    assert.ok(crd.spec.versions.some((v) => v.name === 'v1alpha1' && v.subresources?.status));
+    const established = crd.status?.conditions?.find((c) => c.type === 'Established');
+    assert.equal(established?.status, 'True');
+  });
+
+  it('creates a Database with schema defaults and delivers watch events for it', async () => {
+    const name = uniqueName('orders');
+    const created = (await objects.createNamespacedCustomObject({
+      ...ref,
+      body: {
+        apiVersion: 'rdsflow.io/v1alpha1',
+        kind: 'Database',
+        metadata: { name, labels: { 'rdsflow.io/test-run': runLabel } },
+        spec: { engine: 'postgres', tags: { team: 'shop' } },
+      },
+    })) as { metadata: { uid: string }; spec: Record<string, unknown> };
+    assert.match(created.metadata.uid, /^[0-9a-f-]{36}$/);
+    assert.deepEqual(
+      {
+        instanceClass: created.spec['instanceClass'],
+        storageGiB: created.spec['storageGiB'],
+        masterUsername: created.spec['masterUsername'],
+        deletionPolicy: created.spec['deletionPolicy'],
+        multiAZ: created.spec['multiAZ'],
+        requireApproval: created.spec['requireApproval'],
+      },
+      {
+        instanceClass: 'db.t3.micro',
+        storageGiB: 20,
+        masterUsername: 'app',
+        deletionPolicy: 'Snapshot',
+        multiAZ: false,
+        requireApproval: false,
+      },
+    );
+    await event('ADDED', name);
+
+    const patched = (await objects.patchNamespacedCustomObjectStatus(
+      { ...ref, name, body: { status: { phase: 'Pending', message: 'accepted' } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    )) as { status: { phase: string } };
+    assert.equal(patched.status.phase, 'Pending');
+    await event('MODIFIED', name);
+
+    await objects.deleteNamespacedCustomObject({ ...ref, name });
+    await event('DELETED', name);
+  });
+
+  it('rejects a spec outside the schema bounds, naming the field', async () => {
+    const error = await objects
+      .createNamespacedCustomObject({
+        ...ref,
+        body: {
+          apiVersion: 'rdsflow.io/v1alpha1',
+          kind: 'Database',
+          metadata: { name: uniqueName('tiny') },
+          spec: { engine: 'oracle', storageGiB: 5 },
+        },
+      })
+      .then(
+        () => assert.fail('the apiserver accepted an invalid Database'),
+        (e: unknown) => e,
+      );
+    assert.ok(error instanceof ApiException, `unexpected error ${String(error)}`);
+    assert.equal(error.code, 422);
+    assert.match(String(error.body), /spec\.engine/);
+    assert.match(String(error.body), /spec\.storageGiB/);
+  });
+});

@@ -1,0 +1,16 @@
+// Trivial workflows for the Temporal smoke tests: one calls an activity, one sleeps an hour.
+import { proxyActivities, sleep } from '@temporalio/workflow';
+import type { SmokeActivities } from './smoke-activities.js';
+
+const { greet } = proxyActivities<SmokeActivities>({ startToCloseTimeout: '10 seconds' });
+
+export async function greetWorkflow(name: string): Promise<string> {
+  return await greet(name);
+}
+
+/** Returns workflow time before and after a one-hour timer, in ms since the epoch. */
+export async function sleepAnHour(): Promise<{ before: number; after: number }> {
+  const before = Date.now();
+  await sleep('1 hour');
+  return { before, after: Date.now() };
+}

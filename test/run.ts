@@ -1,0 +1,49 @@
+// `npm test [layer ...]`: runs test/<layer>/**/*.test.ts with Node's test runner. Layers other
+// than `unit` talk to real servers: the environment that points at the local stack is taken
+// from `npm run infra -- up`'s state, and a stack that is not up fails the run (never skips).
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { layoutFrom } from '../infra/layout.js';
+import { stackEnv } from '../infra/stack.js';
+
+const testDir = fileURLToPath(new URL('.', import.meta.url));
+const OFFLINE_LAYERS = new Set(['unit']);
+
+function testFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .flatMap((entry) => {
+      const path = join(dir, entry);
+      if (statSync(path).isDirectory()) return testFiles(path);
+      return entry.endsWith('.test.ts') ? [path] : [];
+    })
+    .sort();
+}
+
+const layers = process.argv.slice(2);
+const available = readdirSync(testDir).filter((d) => statSync(join(testDir, d)).isDirectory() && d !== 'support');
+const unknown = layers.filter((l) => !available.includes(l));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown test layer(s): ${unknown.join(', ')}; layers: ${available.join(', ')}\n`);
+  process.exit(2);
+}
+const chosen = layers.length > 0 ? layers : available;
+const files = chosen.flatMap((layer) => testFiles(join(testDir, layer)));
+
+let env: NodeJS.ProcessEnv = process.env;
+if (chosen.some((layer) => !OFFLINE_LAYERS.has(layer))) {
+  try {
+    env = { ...process.env, ...stackEnv(layoutFrom(process.env)) };
+  } catch (error: unknown) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  }
+}
+
+process.stdout.write(`running ${files.length} test files: ${files.map((f) => relative(testDir, f)).join(' ')}\n`);
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
+  env,
+  stdio: 'inherit',
+});
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

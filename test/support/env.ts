@@ -1,0 +1,46 @@
+// Test-side composition root: the environment `npm test` received from the local stack, parsed
+// by the same schema the processes use.
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadConfig } from '../../config/config.js';
+
+export const config = loadConfig(process.env, ['temporal', 'kube', 'aws', 'vault', 'consul']);
+
+/** A name no other test run has used: lowercase, DNS-label safe. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails with `what`. */
+export async function eventually<T>(
+  what: string,
+  check: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests with \`npm test\` after \`npm run infra -- up\``);
+  return value;
+}
+
+/** Tools from the local stack that are not servers. */
+export const tools = {
+  get temporalTestServer(): string {
+    return required('RDSFLOW_TEMPORAL_TEST_SERVER');
+  },
+  get temporalCli(): string {
+    return required('RDSFLOW_TEMPORAL_CLI');
+  },
+  get kubectl(): string {
+    return required('RDSFLOW_KUBECTL');
+  },
+};
