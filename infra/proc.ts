@@ -34,7 +34,11 @@ export async function runLogged(
 ): Promise<void> {
   const fd = openSync(logFile, 'a');
   try {
-    const child = spawn(cmd, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', fd, fd] });
+    const child = spawn(cmd, args, {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['ignore', fd, fd],
+    });
     const code = await new Promise<number | null>((resolve, reject) => {
       child.once('error', reject);
       child.once('exit', (c) => resolve(c));

@@ -60,27 +60,45 @@ const temporal: ServerSpec = {
   ports: { grpc: 7233, ui: 8233, http: 7243, metrics: 7244 },
   startupTimeoutMs: 60_000,
   binary: (bin) => bin.temporal,
-  prepare: async (ctx) => void mkdirSync(ctx.dataDir, { recursive: true }),
   args: (ctx) => [
-    'server', 'start-dev',
-    '--ip', LOOPBACK,
-    '--port', String(port(ctx, 'temporal', 'grpc')),
-    '--ui-ip', LOOPBACK,
-    '--ui-port', String(port(ctx, 'temporal', 'ui')),
-    '--http-port', String(port(ctx, 'temporal', 'http')),
-    '--metrics-port', String(port(ctx, 'temporal', 'metrics')),
-    '--db-filename', join(ctx.dataDir, 'temporal.db'),
-    '--namespace', 'default',
+    'server',
+    'start-dev',
+    '--ip',
+    LOOPBACK,
+    '--port',
+    String(port(ctx, 'temporal', 'grpc')),
+    '--ui-ip',
+    LOOPBACK,
+    '--ui-port',
+    String(port(ctx, 'temporal', 'ui')),
+    '--http-port',
+    String(port(ctx, 'temporal', 'http')),
+    '--metrics-port',
+    String(port(ctx, 'temporal', 'metrics')),
+    '--db-filename',
+    join(ctx.dataDir, 'temporal.db'),
+    '--namespace',
+    'default',
     '--ui-disable-news-fetch',
-    '--log-level', 'warn',
+    '--log-level',
+    'warn',
   ],
   probe(ctx) {
-    const ui = httpProbe(`http://${LOOPBACK}:${port(ctx, 'temporal', 'ui')}/`, (r) => r.status === 200);
+    const ui = httpProbe(
+      `http://${LOOPBACK}:${port(ctx, 'temporal', 'ui')}/`,
+      (r) => r.status === 200,
+    );
     return async () => {
       try {
         const { stdout } = await execFileAsync(
           ctx.bin.temporal,
-          ['operator', 'cluster', 'health', '--address', `${LOOPBACK}:${port(ctx, 'temporal', 'grpc')}`],
+          [
+            'operator',
+            'cluster',
+            'health',
+            '--address',
+            `${LOOPBACK}:${port(ctx, 'temporal', 'grpc')}`,
+          ],
           { timeout: 5_000 },
         );
         if (!stdout.includes('SERVING')) return `cluster health: ${stdout.trim()}`;
@@ -107,20 +125,30 @@ const etcd: ServerSpec = {
     const client = `http://${LOOPBACK}:${port(ctx, 'etcd', 'client')}`;
     const peer = `http://${LOOPBACK}:${port(ctx, 'etcd', 'peer')}`;
     return [
-      '--name', 'rdsflow',
-      '--data-dir', ctx.dataDir,
-      '--listen-client-urls', client,
-      '--advertise-client-urls', client,
-      '--listen-peer-urls', peer,
-      '--initial-advertise-peer-urls', peer,
-      '--initial-cluster', `rdsflow=${peer}`,
+      '--name',
+      'rdsflow',
+      '--data-dir',
+      ctx.dataDir,
+      '--listen-client-urls',
+      client,
+      '--advertise-client-urls',
+      client,
+      '--listen-peer-urls',
+      peer,
+      '--initial-advertise-peer-urls',
+      peer,
+      '--initial-cluster',
+      `rdsflow=${peer}`,
       // dev data only: trading crash durability for test speed on a small disk budget
       '--unsafe-no-fsync',
-      '--log-level', 'warn',
+      '--log-level',
+      'warn',
     ];
   },
   probe: (ctx) =>
-    httpProbe(`http://${LOOPBACK}:${port(ctx, 'etcd', 'client')}/health`, (r) => r.body.includes('"true"')),
+    httpProbe(`http://${LOOPBACK}:${port(ctx, 'etcd', 'client')}/health`, (r) =>
+      r.body.includes('"true"'),
+    ),
   env: () => ({}),
 };
 
@@ -143,42 +171,76 @@ const kubeApiserver: ServerSpec = {
   args: (ctx) => {
     const pki = join(ctx.dataDir, 'pki');
     return [
-      '--etcd-servers', `http://${LOOPBACK}:${port(ctx, 'etcd', 'client')}`,
-      '--bind-address', LOOPBACK,
-      '--advertise-address', LOOPBACK,
-      '--secure-port', String(port(ctx, 'kube-apiserver', 'https')),
-      '--tls-cert-file', join(pki, 'apiserver.crt'),
-      '--tls-private-key-file', join(pki, 'apiserver.key'),
-      '--cert-dir', pki,
-      '--token-auth-file', join(ctx.dataDir, 'tokens.csv'),
-      '--authorization-mode', 'RBAC',
-      '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
-      '--service-account-key-file', join(pki, 'sa.pub'),
-      '--service-account-signing-key-file', join(pki, 'sa.key'),
-      '--service-cluster-ip-range', '10.0.0.0/24',
+      '--etcd-servers',
+      `http://${LOOPBACK}:${port(ctx, 'etcd', 'client')}`,
+      '--bind-address',
+      LOOPBACK,
+      '--advertise-address',
+      LOOPBACK,
+      '--secure-port',
+      String(port(ctx, 'kube-apiserver', 'https')),
+      '--tls-cert-file',
+      join(pki, 'apiserver.crt'),
+      '--tls-private-key-file',
+      join(pki, 'apiserver.key'),
+      '--cert-dir',
+      pki,
+      '--token-auth-file',
+      join(ctx.dataDir, 'tokens.csv'),
+      '--authorization-mode',
+      'RBAC',
+      '--service-account-issuer',
+      'https://kubernetes.default.svc.cluster.local',
+      '--service-account-key-file',
+      join(pki, 'sa.pub'),
+      '--service-account-signing-key-file',
+      join(pki, 'sa.key'),
+      '--service-cluster-ip-range',
+      '10.0.0.0/24',
       // NOTE: there is no controller-manager to mint service-account tokens, so the admission
       // plugin that demands them would reject every pod; rdsflow only needs its CRD.
-      '--disable-admission-plugins', 'ServiceAccount',
+      '--disable-admission-plugins',
+      'ServiceAccount',
       '--profiling=false',
     ];
   },
   probe: (ctx) =>
-    httpProbe(`https://${LOOPBACK}:${port(ctx, 'kube-apiserver', 'https')}/readyz`, (r) => r.status === 200, {
-      ca: readFileSync(join(ctx.dataDir, 'pki', 'ca.crt')),
-      token: ctx.secrets.kubeToken,
-    }),
+    httpProbe(
+      `https://${LOOPBACK}:${port(ctx, 'kube-apiserver', 'https')}/readyz`,
+      (r) => r.status === 200,
+      {
+        ca: readFileSync(join(ctx.dataDir, 'pki', 'ca.crt')),
+        token: ctx.secrets.kubeToken,
+      },
+    ),
   async ready(ctx) {
     const kubeconfig = kubeconfigPath(ctx.layout);
     const log = join(ctx.layout.logs, 'kubectl.log');
     const crds = join(ctx.layout.repo, 'deploy', 'crds');
-    await runLogged(ctx.bin.kubectl, ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--force-conflicts', '-f', crds], log);
     await runLogged(
       ctx.bin.kubectl,
-      ['--kubeconfig', kubeconfig, 'wait', '--for=condition=Established', '--timeout=60s', '-f', crds],
+      ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--force-conflicts', '-f', crds],
+      log,
+    );
+    await runLogged(
+      ctx.bin.kubectl,
+      [
+        '--kubeconfig',
+        kubeconfig,
+        'wait',
+        '--for=condition=Established',
+        '--timeout=60s',
+        '-f',
+        crds,
+      ],
       log,
     );
     // NOTE: Established can precede the resource being served for a moment; a list proves it is
-    await runLogged(ctx.bin.kubectl, ['--kubeconfig', kubeconfig, 'get', 'databases.rdsflow.io', '--all-namespaces'], log);
+    await runLogged(
+      ctx.bin.kubectl,
+      ['--kubeconfig', kubeconfig, 'get', 'databases.rdsflow.io', '--all-namespaces'],
+      log,
+    );
     ctx.say('kube-apiserver: Database CRD installed and served');
   },
   env: (ctx) => ({ KUBECONFIG: kubeconfigPath(ctx.layout) }),
@@ -191,7 +253,8 @@ const moto: ServerSpec = {
   startupTimeoutMs: 30_000,
   binary: (bin) => bin.motoServer,
   args: (ctx) => ['-H', LOOPBACK, '-p', String(port(ctx, 'moto', 'http'))],
-  probe: (ctx) => httpProbe(`http://${LOOPBACK}:${port(ctx, 'moto', 'http')}/moto-api/`, (r) => r.status === 200),
+  probe: (ctx) =>
+    httpProbe(`http://${LOOPBACK}:${port(ctx, 'moto', 'http')}/moto-api/`, (r) => r.status === 200),
   env: (ctx) => ({
     AWS_REGION: 'us-east-1',
     AWS_ENDPOINT_URL_RDS: `http://${LOOPBACK}:${port(ctx, 'moto', 'http')}`,
@@ -208,17 +271,25 @@ const vault: ServerSpec = {
   startupTimeoutMs: 30_000,
   binary: (bin) => bin.bao,
   args: (ctx) => [
-    'server', '-dev',
-    '-dev-listen-address', `${LOOPBACK}:${port(ctx, 'vault', 'http')}`,
-    '-dev-root-token-id', ctx.secrets.vaultToken,
+    'server',
+    '-dev',
+    '-dev-listen-address',
+    `${LOOPBACK}:${port(ctx, 'vault', 'http')}`,
+    '-dev-root-token-id',
+    ctx.secrets.vaultToken,
     '-dev-no-store-token',
   ],
   probe: (ctx) =>
-    httpProbe(`http://${LOOPBACK}:${port(ctx, 'vault', 'http')}/v1/sys/health`, (r) => r.status === 200),
+    httpProbe(
+      `http://${LOOPBACK}:${port(ctx, 'vault', 'http')}/v1/sys/health`,
+      (r) => r.status === 200,
+    ),
   async ready(ctx) {
     const probe = httpProbe(
       `http://${LOOPBACK}:${port(ctx, 'vault', 'http')}/v1/sys/mounts/secret/tune`,
-      (r) => r.status === 200 && JSON.parse(r.body).options?.version === '2',
+      (r) =>
+        r.status === 200 &&
+        (JSON.parse(r.body) as { options?: { version?: string } }).options?.version === '2',
       { token: ctx.secrets.vaultToken },
     );
     const problem = await probe();
@@ -237,21 +308,35 @@ const consul: ServerSpec = {
   startupTimeoutMs: 30_000,
   binary: (bin) => bin.consul,
   args: (ctx) => [
-    'agent', '-dev',
-    '-node', 'rdsflow-dev',
-    '-client', LOOPBACK,
-    '-bind', LOOPBACK,
-    '-http-port', String(port(ctx, 'consul', 'http')),
-    '-server-port', String(port(ctx, 'consul', 'server')),
-    '-serf-lan-port', String(port(ctx, 'consul', 'serfLan')),
-    '-serf-wan-port', String(port(ctx, 'consul', 'serfWan')),
-    '-dns-port', '-1',
-    '-grpc-port', '-1',
-    '-log-level', 'warn',
+    'agent',
+    '-dev',
+    '-node',
+    'rdsflow-dev',
+    '-client',
+    LOOPBACK,
+    '-bind',
+    LOOPBACK,
+    '-http-port',
+    String(port(ctx, 'consul', 'http')),
+    '-server-port',
+    String(port(ctx, 'consul', 'server')),
+    '-serf-lan-port',
+    String(port(ctx, 'consul', 'serfLan')),
+    '-serf-wan-port',
+    String(port(ctx, 'consul', 'serfWan')),
+    '-dns-port',
+    '-1',
+    '-grpc-port',
+    '-1',
+    '-log-level',
+    'warn',
   ],
   // a leader means the dev agent's raft is up and KV writes will succeed
   probe: (ctx) =>
-    httpProbe(`http://${LOOPBACK}:${port(ctx, 'consul', 'http')}/v1/status/leader`, (r) => r.status === 200 && r.body.length > 2),
+    httpProbe(
+      `http://${LOOPBACK}:${port(ctx, 'consul', 'http')}/v1/status/leader`,
+      (r) => r.status === 200 && r.body.length > 2,
+    ),
   env: (ctx) => ({ CONSUL_HTTP_ADDR: `${LOOPBACK}:${port(ctx, 'consul', 'http')}` }),
 };
 
@@ -278,10 +363,33 @@ async function ensurePki(ctx: ServerContext): Promise<void> {
   mkdirSync(pki, { recursive: true });
   const log = join(ctx.layout.logs, 'kube-pki.log');
   const openssl = (...args: string[]) => runLogged('openssl', args, log, { cwd: pki });
-  await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt',
-    '-days', '3650', '-subj', '/CN=rdsflow-local-ca');
-  await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'apiserver.key', '-out', 'apiserver.csr',
-    '-subj', '/CN=kube-apiserver');
+  await openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '3650',
+    '-subj',
+    '/CN=rdsflow-local-ca',
+  );
+  await openssl(
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'apiserver.key',
+    '-out',
+    'apiserver.csr',
+    '-subj',
+    '/CN=kube-apiserver',
+  );
   writeFileSync(
     join(pki, 'apiserver.ext'),
     [
@@ -292,8 +400,23 @@ async function ensurePki(ctx: ServerContext): Promise<void> {
       '',
     ].join('\n'),
   );
-  await openssl('x509', '-req', '-in', 'apiserver.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
-    '-out', 'apiserver.crt', '-days', '3650', '-extfile', 'apiserver.ext');
+  await openssl(
+    'x509',
+    '-req',
+    '-in',
+    'apiserver.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'apiserver.crt',
+    '-days',
+    '3650',
+    '-extfile',
+    'apiserver.ext',
+  );
   await openssl('genrsa', '-out', 'sa.key', '2048');
   await openssl('rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub');
 }

@@ -1,7 +1,16 @@
 // up / down / status / env of the local stack. State (pids, ports) lives in one JSON file so that
 // every command, and the test runner, agrees on where each server is.
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { installAll, type Say } from './install.js';
@@ -59,7 +68,9 @@ async function withLock<T>(layout: Layout, fn: () => Promise<T>): Promise<T> {
     } catch {
       const holder = Number(readFileSync(layout.lockFile, 'utf8'));
       if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) {
-        throw new StackError(`another infra command (pid ${holder}) is running; wait for it or stop it`);
+        throw new StackError(
+          `another infra command (pid ${holder}) is running; wait for it or stop it`,
+        );
       }
       rmSync(layout.lockFile, { force: true });
     }
@@ -96,12 +107,25 @@ function context(
   };
 }
 
-function isRunning(layout: Layout, spec: ServerSpec, saved: ServerState | undefined): saved is ServerState {
+function isRunning(
+  layout: Layout,
+  spec: ServerSpec,
+  saved: ServerState | undefined,
+): saved is ServerState {
   // a changed pin means a different binary: the old process is not the server we want
-  return saved !== undefined && saved.binary === spec.binary(binaries(layout)) && isOurProcess(saved.pid, saved.binary);
+  return (
+    saved !== undefined &&
+    saved.binary === spec.binary(binaries(layout)) &&
+    isOurProcess(saved.pid, saved.binary)
+  );
 }
 
-async function waitHealthy(ctx: ServerContext, spec: ServerSpec, pid: number, log: string): Promise<void> {
+async function waitHealthy(
+  ctx: ServerContext,
+  spec: ServerSpec,
+  pid: number,
+  log: string,
+): Promise<void> {
   const probe = spec.probe(ctx);
   const deadline = Date.now() + spec.startupTimeoutMs;
   let problem: string | undefined = 'not probed yet';
@@ -213,12 +237,15 @@ function summary(layout: Layout, state: StackState): string {
     const ports = Object.entries(s.ports)
       .map(([role, p]) => `${role}=${p}`)
       .join(' ');
-    lines.push(`  ${spec.name.padEnd(15)} pid ${String(s.pid).padEnd(8)} ${ports.padEnd(44)} ${spec.what}`);
+    lines.push(
+      `  ${spec.name.padEnd(15)} pid ${String(s.pid).padEnd(8)} ${ports.padEnd(44)} ${spec.what}`,
+    );
   }
   const env = stackEnv(layout);
   for (const spec of SERVERS) {
     const ctx = context(layout, spec, portsOf(state));
-    for (const [label, url] of Object.entries(spec.urls?.(ctx) ?? {})) lines.push(`${label}: ${url}`);
+    for (const [label, url] of Object.entries(spec.urls?.(ctx) ?? {}))
+      lines.push(`${label}: ${url}`);
   }
   lines.push(`Kubeconfig: ${env['KUBECONFIG'] ?? '(none)'}`);
   lines.push(`Logs: ${layout.logs}`);
@@ -251,7 +278,8 @@ export async function down(layout: Layout, say: Say, options: { purge: boolean }
       say(`stopped leftover process ${pid}`);
     }
     const left = processesUnder(layout.cache);
-    if (left.length > 0) throw new StackError(`processes still running from ${layout.cache}: ${left.join(', ')}`);
+    if (left.length > 0)
+      throw new StackError(`processes still running from ${layout.cache}: ${left.join(', ')}`);
     if (options.purge) {
       rmSync(join(layout.state, 'data'), { recursive: true, force: true });
       rmSync(join(layout.state, 'secrets.json'), { force: true });
@@ -279,7 +307,8 @@ export async function status(layout: Layout): Promise<ServerStatus[]> {
     SERVERS.map(async (spec): Promise<ServerStatus> => {
       const saved = state.servers[spec.name];
       const log = join(layout.logs, `${spec.name}.log`);
-      if (!isRunning(layout, spec, saved)) return { name: spec.name, what: spec.what, running: false, healthy: false, log };
+      if (!isRunning(layout, spec, saved))
+        return { name: spec.name, what: spec.what, running: false, healthy: false, log };
       const problem = await spec.probe(context(layout, spec, portsOf(state)))();
       return {
         name: spec.name,
@@ -298,9 +327,13 @@ export async function status(layout: Layout): Promise<ServerStatus[]> {
 /** The environment that points clients at the running stack; throws when a server is down. */
 export function stackEnv(layout: Layout): Record<string, string> {
   const state = loadState(layout);
-  const down = SERVERS.filter((spec) => !isRunning(layout, spec, state.servers[spec.name])).map((s) => s.name);
+  const down = SERVERS.filter((spec) => !isRunning(layout, spec, state.servers[spec.name])).map(
+    (s) => s.name,
+  );
   if (down.length > 0) {
-    throw new StackError(`the local stack is not up (${down.join(', ')} not running): run \`npm run infra -- up\``);
+    throw new StackError(
+      `the local stack is not up (${down.join(', ')} not running): run \`npm run infra -- up\``,
+    );
   }
   const env: Record<string, string> = {};
   for (const spec of SERVERS) Object.assign(env, spec.env(context(layout, spec, portsOf(state))));

@@ -22,10 +22,14 @@ function testFiles(dir: string): string[] {
 }
 
 const layers = process.argv.slice(2);
-const available = readdirSync(testDir).filter((d) => statSync(join(testDir, d)).isDirectory() && d !== 'support');
+const available = readdirSync(testDir).filter(
+  (d) => statSync(join(testDir, d)).isDirectory() && d !== 'support',
+);
 const unknown = layers.filter((l) => !available.includes(l));
 if (unknown.length > 0) {
-  process.stderr.write(`unknown test layer(s): ${unknown.join(', ')}; layers: ${available.join(', ')}\n`);
+  process.stderr.write(
+    `unknown test layer(s): ${unknown.join(', ')}; layers: ${available.join(', ')}\n`,
+  );
   process.exit(2);
 }
 const chosen = layers.length > 0 ? layers : available;
@@ -41,9 +45,15 @@ if (chosen.some((layer) => !OFFLINE_LAYERS.has(layer))) {
   }
 }
 
-process.stdout.write(`running ${files.length} test files: ${files.map((f) => relative(testDir, f)).join(' ')}\n`);
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
-  env,
-  stdio: 'inherit',
-});
+process.stdout.write(
+  `running ${files.length} test files: ${files.map((f) => relative(testDir, f)).join(' ')}\n`,
+);
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-reporter=spec', ...files],
+  {
+    env,
+    stdio: 'inherit',
+  },
+);
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

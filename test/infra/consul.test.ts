@@ -24,13 +24,20 @@ describe('Consul dev agent', () => {
 
   it('registers a service that the catalog then lists', async () => {
     const name = uniqueName('smoke-db');
-    await consul.agent.service.register({ name, id: name, address: '10.1.2.3', port: 5432, tags: ['postgres'] });
+    await consul.agent.service.register({
+      name,
+      id: name,
+      address: '10.1.2.3',
+      port: 5432,
+      tags: ['postgres'],
+    });
     const nodes = await eventually('catalog entry', async () => {
       const found = await consul.catalog.service.nodes(name);
       return found.length > 0 ? found : undefined;
     });
-    assert.equal(nodes[0]?.ServiceAddress, '10.1.2.3');
-    assert.equal(nodes[0]?.ServicePort, 5432);
+    const [node] = nodes as { ServiceAddress: string; ServicePort: number }[];
+    assert.equal(node?.ServiceAddress, '10.1.2.3');
+    assert.equal(node?.ServicePort, 5432);
     await consul.agent.service.deregister(name);
   });
 });

@@ -15,7 +15,12 @@ import { config, eventually, uniqueName } from '../support/env.js';
 
 const kc = kubeClientConfig(config.kube);
 const objects = kc.makeApiClient(CustomObjectsApi);
-const ref = { group: 'rdsflow.io', version: 'v1alpha1', namespace: 'default', plural: 'databases' } as const;
+const ref = {
+  group: 'rdsflow.io',
+  version: 'v1alpha1',
+  namespace: 'default',
+  plural: 'databases',
+} as const;
 
 interface Seen {
   type: string;
@@ -29,7 +34,7 @@ describe('kube-apiserver with the Database CRD', () => {
   let watchEnded: unknown;
   const event = (type: string, name: string) =>
     eventually(`${type} event for ${name}`, () => {
-      if (watchEnded !== undefined) throw new Error(`the watch ended: ${String(watchEnded)}`);
+      if (watchEnded !== undefined) throw new Error(`the watch ended: ${describeEnd(watchEnded)}`);
       return seen.find((e) => e.type === type && e.name === name);
     });
 
@@ -122,3 +127,11 @@ describe('kube-apiserver with the Database CRD', () => {
     assert.match(String(error.body), /spec\.storageGiB/);
   });
 });
+
+function describeEnd(reason: unknown): string {
+  return reason instanceof Error
+    ? reason.message
+    : typeof reason === 'string'
+      ? reason
+      : JSON.stringify(reason);
+}

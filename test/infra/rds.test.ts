@@ -43,10 +43,14 @@ describe('RDS API served by moto', () => {
     assert.ok(instance?.Endpoint?.Address, 'no endpoint address');
     assert.equal(instance?.Endpoint?.Port, 5432);
 
-    const tags = await rds.send(new ListTagsForResourceCommand({ ResourceName: instance.DBInstanceArn }));
+    const tags = await rds.send(
+      new ListTagsForResourceCommand({ ResourceName: instance.DBInstanceArn }),
+    );
     assert.deepEqual(tags.TagList, [{ Key: 'rdsflow.io/namespace', Value: 'default' }]);
 
-    await rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: id, SkipFinalSnapshot: true }));
+    await rds.send(
+      new DeleteDBInstanceCommand({ DBInstanceIdentifier: id, SkipFinalSnapshot: true }),
+    );
     await assert.rejects(
       rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id })),
       (e: unknown) => e instanceof DBInstanceNotFoundFault,

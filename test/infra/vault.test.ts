@@ -30,6 +30,9 @@ describe('OpenBao (Vault API) dev server', () => {
     assert.equal(read.data.metadata.version, 2);
 
     await vault.delete(path.replace('/data/', '/metadata/'));
-    await assert.rejects(vault.read(path), (e: unknown) => (e as { response?: { statusCode?: number } }).response?.statusCode === 404);
+    await assert.rejects(
+      vault.read(path),
+      (e: unknown) => (e as { response?: { statusCode?: number } }).response?.statusCode === 404,
+    );
   });
 });

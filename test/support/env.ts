@@ -21,14 +21,18 @@ export async function eventually<T>(
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
     await sleep(100);
   }
 }
 
 function required(name: string): string {
   const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run the tests with \`npm test\` after \`npm run infra -- up\``);
+  if (!value)
+    throw new Error(
+      `${name} is not set: run the tests with \`npm test\` after \`npm run infra -- up\``,
+    );
   return value;
 }
 

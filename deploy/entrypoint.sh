@@ -1,0 +1,11 @@
+#!/bin/sh
+# Chooses the process this container runs: worker, watcher, or the rdsflow CLI.
+set -eu
+role=${1:-worker}
+[ $# -gt 0 ] && shift
+case "$role" in
+  worker) exec node --import tsx worker/main.ts "$@" ;;
+  watcher) exec node --import tsx watcher/main.ts "$@" ;;
+  cli) exec node --import tsx cli/main.ts "$@" ;;
+  *) echo "usage: rdsflow-entrypoint worker|watcher|cli [args]" >&2; exit 2 ;;
+esac
