@@ -48,6 +48,13 @@ export interface ServerSpec {
   urls?(ctx: ServerContext): Record<string, string>;
 }
 
+/** `{ '--a': 'x', '--b': true }` → `['--a', 'x', '--b']`, in order. */
+function flags(options: Record<string, string | number | true>): string[] {
+  return Object.entries(options).flatMap(([flag, value]) =>
+    value === true ? [flag] : [flag, String(value)],
+  );
+}
+
 function port(ctx: ServerContext, server: string, role: string): number {
   const p = ctx.ports[server]?.[role];
   if (p === undefined) throw new Error(`no ${role} port chosen for ${server}`);
@@ -63,25 +70,18 @@ const temporal: ServerSpec = {
   args: (ctx) => [
     'server',
     'start-dev',
-    '--ip',
-    LOOPBACK,
-    '--port',
-    String(port(ctx, 'temporal', 'grpc')),
-    '--ui-ip',
-    LOOPBACK,
-    '--ui-port',
-    String(port(ctx, 'temporal', 'ui')),
-    '--http-port',
-    String(port(ctx, 'temporal', 'http')),
-    '--metrics-port',
-    String(port(ctx, 'temporal', 'metrics')),
-    '--db-filename',
-    join(ctx.dataDir, 'temporal.db'),
-    '--namespace',
-    'default',
-    '--ui-disable-news-fetch',
-    '--log-level',
-    'warn',
+    ...flags({
+      '--ip': LOOPBACK,
+      '--port': port(ctx, 'temporal', 'grpc'),
+      '--ui-ip': LOOPBACK,
+      '--ui-port': port(ctx, 'temporal', 'ui'),
+      '--http-port': port(ctx, 'temporal', 'http'),
+      '--metrics-port': port(ctx, 'temporal', 'metrics'),
+      '--db-filename': join(ctx.dataDir, 'temporal.db'),
+      '--namespace': 'default',
+      '--ui-disable-news-fetch': true,
+      '--log-level': 'warn',
+    }),
   ],
   probe(ctx) {
     const ui = httpProbe(
@@ -124,26 +124,18 @@ const etcd: ServerSpec = {
   args: (ctx) => {
     const client = `http://${LOOPBACK}:${port(ctx, 'etcd', 'client')}`;
     const peer = `http://${LOOPBACK}:${port(ctx, 'etcd', 'peer')}`;
-    return [
-      '--name',
-      'rdsflow',
-      '--data-dir',
-      ctx.dataDir,
-      '--listen-client-urls',
-      client,
-      '--advertise-client-urls',
-      client,
-      '--listen-peer-urls',
-      peer,
-      '--initial-advertise-peer-urls',
-      peer,
-      '--initial-cluster',
-      `rdsflow=${peer}`,
-      // dev data only: trading crash durability for test speed on a small disk budget
-      '--unsafe-no-fsync',
-      '--log-level',
-      'warn',
-    ];
+    return flags({
+      '--name': 'rdsflow',
+      '--data-dir': ctx.dataDir,
+      '--listen-client-urls': client,
+      '--advertise-client-urls': client,
+      '--listen-peer-urls': peer,
+      '--initial-advertise-peer-urls': peer,
+      '--initial-cluster': `rdsflow=${peer}`,
+      // dev data only: trading crash durability for test speed
+      '--unsafe-no-fsync': true,
+      '--log-level': 'warn',
+    });
   },
   probe: (ctx) =>
     httpProbe(`http://${LOOPBACK}:${port(ctx, 'etcd', 'client')}/health`, (r) =>
@@ -170,39 +162,25 @@ const kubeApiserver: ServerSpec = {
   },
   args: (ctx) => {
     const pki = join(ctx.dataDir, 'pki');
-    return [
-      '--etcd-servers',
-      `http://${LOOPBACK}:${port(ctx, 'etcd', 'client')}`,
-      '--bind-address',
-      LOOPBACK,
-      '--advertise-address',
-      LOOPBACK,
-      '--secure-port',
-      String(port(ctx, 'kube-apiserver', 'https')),
-      '--tls-cert-file',
-      join(pki, 'apiserver.crt'),
-      '--tls-private-key-file',
-      join(pki, 'apiserver.key'),
-      '--cert-dir',
-      pki,
-      '--token-auth-file',
-      join(ctx.dataDir, 'tokens.csv'),
-      '--authorization-mode',
-      'RBAC',
-      '--service-account-issuer',
-      'https://kubernetes.default.svc.cluster.local',
-      '--service-account-key-file',
-      join(pki, 'sa.pub'),
-      '--service-account-signing-key-file',
-      join(pki, 'sa.key'),
-      '--service-cluster-ip-range',
-      '10.0.0.0/24',
+    return flags({
+      '--etcd-servers': `http://${LOOPBACK}:${port(ctx, 'etcd', 'client')}`,
+      '--bind-address': LOOPBACK,
+      '--advertise-address': LOOPBACK,
+      '--secure-port': port(ctx, 'kube-apiserver', 'https'),
+      '--tls-cert-file': join(pki, 'apiserver.crt'),
+      '--tls-private-key-file': join(pki, 'apiserver.key'),
+      '--cert-dir': pki,
+      '--token-auth-file': join(ctx.dataDir, 'tokens.csv'),
+      '--authorization-mode': 'RBAC',
+      '--service-account-issuer': 'https://kubernetes.default.svc.cluster.local',
+      '--service-account-key-file': join(pki, 'sa.pub'),
+      '--service-account-signing-key-file': join(pki, 'sa.key'),
+      '--service-cluster-ip-range': '10.0.0.0/24',
       // NOTE: there is no controller-manager to mint service-account tokens, so the admission
       // plugin that demands them would reject every pod; rdsflow only needs its CRD.
-      '--disable-admission-plugins',
-      'ServiceAccount',
-      '--profiling=false',
-    ];
+      '--disable-admission-plugins': 'ServiceAccount',
+      '--profiling=false': true,
+    });
   },
   probe: (ctx) =>
     httpProbe(
@@ -214,33 +192,14 @@ const kubeApiserver: ServerSpec = {
       },
     ),
   async ready(ctx) {
-    const kubeconfig = kubeconfigPath(ctx.layout);
     const log = join(ctx.layout.logs, 'kubectl.log');
     const crds = join(ctx.layout.repo, 'deploy', 'crds');
-    await runLogged(
-      ctx.bin.kubectl,
-      ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--force-conflicts', '-f', crds],
-      log,
-    );
-    await runLogged(
-      ctx.bin.kubectl,
-      [
-        '--kubeconfig',
-        kubeconfig,
-        'wait',
-        '--for=condition=Established',
-        '--timeout=60s',
-        '-f',
-        crds,
-      ],
-      log,
-    );
+    const kubectl = (...args: string[]) =>
+      runLogged(ctx.bin.kubectl, ['--kubeconfig', kubeconfigPath(ctx.layout), ...args], log);
+    await kubectl('apply', '--server-side', '--force-conflicts', '-f', crds);
+    await kubectl('wait', '--for=condition=Established', '--timeout=60s', '-f', crds);
     // NOTE: Established can precede the resource being served for a moment; a list proves it is
-    await runLogged(
-      ctx.bin.kubectl,
-      ['--kubeconfig', kubeconfig, 'get', 'databases.rdsflow.io', '--all-namespaces'],
-      log,
-    );
+    await kubectl('get', 'databases.rdsflow.io', '--all-namespaces');
     ctx.say('kube-apiserver: Database CRD installed and served');
   },
   env: (ctx) => ({ KUBECONFIG: kubeconfigPath(ctx.layout) }),
@@ -272,12 +231,12 @@ const vault: ServerSpec = {
   binary: (bin) => bin.bao,
   args: (ctx) => [
     'server',
-    '-dev',
-    '-dev-listen-address',
-    `${LOOPBACK}:${port(ctx, 'vault', 'http')}`,
-    '-dev-root-token-id',
-    ctx.secrets.vaultToken,
-    '-dev-no-store-token',
+    ...flags({
+      '-dev': true,
+      '-dev-listen-address': `${LOOPBACK}:${port(ctx, 'vault', 'http')}`,
+      '-dev-root-token-id': ctx.secrets.vaultToken,
+      '-dev-no-store-token': true,
+    }),
   ],
   probe: (ctx) =>
     httpProbe(
@@ -309,27 +268,19 @@ const consul: ServerSpec = {
   binary: (bin) => bin.consul,
   args: (ctx) => [
     'agent',
-    '-dev',
-    '-node',
-    'rdsflow-dev',
-    '-client',
-    LOOPBACK,
-    '-bind',
-    LOOPBACK,
-    '-http-port',
-    String(port(ctx, 'consul', 'http')),
-    '-server-port',
-    String(port(ctx, 'consul', 'server')),
-    '-serf-lan-port',
-    String(port(ctx, 'consul', 'serfLan')),
-    '-serf-wan-port',
-    String(port(ctx, 'consul', 'serfWan')),
-    '-dns-port',
-    '-1',
-    '-grpc-port',
-    '-1',
-    '-log-level',
-    'warn',
+    ...flags({
+      '-dev': true,
+      '-node': 'rdsflow-dev',
+      '-client': LOOPBACK,
+      '-bind': LOOPBACK,
+      '-http-port': port(ctx, 'consul', 'http'),
+      '-server-port': port(ctx, 'consul', 'server'),
+      '-serf-lan-port': port(ctx, 'consul', 'serfLan'),
+      '-serf-wan-port': port(ctx, 'consul', 'serfWan'),
+      '-dns-port': -1,
+      '-grpc-port': -1,
+      '-log-level': 'warn',
+    }),
   ],
   // a leader means the dev agent's raft is up and KV writes will succeed
   probe: (ctx) =>

@@ -7,6 +7,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  renameSync,
   rmSync,
   writeFileSync,
   writeSync,
@@ -188,6 +189,8 @@ export async function up(layout: Layout, say: Say): Promise<void> {
         say(`${spec.name}: already running (pid ${pid})`);
       } else {
         mkdirSync(ctx.dataDir, { recursive: true });
+        // one log per run, so a failure's tail is this run's; the previous run's stays beside it
+        if (existsSync(log)) renameSync(log, `${log}.1`);
         await spec.prepare?.(ctx);
         pid = startDetached(spec.binary(ctx.bin), spec.args(ctx), log, process.env);
         state.servers[spec.name] = {
