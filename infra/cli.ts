@@ -1,13 +1,15 @@
 // `npm run infra -- up|down|status|env|install`: the local stack's composition root.
 import { installAll } from './install.js';
 import { layoutFrom } from './layout.js';
-import { StackError, down, stackEnv, status, up } from './stack.js';
+import { StackError, down, stackEnv, status, stop, up } from './stack.js';
 
 const USAGE = `usage: npm run infra -- <command> [options]
 
 commands:
   up              install what is missing, start every server on 127.0.0.1, wait until healthy
   down [--purge]  stop every server of ours; --purge also deletes their data
+  stop NAME...    stop some servers, keeping their ports for the next \`up\`
+  restart NAME... stop some servers and bring the stack up again on the same ports
   status [--json] show each server, its pid, ports and health (exit 3 when one is down)
   env [--json]    print the client environment: eval "$(npm run -s infra -- env)"
   install         only install (or check) the pinned servers
@@ -24,6 +26,12 @@ function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
+function serverNames(args: readonly string[]): string[] {
+  const names = args.filter((a) => !a.startsWith('-'));
+  if (names.length === 0) throw new StackError('name at least one server, e.g. `restart temporal`');
+  return names;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   const json = rest.includes('--json');
@@ -34,6 +42,13 @@ async function main(argv: readonly string[]): Promise<number> {
       return 0;
     case 'down':
       await down(layout, say, { purge: rest.includes('--purge') });
+      return 0;
+    case 'stop':
+      await stop(layout, say, serverNames(rest));
+      return 0;
+    case 'restart':
+      await stop(layout, say, serverNames(rest));
+      await up(layout, say);
       return 0;
     case 'install':
       await installAll(layout, say);

@@ -261,19 +261,48 @@ function portsOf(state: StackState): Record<string, Record<string, number>> {
   return Object.fromEntries(Object.entries(state.servers).map(([name, s]) => [name, s.ports]));
 }
 
+/** Stops the named servers, last-started first; `forget` drops their ports from the state. */
+async function stopServers(
+  layout: Layout,
+  state: StackState,
+  names: ReadonlySet<string>,
+  say: Say,
+  forget: boolean,
+): Promise<void> {
+  for (const spec of [...SERVERS].reverse()) {
+    const saved = state.servers[spec.name];
+    if (!saved || !names.has(spec.name)) continue;
+    if (isOurProcess(saved.pid, saved.binary)) {
+      await stopGroup(saved.pid);
+      say(`${spec.name}: stopped (pid ${saved.pid})`);
+    }
+    if (forget) delete state.servers[spec.name];
+    saveState(layout, state);
+  }
+}
+
+function knownServers(names: readonly string[]): Set<string> {
+  const known = SERVERS.map((s) => s.name);
+  const unknown = names.filter((n) => !known.includes(n));
+  if (unknown.length > 0) {
+    throw new StackError(`unknown server(s): ${unknown.join(', ')}; servers: ${known.join(', ')}`);
+  }
+  return new Set(names);
+}
+
+/**
+ * Stops some servers but remembers their ports, so that the next `up` brings them back where
+ * clients expect them (outage tests use this).
+ */
+export async function stop(layout: Layout, say: Say, names: readonly string[]): Promise<void> {
+  const chosen = knownServers(names);
+  await withLock(layout, () => stopServers(layout, loadState(layout), chosen, say, false));
+}
+
 export async function down(layout: Layout, say: Say, options: { purge: boolean }): Promise<void> {
   await withLock(layout, async () => {
     const state = loadState(layout);
-    for (const spec of [...SERVERS].reverse()) {
-      const saved = state.servers[spec.name];
-      if (!saved) continue;
-      if (isOurProcess(saved.pid, saved.binary)) {
-        await stopGroup(saved.pid);
-        say(`${spec.name}: stopped (pid ${saved.pid})`);
-      }
-      delete state.servers[spec.name];
-      saveState(layout, state);
-    }
+    await stopServers(layout, state, new Set(SERVERS.map((s) => s.name)), say, true);
     // whatever runs from our cache without being in the state file (a lost state, a test's
     // time-skipping server) is ours as well
     for (const pid of processesUnder(layout.cache)) {

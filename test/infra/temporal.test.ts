@@ -15,7 +15,9 @@ import {
 import { connectTemporal } from '../../config/clients.js';
 import { config, tools, uniqueName } from '../support/env.js';
 import { createSmokeActivities } from './smoke-activities.js';
-import { greetWorkflow, sleepAnHour } from './smoke-workflows.js';
+import { layoutFrom } from '../../infra/layout.js';
+import { stop, up } from '../../infra/stack.js';
+import { greetWorkflow, releaseSignal, sleepAnHour, waitForRelease } from './smoke-workflows.js';
 
 // the worker's state changes are noise here; warnings and errors still show
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -53,6 +55,43 @@ describe('Temporal dev server', () => {
       const history = await handle.fetchHistory();
       const types = (history.events ?? []).map((e) => e.eventType);
       assert.ok(types.length >= 5, `short history: ${types.join(',')}`);
+    } finally {
+      await connection.close();
+      await client.connection.close();
+    }
+  });
+});
+
+describe('Temporal dev server restart', () => {
+  it('keeps a running workflow across a restart (SQLite persistence) and completes it after', async () => {
+    const taskQueue = uniqueName('durable');
+    const workflowId = uniqueName('durable');
+    const before = await connectTemporal(config.temporal);
+    await before.workflow.start(waitForRelease, { taskQueue, workflowId });
+    await before.connection.close();
+
+    const layout = layoutFrom(process.env);
+    const quiet = () => {};
+    await stop(layout, quiet, ['temporal']);
+    await up(layout, quiet);
+
+    const client = await connectTemporal(config.temporal);
+    const connection = await NativeConnection.connect({ address: config.temporal.address });
+    try {
+      const handle = client.workflow.getHandle<typeof waitForRelease>(workflowId);
+      assert.equal((await handle.describe()).status.name, 'RUNNING');
+      const worker = await Worker.create({
+        connection,
+        namespace: config.temporal.namespace,
+        taskQueue,
+        workflowBundle: bundle,
+        activities: createSmokeActivities(),
+      });
+      const result = await worker.runUntil(async () => {
+        await handle.signal(releaseSignal);
+        return await handle.result();
+      });
+      assert.equal(result, 'released');
     } finally {
       await connection.close();
       await client.connection.close();
