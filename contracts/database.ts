@@ -1,0 +1,86 @@
+// The Database custom resource as every process sees it (DESIGN.md §2). Types and constants only.
+
+export const API_GROUP = 'rdsflow.io';
+export const API_VERSION = 'v1alpha1';
+export const KIND = 'Database';
+export const PLURAL = 'databases';
+
+export const ENGINES = ['postgres', 'mysql', 'mariadb'] as const;
+export type Engine = (typeof ENGINES)[number];
+
+export const DELETION_POLICIES = ['Snapshot', 'Delete', 'Retain'] as const;
+export type DeletionPolicy = (typeof DELETION_POLICIES)[number];
+
+export const PHASES = [
+  'Pending',
+  'AwaitingApproval',
+  'Provisioning',
+  'Available',
+  'Modifying',
+  'Deleting',
+  'Failed',
+  'Cancelled',
+] as const;
+export type Phase = (typeof PHASES)[number];
+
+/** The spec as a user writes it; the apiserver fills the defaults the CRD declares. */
+export interface DatabaseSpec {
+  engine: Engine;
+  engineVersion?: string;
+  instanceClass?: string;
+  storageGiB?: number;
+  databaseName?: string;
+  masterUsername?: string;
+  multiAZ?: boolean;
+  deletionPolicy?: DeletionPolicy;
+  requireApproval?: boolean;
+  tags?: Record<string, string>;
+}
+
+/** Kubernetes' conventional condition shape. */
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export interface DatabaseStatus {
+  phase?: Phase;
+  observedGeneration?: number;
+  conditions?: Condition[];
+  dbInstanceIdentifier?: string;
+  endpoint?: { host: string; port: number };
+  /** where the credentials are kept; never the credentials */
+  secretRef?: { vaultPath: string };
+  consulKey?: string;
+  workflowId?: string;
+  message?: string;
+}
+
+/** The identity of one Database object: what the workflow is keyed by and tags carry. */
+export interface DatabaseRef {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+export interface DatabaseObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    generation?: number;
+    resourceVersion?: string;
+    deletionTimestamp?: string;
+    finalizers?: string[];
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec: DatabaseSpec;
+  status?: DatabaseStatus;
+}

@@ -1,0 +1,108 @@
+// Names derived from a Database's identity: the workflow ID, the RDS instance identifier, the
+// Vault and Consul paths, the default database name. Pure and deterministic (no node:crypto),
+// so any process, and a workflow if it must, derives the same names.
+import type { DatabaseRef, Engine } from './database.js';
+
+export const TASK_QUEUE_DEFAULT = 'rdsflow';
+export const SECRET_PREFIX = 'rdsflow';
+export const CONSUL_PREFIX = 'rdsflow';
+
+/** Tags every instance carries so that adoption can prove an instance is ours. */
+export const TAG_KEYS = {
+  namespace: 'rdsflow.io/namespace',
+  name: 'rdsflow.io/name',
+  uid: 'rdsflow.io/uid',
+} as const;
+
+const RDS_IDENTIFIER_MAX = 63;
+const HASH_LENGTH = 8;
+
+/** One workflow per object, keyed by its UID; namespace and name make it readable in the UI. */
+export function workflowIdFor(ref: DatabaseRef): string {
+  return `database/${ref.namespace}/${ref.name}/${ref.uid}`;
+}
+
+/**
+ * A 40-bit hash, base-36: two independent 32-bit FNV-1a lanes over the UTF-16 code units.
+ * Collisions only matter between objects whose readable prefix is identical too.
+ */
+export function shortHash(input: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < input.length; i++) {
+    const c = input.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
+  }
+  const value = (a >>> 0) * 256 + ((b >>> 0) & 0xff);
+  return value.toString(36).padStart(HASH_LENGTH, '0').slice(-HASH_LENGTH);
+}
+
+/**
+ * The RDS DB instance identifier of an object: letters, digits and single hyphens, starting
+ * with a letter, at most 63 characters, for any input whatsoever; distinct objects get
+ * distinct identifiers because the hash covers the unambiguous pair (namespace, name).
+ */
+export function rdsIdentifier(namespace: string, name: string): string {
+  const slug = `${namespace}-${name}`
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  const readable = /^[a-z]/.test(slug) ? slug : `db-${slug}`.replace(/-+$/, '');
+  const room = RDS_IDENTIFIER_MAX - HASH_LENGTH - 1;
+  const base = readable.slice(0, room).replace(/-+$/, '');
+  return `${base}-${shortHash(JSON.stringify([namespace, name]))}`;
+}
+
+export const RDS_IDENTIFIER_PATTERN = /^[a-z](?:[a-z0-9]|-(?!-))*[a-z0-9]$/;
+
+/** DNS-1123 label: what Kubernetes allows as a namespace. */
+export const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
+/** DNS-1123 subdomain: what Kubernetes allows as a custom object's name. */
+export const DNS_SUBDOMAIN =
+  /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Why a namespace/name pair cannot name a path, or undefined when it can. */
+export function refProblem(namespace: string, name: string): string | undefined {
+  if (!DNS_LABEL.test(namespace))
+    return `metadata.namespace: ${JSON.stringify(namespace)} is not a DNS-1123 label`;
+  if (name.length > 253 || !DNS_SUBDOMAIN.test(name)) {
+    return `metadata.name: ${JSON.stringify(name).slice(0, 80)} is not a DNS-1123 subdomain`;
+  }
+  return undefined;
+}
+
+function checkedPath(prefix: string, namespace: string, name: string): string {
+  const problem = refProblem(namespace, name);
+  // DNS names have no '/', no '..' and no empty segments: the path cannot leave its prefix
+  if (problem) throw new Error(`refusing to build a path: ${problem}`);
+  return `${prefix}/${namespace}/${name}`;
+}
+
+/** The KV v2 path (below the mount) that holds the object's credentials. */
+export function vaultSecretPath(namespace: string, name: string): string {
+  return checkedPath(SECRET_PREFIX, namespace, name);
+}
+
+/** The Consul KV folder holding host, port, dbname and engine. */
+export function consulKeyPrefix(namespace: string, name: string): string {
+  return checkedPath(CONSUL_PREFIX, namespace, name);
+}
+
+const RESERVED_DATABASE_NAMES: Record<Engine, readonly string[]> = {
+  postgres: ['postgres', 'template0', 'template1', 'rdsadmin'],
+  mysql: ['mysql', 'information_schema', 'performance_schema', 'sys', 'rdsadmin'],
+  mariadb: ['mysql', 'information_schema', 'performance_schema', 'sys', 'rdsadmin'],
+};
+
+export function isReservedDatabaseName(engine: Engine, name: string): boolean {
+  return RESERVED_DATABASE_NAMES[engine].includes(name.toLowerCase());
+}
+
+/** The initial database's name when the spec has none: from metadata.name, made valid. */
+export function defaultDatabaseName(engine: Engine, objectName: string): string {
+  const words = objectName.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
+  const named = /^[A-Za-z]/.test(words) ? words : `db_${words}`.replace(/_+$/, '');
+  const trimmed = named.slice(0, 63).replace(/_+$/, '');
+  return isReservedDatabaseName(engine, trimmed) ? `${trimmed}_db` : trimmed;
+}

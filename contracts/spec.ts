@@ -1,0 +1,196 @@
+// Validates and munges a Database object into everything the workflow needs: defaults filled,
+// names derived, every problem named at once. Pure: the validation activity and the watcher
+// both call it, and it never throws on bad input.
+import { z } from 'zod';
+import {
+  DELETION_POLICIES,
+  ENGINES,
+  type DatabaseRef,
+  type DeletionPolicy,
+  type Engine,
+} from './database.js';
+import {
+  consulKeyPrefix,
+  defaultDatabaseName,
+  isReservedDatabaseName,
+  rdsIdentifier,
+  refProblem,
+  vaultSecretPath,
+} from './names.js';
+
+/** A spec with defaults applied and names derived: the workflow's input to every step. */
+export interface ResolvedDatabase {
+  readonly ref: DatabaseRef;
+  readonly generation: number;
+  readonly engine: Engine;
+  readonly engineVersion?: string;
+  readonly instanceClass: string;
+  readonly storageGiB: number;
+  readonly databaseName: string;
+  readonly masterUsername: string;
+  readonly multiAZ: boolean;
+  readonly deletionPolicy: DeletionPolicy;
+  readonly requireApproval: boolean;
+  /** the user's tags only; identity tags are added where the instance is created */
+  readonly tags: Readonly<Record<string, string>>;
+  readonly dbInstanceIdentifier: string;
+  readonly vaultPath: string;
+  readonly consulKey: string;
+}
+
+export type SpecResult =
+  | { readonly ok: true; readonly database: ResolvedDatabase }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+const RESERVED_USERNAMES = [
+  'rdsadmin',
+  'rdsrepladmin',
+  'rds_superuser',
+  'rdsproxyadmin',
+  'rdstopmgr',
+];
+// RDS tag rules: Unicode letters, digits, white space and _ . : / = + - @
+const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+
+const identifier = (max: number) =>
+  z
+    .string()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .regex(
+      /^[A-Za-z][A-Za-z0-9_]*$/,
+      'must start with a letter and hold only letters, digits and _',
+    );
+
+const specSchema = z
+  .object(
+    {
+      engine: z.enum(ENGINES, { error: `must be one of ${ENGINES.join(', ')}` }),
+      engineVersion: z
+        .string()
+        .max(32, 'must be at most 32 characters')
+        .regex(/^[0-9]+(\.[0-9A-Za-z-]+)*$/, 'must look like 16.4 or 8.0.35')
+        .optional(),
+      instanceClass: z
+        .string()
+        .max(64, 'must be at most 64 characters')
+        .regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, 'must look like db.t3.micro')
+        .default('db.t3.micro'),
+      storageGiB: z
+        .number({ error: 'must be a whole number of GiB' })
+        .int('must be a whole number of GiB')
+        .min(20, 'must be at least 20')
+        .max(65536, 'must be at most 65536')
+        .default(20),
+      databaseName: identifier(63).optional(),
+      masterUsername: identifier(63).default('app'),
+      multiAZ: z.boolean({ error: 'must be true or false' }).default(false),
+      deletionPolicy: z
+        .enum(DELETION_POLICIES, { error: `must be one of ${DELETION_POLICIES.join(', ')}` })
+        .default('Snapshot'),
+      requireApproval: z.boolean({ error: 'must be true or false' }).default(false),
+      tags: z
+        .record(z.string(), z.string({ error: 'tag values must be strings' }))
+        .default({})
+        .superRefine((tags, ctx) => {
+          const keys = Object.keys(tags);
+          if (keys.length > 40) ctx.addIssue({ code: 'custom', message: 'at most 40 tags' });
+          for (const key of keys) {
+            const value = tags[key] ?? '';
+            const bad =
+              tagKeyProblem(key) ??
+              (value.length > 256 || !TAG_TEXT.test(value) ? 'has an invalid value' : undefined);
+            if (bad) ctx.addIssue({ code: 'custom', path: [key], message: bad });
+          }
+        }),
+    },
+    {
+      error: (issue) =>
+        issue.input === undefined
+          ? 'is missing: a Database needs at least spec.engine'
+          : 'must be an object',
+    },
+  )
+  .strict()
+  .superRefine((spec, ctx) => {
+    if (spec.engine !== 'postgres' && spec.masterUsername.length > 16) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['masterUsername'],
+        message: `must be at most 16 characters for ${spec.engine}`,
+      });
+    }
+    if (RESERVED_USERNAMES.includes(spec.masterUsername.toLowerCase())) {
+      ctx.addIssue({ code: 'custom', path: ['masterUsername'], message: 'is reserved by RDS' });
+    }
+    if (spec.databaseName && isReservedDatabaseName(spec.engine, spec.databaseName)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['databaseName'],
+        message: `is reserved by ${spec.engine}`,
+      });
+    }
+  });
+
+function tagKeyProblem(key: string): string | undefined {
+  if (key.length < 1 || key.length > 128) return 'tag keys are 1 to 128 characters';
+  if (/^aws:/i.test(key)) return 'tag keys may not start with aws:';
+  if (key.startsWith('rdsflow.io/')) return "tag keys starting with rdsflow.io/ are rdsflow's own";
+  if (!TAG_TEXT.test(key)) return 'tag keys hold only letters, digits, spaces and _ . : / = + - @';
+  return undefined;
+}
+
+/** The unknown shape that arrives from a watch event or a workflow input. */
+interface LooseObject {
+  metadata?: { namespace?: unknown; name?: unknown; uid?: unknown; generation?: unknown };
+  spec?: unknown;
+}
+
+/** Validates and munges a Database object; every problem comes back, by field path. */
+export function resolveDatabase(object: unknown): SpecResult {
+  const loose = (typeof object === 'object' && object !== null ? object : {}) as LooseObject;
+  const meta = loose.metadata ?? {};
+  const problems: string[] = [];
+  const namespace = typeof meta.namespace === 'string' ? meta.namespace : '';
+  const name = typeof meta.name === 'string' ? meta.name : '';
+  const uid = typeof meta.uid === 'string' ? meta.uid : '';
+  const refIssue = refProblem(namespace, name);
+  if (refIssue) problems.push(refIssue);
+  if (!/^[0-9a-zA-Z-]{1,64}$/.test(uid)) problems.push('metadata.uid: missing or malformed');
+  const generation =
+    typeof meta.generation === 'number' && Number.isInteger(meta.generation) ? meta.generation : 0;
+
+  const parsed = specSchema.safeParse(loose.spec ?? undefined);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const path = ['spec', ...issue.path.map(String)].join('.');
+      problems.push(
+        `${path}: ${issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message}`,
+      );
+    }
+  }
+  if (problems.length > 0 || !parsed.success) {
+    return { ok: false, problems: problems.length > 0 ? problems : ['spec: invalid'] };
+  }
+  const spec = parsed.data;
+  return {
+    ok: true,
+    database: {
+      ref: { namespace, name, uid },
+      generation,
+      engine: spec.engine,
+      ...(spec.engineVersion ? { engineVersion: spec.engineVersion } : {}),
+      instanceClass: spec.instanceClass,
+      storageGiB: spec.storageGiB,
+      databaseName: spec.databaseName ?? defaultDatabaseName(spec.engine, name),
+      masterUsername: spec.masterUsername,
+      multiAZ: spec.multiAZ,
+      deletionPolicy: spec.deletionPolicy,
+      requireApproval: spec.requireApproval,
+      tags: spec.tags,
+      dbInstanceIdentifier: rdsIdentifier(namespace, name),
+      vaultPath: vaultSecretPath(namespace, name),
+      consulKey: consulKeyPrefix(namespace, name),
+    },
+  };
+}

@@ -1,0 +1,167 @@
+// Derived names for hostile inputs: the RDS identifier is always valid and distinct, paths never
+// leave the object's own namespace prefix.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import {
+  RDS_IDENTIFIER_PATTERN,
+  consulKeyPrefix,
+  defaultDatabaseName,
+  rdsIdentifier,
+  shortHash,
+  vaultSecretPath,
+  workflowIdFor,
+} from '../../contracts/names.js';
+import { ENGINES } from '../../contracts/database.js';
+
+const hostile = [
+  '',
+  '-',
+  '---',
+  '9lives',
+  'a'.repeat(300),
+  'orders.v2.prod',
+  '../../etc/passwd',
+  'team/a',
+  'ÜNÏCÖDÉ-名前',
+  '🙂🙂🙂',
+  'UPPER_case--double',
+  ' spaced out ',
+];
+
+function assertValidRdsIdentifier(id: string): void {
+  assert.ok(id.length >= 1 && id.length <= 63, `${id} has length ${id.length}`);
+  assert.match(id, RDS_IDENTIFIER_PATTERN, `${id} is not a valid RDS identifier`);
+  assert.doesNotMatch(id, /--/);
+}
+
+describe('rdsIdentifier', () => {
+  it('is valid for hostile names', () => {
+    for (const ns of ['default', ...hostile])
+      for (const name of hostile) assertValidRdsIdentifier(rdsIdentifier(ns, name));
+  });
+
+  it('is valid for any strings at all (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'grapheme' }), (ns, name) => {
+        assertValidRdsIdentifier(rdsIdentifier(ns, name));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('keeps a readable prefix of namespace and name', () => {
+    assert.match(rdsIdentifier('shop', 'orders'), /^shop-orders-[a-z0-9]{8}$/);
+    assert.match(rdsIdentifier('9ns', 'x'), /^db-9ns-x-[a-z0-9]{8}$/);
+  });
+
+  it('is deterministic', () => {
+    assert.equal(rdsIdentifier('shop', 'orders'), rdsIdentifier('shop', 'orders'));
+  });
+
+  it('separates pairs that read the same once sanitised', () => {
+    const pairs: [string, string][] = [
+      ['a', 'b-c'],
+      ['a-b', 'c'],
+      ['a', 'b.c'],
+      ['a/b', 'c'],
+      ['a', 'b/c'],
+      ['A', 'b-c'],
+    ];
+    const ids = new Set(pairs.map(([ns, n]) => rdsIdentifier(ns, n)));
+    assert.equal(ids.size, pairs.length);
+  });
+
+  it('gives distinct objects distinct identifiers (property over DNS names)', () => {
+    const label = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?$/);
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.tuple(label, label), {
+          minLength: 2,
+          maxLength: 200,
+          selector: ([a, b]) => `${a}/${b}`,
+        }),
+        (refs) => {
+          const ids = new Set(refs.map(([ns, name]) => rdsIdentifier(ns, name)));
+          assert.equal(ids.size, refs.length);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('shortHash', () => {
+  it('is 8 base-36 characters and spreads 100k inputs without collision', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 100_000; i++) {
+      const h = shortHash(`default/db-${i}`);
+      assert.match(h, /^[a-z0-9]{8}$/);
+      seen.add(h);
+    }
+    assert.equal(seen.size, 100_000);
+  });
+});
+
+describe('Vault and Consul paths', () => {
+  it('follow the contract layout', () => {
+    assert.equal(vaultSecretPath('shop', 'orders'), 'rdsflow/shop/orders');
+    assert.equal(consulKeyPrefix('shop', 'orders.v2'), 'rdsflow/shop/orders.v2');
+  });
+
+  it('refuse any name that could leave the namespace prefix', () => {
+    for (const [ns, name] of [
+      ['shop', '../other/orders'],
+      ['shop', 'a/b'],
+      ['shop', ''],
+      ['shop/..', 'x'],
+      ['Shop', 'orders'],
+      ['shop', 'orders\u0000'],
+      ['shop', '.hidden'],
+    ] as const) {
+      assert.throws(() => vaultSecretPath(ns, name), /refusing to build a path/);
+      assert.throws(() => consulKeyPrefix(ns, name), /refusing to build a path/);
+    }
+  });
+
+  it('stay inside rdsflow/<namespace>/ for every name they accept (property)', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), (ns, name) => {
+        let path: string;
+        try {
+          path = vaultSecretPath(ns, name);
+        } catch {
+          return;
+        }
+        assert.ok(path.startsWith(`rdsflow/${ns}/`));
+        const rest = path.slice(`rdsflow/${ns}/`.length);
+        assert.ok(!rest.includes('/') && rest !== '..' && rest !== '.' && rest.length > 0);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('defaultDatabaseName', () => {
+  it('derives a valid name from any object name', () => {
+    for (const engine of ENGINES) {
+      for (const name of [...hostile, 'orders', 'orders-v2', 'mysql', 'postgres']) {
+        const db = defaultDatabaseName(engine, name);
+        assert.match(db, /^[A-Za-z][A-Za-z0-9_]{0,62}$/, `${engine}: ${name} → ${db}`);
+      }
+    }
+    assert.equal(defaultDatabaseName('postgres', 'orders-v2'), 'orders_v2');
+    assert.equal(defaultDatabaseName('postgres', '9lives'), 'db_9lives');
+    assert.equal(defaultDatabaseName('mysql', 'mysql'), 'mysql_db');
+  });
+});
+
+describe('workflowIdFor', () => {
+  it('is keyed by the UID and readable', () => {
+    const uid = '5f0c8a8e-3c1b-4f43-9b38-1f0a6d1c2b3a';
+    assert.equal(
+      workflowIdFor({ namespace: 'shop', name: 'orders', uid }),
+      `database/shop/orders/${uid}`,
+    );
+  });
+});
