@@ -7,6 +7,9 @@ export const TASK_QUEUE_DEFAULT = 'rdsflow';
 export const SECRET_PREFIX = 'rdsflow';
 export const CONSUL_PREFIX = 'rdsflow';
 
+/** Keeps a Database object until its workflow reports the database gone. */
+export const FINALIZER = 'rdsflow.io/finalizer';
+
 /** Tags every instance carries so that adoption can prove an instance is ours. */
 export const TAG_KEYS = {
   namespace: 'rdsflow.io/namespace',

@@ -38,9 +38,20 @@ export interface ResolvedDatabase {
   readonly consulKey: string;
 }
 
+/** What cleanup needs: derivable from the object's identity alone. */
+export type DatabaseNames = Pick<
+  ResolvedDatabase,
+  'ref' | 'dbInstanceIdentifier' | 'vaultPath' | 'consulKey'
+>;
+
 export type SpecResult =
   | { readonly ok: true; readonly database: ResolvedDatabase }
-  | { readonly ok: false; readonly problems: readonly string[] };
+  | {
+      readonly ok: false;
+      readonly problems: readonly string[];
+      /** present when the identity is sound, so cleanup can still find what exists */
+      readonly names?: DatabaseNames;
+    };
 
 const RESERVED_USERNAMES = [
   'rdsadmin',
@@ -170,13 +181,18 @@ export function resolveDatabase(object: unknown): SpecResult {
     }
   }
   if (problems.length > 0 || !parsed.success) {
-    return { ok: false, problems: problems.length > 0 ? problems : ['spec: invalid'] };
+    return {
+      ok: false,
+      problems: problems.length > 0 ? problems : ['spec: invalid'],
+      ...(refIssue === undefined && uid !== ''
+        ? { names: namesFor({ namespace, name, uid }) }
+        : {}),
+    };
   }
   const spec = parsed.data;
   return {
     ok: true,
     database: {
-      ref: { namespace, name, uid },
       generation,
       engine: spec.engine,
       ...(spec.engineVersion ? { engineVersion: spec.engineVersion } : {}),
@@ -188,9 +204,17 @@ export function resolveDatabase(object: unknown): SpecResult {
       deletionPolicy: spec.deletionPolicy,
       requireApproval: spec.requireApproval,
       tags: spec.tags,
-      dbInstanceIdentifier: rdsIdentifier(namespace, name),
-      vaultPath: vaultSecretPath(namespace, name),
-      consulKey: consulKeyPrefix(namespace, name),
+      ...namesFor({ namespace, name, uid }),
     },
+  };
+}
+
+/** Derived names of a sound identity (namespace a DNS label, name a DNS subdomain). */
+export function namesFor(ref: DatabaseRef): DatabaseNames {
+  return {
+    ref,
+    dbInstanceIdentifier: rdsIdentifier(ref.namespace, ref.name),
+    vaultPath: vaultSecretPath(ref.namespace, ref.name),
+    consulKey: consulKeyPrefix(ref.namespace, ref.name),
   };
 }

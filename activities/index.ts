@@ -1,0 +1,29 @@
+// createActivities(deps): every activity of the database workflow, built from the narrowest
+// slices of the real clients. Tests pass small fakes or real clients; the worker passes real ones.
+import type { SpecResult } from '../contracts/spec.js';
+import { resolveDatabase } from '../contracts/spec.js';
+import type { DatabaseSnapshot } from '../contracts/workflow.js';
+import { createConsulActivities, type ConsulDeps } from './consul.js';
+import { createKubeStatusActivities, type KubeDeps } from './kube-status.js';
+import { createRdsActivities, type RdsDeps } from './rds.js';
+import { createVaultActivities } from './vault.js';
+
+export type ActivityDeps = RdsDeps & ConsulDeps & KubeDeps;
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    /**
+     * Validation runs as an activity, not in workflow code, so that improving the rules never
+     * breaks the replay of histories recorded under the old ones.
+     */
+    validateSpec(object: DatabaseSnapshot): Promise<SpecResult> {
+      return Promise.resolve(resolveDatabase(object));
+    },
+    ...createKubeStatusActivities(deps),
+    ...createVaultActivities(deps),
+    ...createRdsActivities(deps),
+    ...createConsulActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,407 @@
+// The database workflow in the time-skipping test server with stubbed activities: the story of a
+// database, each RDS terminal state, approval, cancel, spec change and delete during
+// provisioning, an outage while publishing, and hours of creation compressed.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { before, describe, it } from 'node:test';
+import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import {
+  DefaultLogger,
+  Runtime,
+  Worker,
+  bundleWorkflowCode,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import { RDS_TERMINAL_STATUSES } from '../../activities/rds.js';
+import type { DatabaseSpec } from '../../contracts/database.js';
+import {
+  approveSignal,
+  deleteSignal,
+  retrySignal,
+  specChangedSignal,
+  statusQuery,
+  type DatabaseSnapshot,
+  type LiveStatus,
+} from '../../contracts/workflow.js';
+import type { databaseWorkflow } from '../../workflows/database.js';
+import { tools, uniqueName } from '../support/env.js';
+import { AWS_CALLS, ENDPOINT, fakeWorld, type FakeWorld } from './fake-world.js';
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+let bundle: WorkflowBundleWithSourceMap;
+// the scenario's environment: each gets a fresh test server, so one scenario's workflows and
+// clock can never hold up the next
+let env: TestWorkflowEnvironment;
+let client: Client;
+
+before(async () => {
+  bundle = await bundleWorkflowCode({
+    workflowsPath: fileURLToPath(new URL('../../workflows/database.ts', import.meta.url)),
+    logger: new DefaultLogger('WARN'),
+  });
+});
+
+type Handle = WorkflowHandle<typeof databaseWorkflow> & { readonly firstExecutionRunId: string };
+
+function snapshot(
+  spec: Partial<DatabaseSpec> | Record<string, unknown>,
+  generation = 1,
+  uid = randomUUID(),
+): DatabaseSnapshot {
+  return {
+    metadata: { namespace: 'shop', name: uniqueName('orders'), uid, generation },
+    spec: { engine: 'postgres', ...spec },
+  };
+}
+
+async function scenario(
+  setup: (world: FakeWorld) => void,
+  body: (ctx: {
+    world: FakeWorld;
+    start: (object: DatabaseSnapshot) => Promise<Handle>;
+  }) => Promise<void>,
+): Promise<void> {
+  const world = fakeWorld();
+  setup(world);
+  env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: tools.temporalTestServer } },
+  });
+  // NOTE: the test server answers the SDK's 30s keepalive pings with GOAWAY (too many pings),
+  // which can stall a call for a minute; this client pings rarely
+  const connection = await Connection.connect({
+    address: env.address,
+    channelArgs: { 'grpc.keepalive_time_ms': 600_000, 'grpc.keepalive_permit_without_calls': 0 },
+  });
+  client = new Client({ connection });
+  const taskQueue = uniqueName('wf');
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: world.activities,
+  });
+  const start = (object: DatabaseSnapshot) =>
+    client.workflow.start<typeof databaseWorkflow>('databaseWorkflow', {
+      taskQueue,
+      workflowId: uniqueName('db'),
+      args: [{ stage: 'provision', object }],
+    }) as Promise<Handle>;
+  try {
+    await worker.runUntil(body({ world, start }));
+  } finally {
+    await connection.close();
+    await env.teardown();
+  }
+}
+
+/** Polls the live-status query (following continue-as-new) until `done` holds. */
+async function until(
+  handle: Handle,
+  what: string,
+  done: (s: LiveStatus) => boolean,
+): Promise<LiveStatus> {
+  const latest = client.workflow.getHandle(handle.workflowId);
+  const deadline = Date.now() + 20_000;
+  let last: LiveStatus | undefined;
+  while (Date.now() < deadline) {
+    try {
+      // NOTE: the test server can hold a query sent just as the run continues-as-new for a long
+      // time; a short deadline and another try is faster
+      last = await client.connection.withDeadline(Date.now() + 1_000, () =>
+        latest.query(statusQuery),
+      );
+      if (done(last)) return last;
+    } catch {
+      // between runs of a continue-as-new chain the query can miss; ask again
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}; last status ${JSON.stringify(last)}`);
+}
+
+const phases = (world: FakeWorld) => world.statuses.map((s) => s.phase);
+
+describe('database workflow', () => {
+  it('provisions, publishes, reports Available, then deletes per policy on request', async () => {
+    await scenario(
+      () => {},
+      async ({ world, start }) => {
+        const handle = await start(snapshot({ deletionPolicy: 'Delete' }));
+        const live = await until(
+          handle,
+          'Available',
+          (s) => s.phase === 'Available' && s.stage === 'serve',
+        );
+        assert.deepEqual(live.endpoint, ENDPOINT);
+        assert.equal(live.observedGeneration, 1);
+        assert.deepEqual(world.calls.slice(0, 7), [
+          'validateSpec',
+          'ensureFinalizer',
+          'ensureMasterPassword',
+          'createDbInstance',
+          'waitUntilAvailable',
+          'writeDbSecret',
+          'publishToConsul',
+        ]);
+        const available = world.statuses.find((s) => s.phase === 'Available');
+        assert.equal(available?.vaultPath, `secret/${available?.consulKey ?? ''}`);
+        assert.deepEqual(available?.endpoint, ENDPOINT);
+        assert.deepEqual([...new Set(phases(world))], ['Pending', 'Provisioning', 'Available']);
+
+        await client.workflow.getHandle(handle.workflowId).signal(deleteSignal);
+        const result = await client.workflow
+          .getHandle<typeof databaseWorkflow>(handle.workflowId)
+          .result();
+        assert.deepEqual(result, { outcome: 'deleted', deletionPolicy: 'Delete' });
+        assert.deepEqual(world.calls.slice(-5), [
+          'deleteDbInstance',
+          'waitUntilDeleted',
+          'deleteDbSecret',
+          'removeFromConsul',
+          'releaseFinalizer',
+        ]);
+      },
+    );
+  });
+
+  it('ends a bad spec in Failed with every problem named and no AWS call, then recovers on a fix', async () => {
+    await scenario(
+      () => {},
+      async ({ world, start }) => {
+        const object = snapshot({ engine: 'oracle', storageGiB: 5 });
+        const handle = await start(object);
+        const failed = await until(handle, 'Failed', (s) => s.phase === 'Failed');
+        assert.match(failed.message, /spec\.engine/);
+        assert.match(failed.message, /spec\.storageGiB/);
+        assert.deepEqual(
+          world.calls.filter((c) => AWS_CALLS.includes(c) || c === 'ensureMasterPassword'),
+          [],
+        );
+        assert.equal(world.statuses.at(-1)?.reason, 'InvalidSpec');
+
+        const fixed: DatabaseSnapshot = {
+          metadata: { ...object.metadata, generation: 2 },
+          spec: { engine: 'postgres' },
+        };
+        await client.workflow.getHandle(handle.workflowId).signal(specChangedSignal, fixed);
+        await until(handle, 'Available after the fix', (s) => s.phase === 'Available');
+        assert.ok(world.calls.includes('createDbInstance'));
+      },
+    );
+  });
+
+  for (const status of [
+    'failed',
+    'incompatible-parameters',
+    'storage-full',
+    'incompatible-network',
+    'inaccessible-encryption-credentials',
+  ]) {
+    it(`ends in Failed with the reason when RDS reports ${status}`, async () => {
+      assert.ok(RDS_TERMINAL_STATUSES.has(status));
+      await scenario(
+        (world) => (world.rds = status),
+        async ({ world, start }) => {
+          const handle = await start(snapshot({}));
+          const failed = await until(handle, 'Failed', (s) => s.phase === 'Failed');
+          assert.match(failed.message, new RegExp(`is ${status}`));
+          assert.equal(world.statuses.at(-1)?.reason, 'InstanceFailed');
+          assert.ok(!world.calls.includes('writeDbSecret'), 'published a failed instance');
+        },
+      );
+    });
+  }
+
+  it('waits for approval before any AWS call', async () => {
+    await scenario(
+      () => {},
+      async ({ world, start }) => {
+        const handle = await start(snapshot({ requireApproval: true }));
+        const t1 = Date.now();
+        await until(handle, 'AwaitingApproval', (s) => s.phase === 'AwaitingApproval');
+        if (process.env['DEBUG_UNTIL']) console.log('awaiting took', Date.now() - t1);
+        await env.sleep('1 minute');
+        assert.deepEqual(
+          world.calls.filter((c) => AWS_CALLS.includes(c) || c === 'ensureMasterPassword'),
+          [],
+        );
+        const t0 = Date.now();
+        await handle.signal(approveSignal, { by: 'alice' });
+        if (process.env['DEBUG_UNTIL']) console.log('signal took', Date.now() - t0);
+        await until(handle, 'Available', (s) => s.phase === 'Available');
+        if (process.env['DEBUG_UNTIL']) console.log('until took', Date.now() - t0);
+      },
+    );
+  });
+
+  it('compresses hours of creation into seconds, polling without a loop in history', async () => {
+    await scenario(
+      (world) => {
+        world.rds = 'not-yet';
+        world.pollDelay = '30 minutes';
+      },
+      async ({ world, start }) => {
+        const handle = await start(snapshot({}));
+        await until(handle, 'waiting', (s) => s.step === 'waitUntilAvailable');
+        const t0 = await env.currentTimeMs();
+        await env.sleep('5 hours');
+        world.rds = 'available';
+        await env.sleep('1 hour');
+        const live = await until(handle, 'Available', (s) => s.phase === 'Available');
+        assert.ok((await env.currentTimeMs()) - t0 >= 6 * 3_600_000);
+        assert.deepEqual(live.endpoint, ENDPOINT);
+        assert.ok(
+          world.waitCalls >= 10 && world.waitCalls <= 14,
+          `polled ${world.waitCalls} times`,
+        );
+        // the first run's history holds one activity for the whole wait, not one per poll
+        const firstRun = client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId);
+        const { events } = await firstRun.fetchHistory();
+        const scheduled = (events ?? []).filter(
+          (e) =>
+            e.activityTaskScheduledEventAttributes?.activityType?.name === 'waitUntilAvailable',
+        );
+        assert.equal(scheduled.length, 1);
+      },
+    );
+  });
+
+  it('rolls back what it created and reports Cancelled when cancelled during the wait', async () => {
+    await scenario(
+      (world) => (world.rds = 'not-yet'),
+      async ({ world, start }) => {
+        const handle = await start(snapshot({ deletionPolicy: 'Delete' }));
+        await until(handle, 'waiting', (s) => s.step === 'waitUntilAvailable');
+        await handle.cancel();
+        await assert.rejects(
+          handle.result(),
+          (e: unknown) => e instanceof WorkflowFailedError && /cancel/i.test(String(e.cause)),
+        );
+        assert.ok(world.calls.includes('deleteDbInstance'));
+        assert.ok(world.calls.includes('deleteDbSecret'));
+        assert.ok(!world.calls.includes('publishToConsul'));
+        const last = world.statuses.at(-1);
+        assert.equal(last?.phase, 'Cancelled');
+        assert.match(last?.message ?? '', /rolled back: RDS instance .* \(Delete\), Vault secret/);
+      },
+    );
+  });
+
+  it('keeps a retained instance on cancel but still reports Cancelled', async () => {
+    await scenario(
+      (world) => (world.rds = 'not-yet'),
+      async ({ world, start }) => {
+        const handle = await start(snapshot({ deletionPolicy: 'Retain' }));
+        await until(handle, 'waiting', (s) => s.step === 'waitUntilAvailable');
+        await handle.cancel();
+        await assert.rejects(handle.result());
+        assert.ok(!world.calls.includes('waitUntilDeleted'));
+        assert.ok(
+          !world.calls.includes('deleteDbSecret'),
+          'removed the password of a retained instance',
+        );
+        assert.equal(world.statuses.at(-1)?.phase, 'Cancelled');
+      },
+    );
+  });
+
+  it('applies a spec change that arrives during provisioning once the instance is available', async () => {
+    await scenario(
+      (world) => (world.rds = 'not-yet'),
+      async ({ world, start }) => {
+        const object = snapshot({ storageGiB: 20 });
+        const handle = await start(object);
+        await until(handle, 'waiting', (s) => s.step === 'waitUntilAvailable');
+        await handle.signal(specChangedSignal, {
+          metadata: { ...object.metadata, generation: 2 },
+          spec: { engine: 'postgres', storageGiB: 50 },
+        });
+        world.rds = 'available';
+        await env.sleep('1 minute');
+        const live = await until(
+          handle,
+          'generation 2 Available',
+          (s) => s.phase === 'Available' && s.observedGeneration === 2,
+        );
+        assert.equal(live.stage, 'serve');
+        assert.equal((world.modifiedWith.at(-1) as { storageGiB: number }).storageGiB, 50);
+        assert.ok(phases(world).includes('Modifying'));
+      },
+    );
+  });
+
+  it('refuses a change to an immutable field, keeping the instance', async () => {
+    await scenario(
+      () => {},
+      async ({ world, start }) => {
+        const object = snapshot({});
+        const handle = await start(object);
+        await until(handle, 'Available', (s) => s.phase === 'Available');
+        await handle.signal(specChangedSignal, {
+          metadata: { ...object.metadata, generation: 2 },
+          spec: { engine: 'mysql' },
+        });
+        const failed = await until(handle, 'Failed', (s) => s.phase === 'Failed');
+        assert.match(failed.message, /spec\.engine \(was postgres\)/);
+        assert.ok(!world.calls.includes('modifyDbInstance'));
+        assert.ok(!world.calls.includes('deleteDbInstance'));
+      },
+    );
+  });
+
+  it('deletes instead of finishing when a delete arrives during provisioning', async () => {
+    await scenario(
+      (world) => (world.rds = 'not-yet'),
+      async ({ world, start }) => {
+        const handle = await start(snapshot({ deletionPolicy: 'Snapshot' }));
+        await until(handle, 'waiting', (s) => s.step === 'waitUntilAvailable');
+        await handle.signal(deleteSignal);
+        const result = await client.workflow
+          .getHandle<typeof databaseWorkflow>(handle.workflowId)
+          .result();
+        assert.deepEqual(result, {
+          outcome: 'deleted',
+          deletionPolicy: 'Snapshot',
+          snapshot: 'final',
+        });
+        assert.ok(!world.calls.includes('writeDbSecret'));
+        assert.ok(world.calls.includes('releaseFinalizer'));
+      },
+    );
+  });
+
+  it('rides out a Vault outage during publish, showing the retries, and becomes Available', async () => {
+    await scenario(
+      (world) => (world.vaultOutages = 7),
+      async ({ world, start }) => {
+        const handle = await start(snapshot({}));
+        await env.sleep('10 minutes');
+        await until(handle, 'Available', (s) => s.phase === 'Available');
+        const retrying = world.statuses.filter((s) => s.reason === 'Retrying');
+        assert.ok(retrying.length >= 1);
+        assert.match(
+          retrying[0]?.message ?? '',
+          /writeDbSecret: attempt 1 failed, retrying: Vault unavailable/,
+        );
+        assert.equal(world.calls.filter((c) => c === 'writeDbSecret').length, 8);
+      },
+    );
+  });
+
+  it('re-runs a failed provisioning on the retry signal', async () => {
+    await scenario(
+      (world) => (world.rds = 'storage-full'),
+      async ({ world, start }) => {
+        const handle = await start(snapshot({}));
+        await until(handle, 'Failed', (s) => s.phase === 'Failed');
+        world.rds = 'available';
+        await client.workflow.getHandle(handle.workflowId).signal(retrySignal);
+        await until(handle, 'Available', (s) => s.phase === 'Available');
+        assert.equal(world.calls.filter((c) => c === 'createDbInstance').length, 2);
+      },
+    );
+  });
+});

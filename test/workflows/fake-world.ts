@@ -1,0 +1,114 @@
+// Stubbed activities for workflow tests: a few lines of in-memory state standing in for RDS,
+// Vault, Consul and the object's status, recording every call. Validation is the real one.
+import { ApplicationFailure } from '@temporalio/common';
+import type { Activities } from '../../activities/index.js';
+import type { StatusUpdate } from '../../activities/kube-status.js';
+import { NOT_YET } from '../../activities/rds.js';
+import { resolveDatabase } from '../../contracts/spec.js';
+import { FAILURE, type Endpoint } from '../../contracts/workflow.js';
+
+export interface FakeWorld {
+  readonly activities: Activities;
+  readonly calls: string[];
+  readonly statuses: StatusUpdate[];
+  /** what waitUntilAvailable does on each call: `available`, `not-yet` or an RDS status */
+  rds: string;
+  /** delay the server waits before retrying a not-yet instance */
+  pollDelay: string;
+  /** how many more times writeDbSecret fails with a transient error */
+  vaultOutages: number;
+  modifiedWith: unknown[];
+  waitCalls: number;
+}
+
+export const ENDPOINT: Endpoint = { host: 'orders.abc.us-east-1.rds.amazonaws.com', port: 5432 };
+
+export function fakeWorld(): FakeWorld {
+  const world: FakeWorld = {
+    calls: [],
+    statuses: [],
+    rds: 'available',
+    pollDelay: '30 seconds',
+    vaultOutages: 0,
+    modifiedWith: [],
+    waitCalls: 0,
+    activities: undefined as unknown as Activities,
+  };
+  const call = <T>(name: string, result: T): Promise<T> => {
+    world.calls.push(name);
+    return Promise.resolve(result);
+  };
+  const activities: Activities = {
+    validateSpec: (object) => call('validateSpec', resolveDatabase(object)),
+    reportStatus: (_ref, update) => {
+      world.statuses.push(update);
+      return Promise.resolve({ written: true });
+    },
+    ensureFinalizer: () => call('ensureFinalizer', { present: true }),
+    releaseFinalizer: () => call('releaseFinalizer', { released: true }),
+    ensureMasterPassword: (db) =>
+      call('ensureMasterPassword', { created: true, vaultPath: `secret/${db.vaultPath}` }),
+    createDbInstance: () => call('createDbInstance', { adopted: false, status: 'creating' }),
+    waitUntilAvailable: () => {
+      world.calls.push('waitUntilAvailable');
+      world.waitCalls++;
+      if (world.rds === 'available') return Promise.resolve({ endpoint: ENDPOINT, polls: 1 });
+      if (world.rds === 'not-yet') {
+        return Promise.reject(
+          ApplicationFailure.create({
+            type: NOT_YET,
+            message: 'creating',
+            nextRetryDelay: world.pollDelay,
+          }),
+        );
+      }
+      return Promise.reject(
+        ApplicationFailure.create({
+          type: FAILURE.instanceFailed,
+          message: `RDS instance is ${world.rds}`,
+          nonRetryable: true,
+        }),
+      );
+    },
+    writeDbSecret: (db) => {
+      world.calls.push('writeDbSecret');
+      if (world.vaultOutages > 0) {
+        world.vaultOutages--;
+        return Promise.reject(
+          ApplicationFailure.create({
+            type: FAILURE.transient,
+            message: 'Vault unavailable: ECONNREFUSED',
+            nextRetryDelay: '1 second',
+          }),
+        );
+      }
+      return Promise.resolve({ vaultPath: `secret/${db.vaultPath}` });
+    },
+    publishToConsul: (db) =>
+      call('publishToConsul', { consulKey: db.consulKey, service: db.dbInstanceIdentifier }),
+    modifyDbInstance: (db) => {
+      world.modifiedWith.push(db);
+      return call('modifyDbInstance', { status: 'modifying' });
+    },
+    deleteDbInstance: (_names, policy) =>
+      call(
+        'deleteDbInstance',
+        policy === 'Retain'
+          ? { retained: true }
+          : { retained: false, ...(policy === 'Snapshot' ? { snapshot: 'final' } : {}) },
+      ),
+    waitUntilDeleted: () => call('waitUntilDeleted', { polls: 1 }),
+    deleteDbSecret: () => call('deleteDbSecret', undefined),
+    removeFromConsul: () => call('removeFromConsul', undefined),
+  };
+  return Object.assign(world, { activities });
+}
+
+/** AWS-touching calls: a bad spec must produce none of these. */
+export const AWS_CALLS = [
+  'createDbInstance',
+  'waitUntilAvailable',
+  'modifyDbInstance',
+  'deleteDbInstance',
+  'waitUntilDeleted',
+];
