@@ -19,6 +19,21 @@ const consulAddress = z
     'must be host:port or http(s)://host:port',
   );
 
+/** A duration like `15s`, `5m`, `250ms` or plain milliseconds → milliseconds. */
+const duration = (max: number) =>
+  z
+    .string()
+    .regex(/^\d+(ms|s|m)?$/, 'must be a duration like 250ms, 15s or 5m')
+    .transform((v) => {
+      const n = Number.parseInt(v, 10);
+      return v.endsWith('ms') ? n : v.endsWith('s') ? n * 1_000 : v.endsWith('m') ? n * 60_000 : n;
+    })
+    .refine((ms) => ms > 0 && ms <= max, `must be more than 0 and at most ${max / 60_000} minutes`);
+
+const listenAddress = z
+  .string()
+  .regex(/^([A-Za-z0-9.-]*|\[[0-9a-fA-F:]+\]):\d{1,5}$/, 'must be host:port or :port, e.g. :9090');
+
 const sections = {
   temporal: z.object({
     TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
@@ -38,6 +53,18 @@ const sections = {
   vault: z.object({
     VAULT_ADDR: httpUrl,
     VAULT_TOKEN: z.string().min(1, 'must be set'),
+  }),
+  worker: z.object({
+    RDSFLOW_VAULT_MOUNT: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, 'must be a mount name like secret')
+      .default('secret'),
+    RDSFLOW_POLL_INTERVAL: duration(600_000).default(15_000),
+    // one poll window must end well inside the workflow's 15-minute attempt timeout
+    RDSFLOW_POLL_WINDOW: duration(600_000).default(300_000),
+    RDSFLOW_HTTP_ADDR: listenAddress.default(':9090'),
+    RDSFLOW_SHUTDOWN_GRACE: duration(600_000).default(30_000),
+    RDSFLOW_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
   }),
   consul: z.object({
     CONSUL_HTTP_ADDR: consulAddress.default('127.0.0.1:8500'),
@@ -76,12 +103,23 @@ export interface ConsulConfig {
   readonly token?: string;
 }
 
+export interface WorkerConfig {
+  readonly vaultMount: string;
+  readonly pollIntervalMs: number;
+  readonly pollWindowMs: number;
+  readonly httpHost: string;
+  readonly httpPort: number;
+  readonly shutdownGraceMs: number;
+  readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+}
+
 export interface Config {
   readonly temporal: TemporalConfig;
   readonly kube: KubeConfig;
   readonly aws: AwsConfig;
   readonly vault: VaultConfig;
   readonly consul: ConsulConfig;
+  readonly worker: WorkerConfig;
 }
 
 export class ConfigError extends Error {
@@ -115,22 +153,39 @@ export function loadConfig<S extends Section>(
   return out as Pick<Config, S>;
 }
 
-function shape(name: Section, data: Record<string, string | undefined>): Config[Section] {
+function shape(name: Section, data: Record<string, unknown>): Config[Section] {
+  const str = (key: string) => data[key] as string;
   switch (name) {
+    case 'worker': {
+      const address = str('RDSFLOW_HTTP_ADDR');
+      const cut = address.lastIndexOf(':');
+      return {
+        vaultMount: str('RDSFLOW_VAULT_MOUNT'),
+        pollIntervalMs: data['RDSFLOW_POLL_INTERVAL'] as number,
+        pollWindowMs: data['RDSFLOW_POLL_WINDOW'] as number,
+        httpHost: address.slice(0, cut).replace(/^\[|\]$/g, '') || '0.0.0.0',
+        httpPort: Number(address.slice(cut + 1)),
+        shutdownGraceMs: data['RDSFLOW_SHUTDOWN_GRACE'] as number,
+        logLevel: str('RDSFLOW_LOG_LEVEL') as WorkerConfig['logLevel'],
+      };
+    }
     case 'temporal':
       return {
-        address: data['TEMPORAL_ADDRESS']!,
-        namespace: data['TEMPORAL_NAMESPACE']!,
-        taskQueue: data['RDSFLOW_TASK_QUEUE']!,
+        address: str('TEMPORAL_ADDRESS'),
+        namespace: str('TEMPORAL_NAMESPACE'),
+        taskQueue: str('RDSFLOW_TASK_QUEUE'),
       };
     case 'kube':
-      return optional({ kubeconfigPath: data['KUBECONFIG'] });
+      return optional({ kubeconfigPath: data['KUBECONFIG'] as string | undefined });
     case 'aws':
-      return optional({ region: data['AWS_REGION']!, rdsEndpoint: data['AWS_ENDPOINT_URL_RDS'] });
+      return optional({
+        region: str('AWS_REGION'),
+        rdsEndpoint: data['AWS_ENDPOINT_URL_RDS'] as string | undefined,
+      });
     case 'vault':
-      return { address: data['VAULT_ADDR']!.replace(/\/$/, ''), token: data['VAULT_TOKEN']! };
+      return { address: str('VAULT_ADDR').replace(/\/$/, ''), token: str('VAULT_TOKEN') };
     case 'consul':
-      return consul(data['CONSUL_HTTP_ADDR']!, data['CONSUL_HTTP_TOKEN']);
+      return consul(str('CONSUL_HTTP_ADDR'), data['CONSUL_HTTP_TOKEN'] as string | undefined);
   }
 }
 

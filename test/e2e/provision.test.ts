@@ -1,0 +1,182 @@
+// End to end on the real servers: a Database applied through kube-apiserver, its workflow run by
+// the real worker process, reaches Available against moto; the credentials are in OpenBao at
+// the contract path, the endpoint in Consul, the status shows no secret and no workflow
+// history holds the password. Deleting it removes the instance, the entries, then the object.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
+import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
+import type { Client } from '@temporalio/client';
+import {
+  consulClient,
+  connectTemporal,
+  kubeClientConfig,
+  rdsClient,
+  vaultClient,
+} from '../../config/clients.js';
+import { API_GROUP, API_VERSION, PLURAL, type DatabaseObject } from '../../contracts/database.js';
+import { FINALIZER, workflowIdFor } from '../../contracts/names.js';
+import {
+  WORKFLOW_TYPE,
+  deleteSignal,
+  type DatabaseWorkflowInput,
+} from '../../contracts/workflow.js';
+import { config, eventually, uniqueName } from '../support/env.js';
+import { startWorker, type WorkerProcess } from '../support/worker-process.js';
+
+const kube = kubeClientConfig(config.kube).makeApiClient(CustomObjectsApi);
+const rds = rdsClient(config.aws);
+const vault = vaultClient(config.vault);
+const consul = consulClient(config.consul);
+const ref = { group: API_GROUP, version: API_VERSION, namespace: 'default', plural: PLURAL };
+
+async function getObject(name: string): Promise<DatabaseObject | undefined> {
+  try {
+    return (await kube.getNamespacedCustomObject({ ...ref, name })) as DatabaseObject;
+  } catch (error: unknown) {
+    if (error instanceof ApiException && error.code === 404) return undefined;
+    throw error;
+  }
+}
+
+/** Every event of every run of the workflow, as text. */
+export async function historyText(client: Client, workflowId: string): Promise<string> {
+  const texts: string[] = [];
+  for await (const execution of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+    const history = await client.workflow.getHandle(workflowId, execution.runId).fetchHistory();
+    texts.push(JSON.stringify(history));
+  }
+  return texts.join('\n');
+}
+
+describe('a Database applied through kube-apiserver, run by the real worker', () => {
+  let worker: WorkerProcess;
+  let client: Client;
+  const taskQueue = uniqueName('e2e');
+
+  before(async () => {
+    client = await connectTemporal(config.temporal);
+    worker = await startWorker(taskQueue);
+  });
+
+  after(async () => {
+    await worker?.stop();
+    await client?.connection.close();
+    consul.destroy();
+  });
+
+  it('reaches Available with secrets in OpenBao, the endpoint in Consul, and no secret in sight; delete removes it all', async () => {
+    const name = uniqueName('orders');
+    const created = (await kube.createNamespacedCustomObject({
+      ...ref,
+      body: {
+        apiVersion: `${API_GROUP}/${API_VERSION}`,
+        kind: 'Database',
+        metadata: { name },
+        spec: { engine: 'postgres', deletionPolicy: 'Delete', tags: { team: 'shop' } },
+      },
+    })) as DatabaseObject;
+    const dbRef = { namespace: 'default', name, uid: created.metadata.uid };
+    const workflowId = workflowIdFor(dbRef);
+    const input: DatabaseWorkflowInput = {
+      stage: 'provision',
+      object: {
+        metadata: { ...dbRef, generation: created.metadata.generation ?? 1 },
+        spec: created.spec,
+      },
+    };
+    await client.workflow.start(WORKFLOW_TYPE, { taskQueue, workflowId, args: [input] });
+
+    const available = await eventually(
+      'phase Available',
+      async () => {
+        const object = await getObject(name);
+        if (object?.status?.phase === 'Failed')
+          throw new Error(`Failed: ${object.status.message ?? ''}\n${worker.output()}`);
+        return object?.status?.phase === 'Available' ? object : undefined;
+      },
+      60_000,
+    );
+    const status = available.status!;
+    assert.equal(status.secretRef?.vaultPath, `secret/rdsflow/default/${name}`);
+    assert.equal(status.consulKey, `rdsflow/default/${name}`);
+    assert.equal(status.workflowId, workflowId);
+    assert.equal(status.observedGeneration, 1);
+    assert.ok(status.endpoint?.host);
+    const ready = status.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.status, 'True');
+    assert.ok(available.metadata.finalizers?.includes(FINALIZER));
+
+    const secret = (
+      (await vault.read(`secret/data/rdsflow/default/${name}`)) as {
+        data: { data: Record<string, string> };
+      }
+    ).data.data;
+    assert.deepEqual(Object.keys(secret).sort(), [
+      'dbname',
+      'engine',
+      'host',
+      'password',
+      'port',
+      'url',
+      'username',
+    ]);
+    assert.equal(secret['host'], status.endpoint?.host);
+    assert.equal(secret['username'], 'app');
+    assert.match(secret['password'] ?? '', /^[A-Za-z0-9]{32}$/);
+    assert.equal(
+      secret['url'],
+      `postgresql://app:${secret['password']}@${secret['host']}:${secret['port']}/${secret['dbname']}`,
+    );
+    const password = secret['password']!;
+
+    assert.equal(
+      (await consul.kv.get(`rdsflow/default/${name}/host`))?.Value,
+      status.endpoint?.host,
+    );
+    assert.equal((await consul.kv.get(`rdsflow/default/${name}/engine`))?.Value, 'postgres');
+    assert.equal(await consul.kv.get(`rdsflow/default/${name}/password`), undefined);
+    const instance = (
+      await rds.send(
+        new DescribeDBInstancesCommand({ DBInstanceIdentifier: status.dbInstanceIdentifier }),
+      )
+    ).DBInstances?.[0];
+    assert.ok(instance?.TagList?.some((t) => t.Key === 'rdsflow.io/uid' && t.Value === dbRef.uid));
+
+    // no secret in plain sight: status, history, worker logs
+    assert.ok(!JSON.stringify(available).includes(password), 'the password is in the object');
+    assert.ok(
+      !(await historyText(client, workflowId)).includes(password),
+      'the password is in workflow history',
+    );
+    assert.ok(!worker.output().includes(password), 'the password is in the worker log');
+
+    // delete: the finalizer holds the object until the database is gone
+    await kube.deleteNamespacedCustomObject({ ...ref, name });
+    assert.ok(
+      (await getObject(name))?.metadata.deletionTimestamp,
+      'the object vanished before its database',
+    );
+    await client.workflow.getHandle(workflowId).signal(deleteSignal);
+    await eventually(
+      'the object to disappear',
+      async () => ((await getObject(name)) ? undefined : true),
+      60_000,
+    );
+    await assert.rejects(
+      rds.send(
+        new DescribeDBInstancesCommand({ DBInstanceIdentifier: status.dbInstanceIdentifier }),
+      ),
+      /DBInstanceNotFound/,
+    );
+    await assert.rejects(
+      vault.read(`secret/data/rdsflow/default/${name}`),
+      (e: unknown) => (e as { response?: { statusCode?: number } }).response?.statusCode === 404,
+    );
+    assert.equal(await consul.kv.get(`rdsflow/default/${name}/host`), undefined);
+    assert.deepEqual(await client.workflow.getHandle(workflowId).result(), {
+      outcome: 'deleted',
+      deletionPolicy: 'Delete',
+    });
+  });
+});

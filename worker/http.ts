@@ -1,0 +1,88 @@
+// The worker's operational endpoints: /healthz (ready while the Temporal worker runs) and
+// Prometheus /metrics (activity outcomes and durations, plus process metrics).
+import { createServer, type Server } from 'node:http';
+import type {
+  ActivityExecuteInput,
+  ActivityInboundCallsInterceptor,
+  Next,
+} from '@temporalio/worker';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class WorkerMetrics {
+  readonly registry = new Registry();
+  readonly activities = new Counter({
+    name: 'rdsflow_activity_total',
+    help: 'Activity attempts by activity type and outcome',
+    labelNames: ['activity', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly durations = new Histogram({
+    name: 'rdsflow_activity_duration_seconds',
+    help: 'Activity attempt durations by activity type',
+    labelNames: ['activity'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'rdsflow_worker_' });
+  }
+
+  /** An activity interceptor that counts and times every attempt. */
+  interceptor(activityType: string): ActivityInboundCallsInterceptor {
+    return {
+      execute: async (
+        input: ActivityExecuteInput,
+        next: Next<ActivityInboundCallsInterceptor, 'execute'>,
+      ) => {
+        const stop = this.durations.startTimer({ activity: activityType });
+        try {
+          const result: unknown = await next(input);
+          this.activities.inc({ activity: activityType, outcome: 'completed' });
+          return result;
+        } catch (error: unknown) {
+          const type = (error as { type?: string }).type ?? 'error';
+          this.activities.inc({ activity: activityType, outcome: type });
+          throw error;
+        } finally {
+          stop();
+        }
+      },
+    };
+  }
+}
+
+export function startHttp(
+  host: string,
+  port: number,
+  metrics: WorkerMetrics,
+  healthy: () => { ok: boolean; state: string },
+): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url === '/healthz') {
+      const { ok, state } = healthy();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: ok ? 'ok' : 'unavailable', worker: state }));
+      return;
+    }
+    if (req.url === '/metrics') {
+      metrics.registry
+        .metrics()
+        .then((text) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          res.end(text);
+        })
+        .catch(() => {
+          res.writeHead(500);
+          res.end();
+        });
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}

@@ -1,0 +1,103 @@
+// Composition root of the worker: load config once, build the clients, run the Temporal worker
+// with the database workflow and its activities, serve /healthz and /metrics, and on SIGTERM
+// stop polling, let in-flight activities finish within the grace time, then close everything.
+import type { Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type LogLevel,
+} from '@temporalio/worker';
+import { pino } from 'pino';
+import { createActivities } from '../activities/index.js';
+import { consulClient, kubeClientConfig, rdsClient, vaultClient } from '../config/clients.js';
+import { ConfigError, loadConfig } from '../config/config.js';
+import { WorkerMetrics, startHttp } from './http.js';
+
+const log = pino({
+  name: 'rdsflow-worker',
+  // belt and braces: nothing should log these, and if something does, it is masked
+  redact: {
+    paths: ['password', '*.password', 'token', '*.token', 'VAULT_TOKEN', '*.MasterUserPassword'],
+    censor: '[redacted]',
+  },
+});
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env, ['temporal', 'kube', 'aws', 'vault', 'consul', 'worker']);
+  log.level = config.worker.logLevel;
+  Runtime.install({
+    logger: new DefaultLogger(config.worker.logLevel.toUpperCase() as LogLevel, (entry) => {
+      const level =
+        entry.level === 'TRACE'
+          ? 'trace'
+          : (entry.level.toLowerCase() as 'debug' | 'info' | 'warn' | 'error');
+      log[level]({ ...entry.meta, sdk: true }, entry.message);
+    }),
+  });
+
+  const rds = rdsClient(config.aws);
+  const consul = consulClient(config.consul);
+  const kube = kubeClientConfig(config.kube).makeApiClient(CustomObjectsApi);
+  const activities = createActivities({
+    rds,
+    vault: vaultClient(config.vault),
+    mount: config.worker.vaultMount,
+    consul,
+    kube,
+    timing: {
+      pollIntervalMs: config.worker.pollIntervalMs,
+      pollWindowMs: config.worker.pollWindowMs,
+    },
+  });
+
+  const metrics = new WorkerMetrics();
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  let server: Server | undefined;
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      workflowsPath: fileURLToPath(new URL('../workflows/database.ts', import.meta.url)),
+      activities,
+      shutdownGraceTime: config.worker.shutdownGraceMs,
+      interceptors: {
+        activity: [(ctx) => ({ inbound: metrics.interceptor(ctx.info.activityType) })],
+      },
+    });
+    server = await startHttp(config.worker.httpHost, config.worker.httpPort, metrics, () => ({
+      ok: worker.getState() === 'RUNNING',
+      state: worker.getState(),
+    }));
+    const address = server.address();
+    log.info(
+      {
+        temporal: config.temporal.address,
+        namespace: config.temporal.namespace,
+        taskQueue: config.temporal.taskQueue,
+        http:
+          typeof address === 'object' && address ? `${address.address}:${address.port}` : address,
+      },
+      'worker started',
+    );
+    // Worker.run() shuts down on SIGINT/SIGTERM itself: no new tasks, in-flight activities get
+    // the grace time to finish, then they are cancelled and handed back to the server
+    await worker.run();
+    log.info('worker stopped');
+  } finally {
+    server?.close();
+    await connection.close();
+    rds.destroy();
+    consul.destroy();
+  }
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) log.fatal(error.message);
+  else log.fatal({ err: error }, 'worker failed');
+  process.exitCode = 1;
+});
