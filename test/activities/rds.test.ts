@@ -4,13 +4,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { DescribeDBInstancesCommand, RDSClient, type Tag } from '@aws-sdk/client-rds';
-import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { NOT_YET, createRdsActivities, type PollTiming } from '../../activities/rds.js';
 import { createVaultActivities } from '../../activities/vault.js';
 import { vaultClient } from '../../config/clients.js';
 import { resolveDatabase, type ResolvedDatabase } from '../../contracts/spec.js';
 import { FAILURE } from '../../contracts/workflow.js';
+import { failureOf, run } from '../support/activity.js';
 import { config, uniqueName } from '../support/env.js';
 import { startRdsProxy, type RdsProxy } from '../support/rds-proxy.js';
 
@@ -32,33 +31,12 @@ function database(
   return result.database;
 }
 
-const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
-/** Runs an activity in a mock activity context (heartbeats and sleeps work, logs are quiet). */
-export async function run<A extends unknown[], R>(
-  fn: (...args: A) => Promise<R>,
-  ...args: A
-): Promise<R> {
-  return (await new MockActivityEnvironment({ attempt: 1 }, { logger: quiet }).run(
-    fn,
-    ...args,
-  ));
-}
-
 function activities(t: PollTiming = timing) {
   return createRdsActivities({ ...vault, rds, timing: t });
 }
 
 function tagMap(tags: Tag[] | undefined): Record<string, string | undefined> {
   return Object.fromEntries((tags ?? []).map((t) => [t.Key ?? '', t.Value]));
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const error = await promise.then(
-    () => assert.fail('expected a failure'),
-    (e: unknown) => e,
-  );
-  assert.ok(error instanceof ApplicationFailure, `not an ApplicationFailure: ${String(error)}`);
-  return error;
 }
 
 async function provisioned(spec: Record<string, unknown> = {}): Promise<ResolvedDatabase> {

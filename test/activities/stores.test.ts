@@ -1,0 +1,244 @@
+// Vault, Consul and Kubernetes-status activities against the real OpenBao, Consul and
+// kube-apiserver, including outages and refusals.
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import Consul from 'consul';
+import { createConsulActivities } from '../../activities/consul.js';
+import { createKubeStatusActivities } from '../../activities/kube-status.js';
+import { createVaultActivities } from '../../activities/vault.js';
+import { consulClient, kubeClientConfig, vaultClient } from '../../config/clients.js';
+import { API_GROUP, API_VERSION, PLURAL, type DatabaseObject } from '../../contracts/database.js';
+import { FINALIZER } from '../../contracts/names.js';
+import { resolveDatabase, type ResolvedDatabase } from '../../contracts/spec.js';
+import { FAILURE } from '../../contracts/workflow.js';
+import { failureOf, run } from '../support/activity.js';
+import { config, uniqueName } from '../support/env.js';
+
+function database(uid = randomUUID(), name = uniqueName('store')): ResolvedDatabase {
+  const result = resolveDatabase({
+    metadata: { namespace: 'stores', name, uid, generation: 1 },
+    spec: { engine: 'mysql' },
+  });
+  assert.ok(result.ok);
+  return result.database;
+}
+
+const vault = vaultClient(config.vault);
+const vaultActivities = createVaultActivities({ vault, mount: 'secret' });
+const consul = consulClient(config.consul);
+const consulActivities = createConsulActivities({ consul });
+const endpoint = { host: 'db.internal.example', port: 3306 };
+
+after(() => consul.destroy());
+
+describe('Vault activities', () => {
+  const read = async (db: ResolvedDatabase) =>
+    (
+      (await vault.read(`secret/data/${db.vaultPath}`)) as {
+        data: { data: Record<string, string> };
+      }
+    ).data.data;
+
+  it('generates the master password once, then leaves it alone', async () => {
+    const db = database();
+    assert.deepEqual(await run(vaultActivities.ensureMasterPassword, db), {
+      created: true,
+      vaultPath: `secret/${db.vaultPath}`,
+    });
+    const first = (await read(db))['password'];
+    assert.match(first ?? '', /^[A-Za-z0-9]{32}$/);
+    assert.equal((await run(vaultActivities.ensureMasterPassword, db)).created, false);
+    assert.equal((await read(db))['password'], first);
+  });
+
+  it('completes the secret with the endpoint and a URL, keeping the password', async () => {
+    const db = database();
+    await run(vaultActivities.ensureMasterPassword, db);
+    const password = (await read(db))['password'] ?? '';
+    const result = await run(vaultActivities.writeDbSecret, db, endpoint);
+    assert.ok(
+      !JSON.stringify(result).includes(password),
+      'the activity result carries the password',
+    );
+    assert.deepEqual(await read(db), {
+      username: 'app',
+      password,
+      engine: 'mysql',
+      dbname: db.databaseName,
+      host: endpoint.host,
+      port: '3306',
+      url: `mysql://app:${password}@${endpoint.host}:3306/${db.databaseName}`,
+    });
+  });
+
+  it('deletes every version, and a second delete is harmless', async () => {
+    const db = database();
+    await run(vaultActivities.ensureMasterPassword, db);
+    await run(vaultActivities.deleteDbSecret, db);
+    await assert.rejects(vault.read(`secret/data/${db.vaultPath}`));
+    await run(vaultActivities.deleteDbSecret, db);
+  });
+
+  it('treats an unreachable Vault as transient', async () => {
+    const down = createVaultActivities({
+      vault: vaultClient({ address: 'http://127.0.0.1:1', token: 'x' }),
+      mount: 'secret',
+    });
+    const failure = await failureOf(run(down.ensureMasterPassword, database()));
+    assert.equal(failure.type, FAILURE.transient);
+    assert.equal(failure.nonRetryable, false);
+    assert.match(failure.message, /Vault unavailable/);
+  });
+
+  it('treats a refused token as a clear non-retryable failure, without echoing it', async () => {
+    const token = randomBytes(12).toString('hex');
+    const refused = createVaultActivities({
+      vault: vaultClient({ address: config.vault.address, token }),
+      mount: 'secret',
+    });
+    const failure = await failureOf(run(refused.ensureMasterPassword, database()));
+    assert.equal(failure.type, FAILURE.storeRejected);
+    assert.equal(failure.nonRetryable, true);
+    assert.match(failure.message, /HTTP 403/);
+    assert.ok(!failure.message.includes(token));
+  });
+});
+
+describe('Consul activities', () => {
+  it('publishes the endpoint (never a password) and an external service, then removes both', async () => {
+    const db = database();
+    await run(consulActivities.publishToConsul, db, endpoint);
+    const keys = ((await consul.kv.keys(`${db.consulKey}/`))).sort();
+    assert.deepEqual(
+      keys,
+      ['dbname', 'engine', 'host', 'port'].map((k) => `${db.consulKey}/${k}`),
+    );
+    assert.equal((await consul.kv.get(`${db.consulKey}/port`))?.Value, '3306');
+    const nodes = (await consul.catalog.service.nodes(db.dbInstanceIdentifier)) as {
+      ServiceAddress: string;
+      ServicePort: number;
+      ServiceMeta: Record<string, string>;
+    }[];
+    assert.equal(nodes[0]?.ServiceAddress, endpoint.host);
+    assert.equal(nodes[0]?.ServiceMeta['uid'], db.ref.uid);
+
+    await run(consulActivities.removeFromConsul, db);
+    assert.equal(await consul.kv.get(`${db.consulKey}/host`), undefined);
+    assert.deepEqual(await consul.catalog.service.nodes(db.dbInstanceIdentifier), []);
+  });
+
+  it("never deletes a neighbour's keys", async () => {
+    const db = database(randomUUID(), 'orders');
+    const neighbour = database(randomUUID(), 'orders-v2');
+    await run(consulActivities.publishToConsul, db, endpoint);
+    await run(consulActivities.publishToConsul, neighbour, endpoint);
+    await run(consulActivities.removeFromConsul, db);
+    assert.equal((await consul.kv.get(`${neighbour.consulKey}/host`))?.Value, endpoint.host);
+    await run(consulActivities.removeFromConsul, neighbour);
+  });
+
+  it('treats an unreachable Consul as transient', async () => {
+    const down = createConsulActivities({ consul: new Consul({ host: '127.0.0.1', port: 1 }) });
+    const failure = await failureOf(run(down.publishToConsul, database(), endpoint));
+    assert.equal(failure.type, FAILURE.transient);
+  });
+});
+
+describe('Kubernetes status activities', () => {
+  const kube = kubeClientConfig(config.kube).makeApiClient(CustomObjectsApi);
+  const ref = { group: API_GROUP, version: API_VERSION, namespace: 'default', plural: PLURAL };
+  let clock = new Date('2026-01-01T00:00:00Z');
+  const activities = createKubeStatusActivities({ kube, now: () => clock });
+
+  async function create(): Promise<DatabaseObject> {
+    return (await kube.createNamespacedCustomObject({
+      ...ref,
+      body: {
+        apiVersion: `${API_GROUP}/${API_VERSION}`,
+        kind: 'Database',
+        metadata: { name: uniqueName('status') },
+        spec: { engine: 'postgres' },
+      },
+    })) as DatabaseObject;
+  }
+  const get = async (name: string) =>
+    (await kube.getNamespacedCustomObject({ ...ref, name })) as DatabaseObject;
+  const idOf = (o: DatabaseObject) => ({
+    namespace: 'default',
+    name: o.metadata.name,
+    uid: o.metadata.uid,
+  });
+
+  it('writes phase and a Ready condition whose transition time moves only when Ready flips', async () => {
+    const object = await create();
+    await run(activities.reportStatus, idOf(object), {
+      phase: 'Provisioning',
+      message: 'creating',
+      observedGeneration: 1,
+    });
+    let status = (await get(object.metadata.name)).status;
+    assert.equal(status?.phase, 'Provisioning');
+    assert.deepEqual(status?.conditions, [
+      {
+        type: 'Ready',
+        status: 'False',
+        reason: 'Provisioning',
+        message: 'creating',
+        lastTransitionTime: '2026-01-01T00:00:00.000Z',
+        observedGeneration: 1,
+      },
+    ]);
+    clock = new Date('2026-01-01T00:05:00Z');
+    await run(activities.reportStatus, idOf(object), {
+      phase: 'Available',
+      message: 'up',
+      observedGeneration: 1,
+      endpoint,
+      vaultPath: 'secret/x',
+      consulKey: 'rdsflow/x',
+    });
+    status = (await get(object.metadata.name)).status;
+    assert.equal(status?.conditions?.[0]?.lastTransitionTime, '2026-01-01T00:05:00.000Z');
+    assert.deepEqual(status?.secretRef, { vaultPath: 'secret/x' });
+    clock = new Date('2026-01-01T00:09:00Z');
+    await run(activities.reportStatus, idOf(object), {
+      phase: 'Available',
+      message: 'still up',
+      observedGeneration: 1,
+    });
+    status = (await get(object.metadata.name)).status;
+    assert.equal(status?.conditions?.[0]?.lastTransitionTime, '2026-01-01T00:05:00.000Z');
+    await kube.deleteNamespacedCustomObject({ ...ref, name: object.metadata.name });
+  });
+
+  it('never writes to a recreated object of the same name (another UID)', async () => {
+    const object = await create();
+    const stale = { ...idOf(object), uid: randomUUID() };
+    assert.deepEqual(await run(activities.reportStatus, stale, { phase: 'Failed', message: 'x' }), {
+      written: false,
+    });
+    assert.equal((await get(object.metadata.name)).status, undefined);
+    assert.deepEqual(
+      await run(
+        activities.reportStatus,
+        { ...stale, name: uniqueName('gone') },
+        { phase: 'Failed', message: 'x' },
+      ),
+      { written: false },
+    );
+    await kube.deleteNamespacedCustomObject({ ...ref, name: object.metadata.name });
+  });
+
+  it('adds the finalizer once and releases it, letting a deleted object go', async () => {
+    const object = await create();
+    assert.deepEqual(await run(activities.ensureFinalizer, idOf(object)), { present: true });
+    assert.deepEqual(await run(activities.ensureFinalizer, idOf(object)), { present: true });
+    assert.deepEqual((await get(object.metadata.name)).metadata.finalizers, [FINALIZER]);
+    await kube.deleteNamespacedCustomObject({ ...ref, name: object.metadata.name });
+    assert.ok((await get(object.metadata.name)).metadata.deletionTimestamp);
+    assert.deepEqual(await run(activities.releaseFinalizer, idOf(object)), { released: true });
+    await assert.rejects(get(object.metadata.name));
+  });
+});
