@@ -110,7 +110,7 @@ describe('Consul activities', () => {
   it('publishes the endpoint (never a password) and an external service, then removes both', async () => {
     const db = database();
     await run(consulActivities.publishToConsul, db, endpoint);
-    const keys = ((await consul.kv.keys(`${db.consulKey}/`))).sort();
+    const keys = (await consul.kv.keys(`${db.consulKey}/`)).sort();
     assert.deepEqual(
       keys,
       ['dbname', 'engine', 'host', 'port'].map((k) => `${db.consulKey}/${k}`),

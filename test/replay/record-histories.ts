@@ -1,0 +1,147 @@
+// `npm run record-histories`: runs the database workflow through its main stories on the local
+// Temporal dev server with stubbed activities and saves every run's history under
+// test/replay/histories/. The replay test replays them against the current workflow code, so a
+// change that breaks determinism fails CI. Re-record only for a deliberate, patched() change.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execFileSync } from 'node:child_process';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { connectTemporal } from '../../config/clients.js';
+import { loadConfig } from '../../config/config.js';
+import {
+  deleteSignal,
+  specChangedSignal,
+  statusQuery,
+  type DatabaseSnapshot,
+  type DatabaseWorkflowInput,
+} from '../../contracts/workflow.js';
+import { fakeWorld, type FakeWorld } from '../workflows/fake-world.js';
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+const config = loadConfig(process.env, ['temporal']);
+const temporalCli = process.env['RDSFLOW_TEMPORAL_CLI'] ?? 'temporal';
+const out = fileURLToPath(new URL('./histories/', import.meta.url));
+mkdirSync(out, { recursive: true });
+
+const client = await connectTemporal(config.temporal);
+const connection = await NativeConnection.connect({ address: config.temporal.address });
+
+function object(spec: Record<string, unknown>, generation = 1): DatabaseSnapshot {
+  return {
+    metadata: { namespace: 'replay', name: 'orders', uid: randomUUID(), generation },
+    spec: { engine: 'postgres', ...spec },
+  };
+}
+
+async function waitFor(
+  workflowId: string,
+  done: (phase: string, step: string) => boolean,
+): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const s = await client.workflow
+      .getHandle(workflowId)
+      .query(statusQuery)
+      .catch(() => undefined);
+    if (s && done(s.phase, s.step)) return;
+    await sleep(50);
+  }
+  throw new Error(`${workflowId} did not get there`);
+}
+
+async function record(
+  name: string,
+  setup: (w: FakeWorld) => void,
+  story: (workflowId: string, o: DatabaseSnapshot) => Promise<void>,
+  spec: Record<string, unknown>,
+) {
+  const world = fakeWorld();
+  setup(world);
+  const taskQueue = `record-${name}-${randomUUID()}`;
+  const workflowId = `replay-${name}-${randomUUID()}`;
+  const o = object(spec);
+  const worker = await Worker.create({
+    connection,
+    taskQueue,
+    workflowsPath: fileURLToPath(new URL('../../workflows/database.ts', import.meta.url)),
+    activities: world.activities,
+  });
+  await worker.runUntil(async () => {
+    const input: DatabaseWorkflowInput = { stage: 'provision', object: o };
+    await client.workflow.start('databaseWorkflow', { taskQueue, workflowId, args: [input] });
+    await story(workflowId, o);
+  });
+  let run = 0;
+  for await (const execution of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+    // the temporal CLI writes the canonical proto3 JSON that replay reads
+    const json = execFileSync(temporalCli, [
+      ...['workflow', 'show', '--output', 'json', '--address', config.temporal.address],
+      ...['--workflow-id', workflowId, '--run-id', execution.runId],
+    ]);
+    writeFileSync(`${out}${name}-${run++}.json`, json);
+  }
+  process.stdout.write(`recorded ${name}: ${run} runs\n`);
+}
+
+await record(
+  'provision-modify-delete',
+  () => {},
+  async (id, o) => {
+    await waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
+    await client.workflow.getHandle(id).signal(specChangedSignal, {
+      metadata: { ...o.metadata, generation: 2 },
+      spec: { engine: 'postgres', storageGiB: 40 },
+    });
+    await sleep(500);
+    await waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
+    await client.workflow.getHandle(id).signal(deleteSignal);
+    await client.workflow.getHandle(id).result();
+  },
+  { deletionPolicy: 'Delete' },
+);
+
+await record(
+  'bad-spec-then-delete',
+  () => {},
+  async (id) => {
+    await waitFor(id, (phase) => phase === 'Failed');
+    await client.workflow.getHandle(id).signal(deleteSignal);
+    await client.workflow.getHandle(id).result();
+  },
+  { storageGiB: 5 },
+);
+
+await record(
+  'cancel-during-wait',
+  (w) => {
+    w.rds = 'not-yet';
+    w.pollDelay = '1 second';
+  },
+  async (id) => {
+    await waitFor(id, (_phase, step) => step === 'waitUntilAvailable');
+    await client.workflow.getHandle(id).cancel();
+    await client.workflow
+      .getHandle(id)
+      .result()
+      .catch(() => undefined);
+  },
+  { deletionPolicy: 'Snapshot' },
+);
+
+await record(
+  'delete-during-provisioning',
+  (w) => {
+    w.rds = 'not-yet';
+    w.pollDelay = '1 second';
+  },
+  async (id) => {
+    await waitFor(id, (_phase, step) => step === 'waitUntilAvailable');
+    await client.workflow.getHandle(id).signal(deleteSignal);
+    await client.workflow.getHandle(id).result();
+  },
+  {},
+);
+
+await connection.close();
+await client.connection.close();
