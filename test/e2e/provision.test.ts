@@ -5,49 +5,25 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
-import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
+import { consulClient, connectTemporal, rdsClient, vaultClient } from '../../config/clients.js';
+import { FINALIZER } from '../../contracts/names.js';
+import { deleteSignal } from '../../contracts/workflow.js';
 import {
-  consulClient,
-  connectTemporal,
-  kubeClientConfig,
-  rdsClient,
-  vaultClient,
-} from '../../config/clients.js';
-import { API_GROUP, API_VERSION, PLURAL, type DatabaseObject } from '../../contracts/database.js';
-import { FINALIZER, workflowIdFor } from '../../contracts/names.js';
-import {
-  WORKFLOW_TYPE,
-  deleteSignal,
-  type DatabaseWorkflowInput,
-} from '../../contracts/workflow.js';
+  createDatabase,
+  getObject,
+  historyText,
+  kube,
+  objectRef,
+  startProvisioning,
+  waitForPhase,
+} from '../support/database.js';
 import { config, eventually, uniqueName } from '../support/env.js';
 import { startWorker, type WorkerProcess } from '../support/worker-process.js';
 
-const kube = kubeClientConfig(config.kube).makeApiClient(CustomObjectsApi);
 const rds = rdsClient(config.aws);
 const vault = vaultClient(config.vault);
 const consul = consulClient(config.consul);
-const ref = { group: API_GROUP, version: API_VERSION, namespace: 'default', plural: PLURAL };
-
-async function getObject(name: string): Promise<DatabaseObject | undefined> {
-  try {
-    return (await kube.getNamespacedCustomObject({ ...ref, name })) as DatabaseObject;
-  } catch (error: unknown) {
-    if (error instanceof ApiException && error.code === 404) return undefined;
-    throw error;
-  }
-}
-
-/** Every event of every run of the workflow, as text. */
-export async function historyText(client: Client, workflowId: string): Promise<string> {
-  const texts: string[] = [];
-  for await (const execution of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
-    const history = await client.workflow.getHandle(workflowId, execution.runId).fetchHistory();
-    texts.push(JSON.stringify(history));
-  }
-  return texts.join('\n');
-}
 
 describe('a Database applied through kube-apiserver, run by the real worker', () => {
   let worker: WorkerProcess;
@@ -67,36 +43,14 @@ describe('a Database applied through kube-apiserver, run by the real worker', ()
 
   it('reaches Available with secrets in OpenBao, the endpoint in Consul, and no secret in sight; delete removes it all', async () => {
     const name = uniqueName('orders');
-    const created = (await kube.createNamespacedCustomObject({
-      ...ref,
-      body: {
-        apiVersion: `${API_GROUP}/${API_VERSION}`,
-        kind: 'Database',
-        metadata: { name },
-        spec: { engine: 'postgres', deletionPolicy: 'Delete', tags: { team: 'shop' } },
-      },
-    })) as DatabaseObject;
+    const created = await createDatabase(name, {
+      engine: 'postgres',
+      deletionPolicy: 'Delete',
+      tags: { team: 'shop' },
+    });
     const dbRef = { namespace: 'default', name, uid: created.metadata.uid };
-    const workflowId = workflowIdFor(dbRef);
-    const input: DatabaseWorkflowInput = {
-      stage: 'provision',
-      object: {
-        metadata: { ...dbRef, generation: created.metadata.generation ?? 1 },
-        spec: created.spec,
-      },
-    };
-    await client.workflow.start(WORKFLOW_TYPE, { taskQueue, workflowId, args: [input] });
-
-    const available = await eventually(
-      'phase Available',
-      async () => {
-        const object = await getObject(name);
-        if (object?.status?.phase === 'Failed')
-          throw new Error(`Failed: ${object.status.message ?? ''}\n${worker.output()}`);
-        return object?.status?.phase === 'Available' ? object : undefined;
-      },
-      60_000,
-    );
+    const workflowId = await startProvisioning(client, taskQueue, created);
+    const available = await waitForPhase(name, 'Available', 60_000, () => worker.output());
     const status = available.status!;
     assert.equal(status.secretRef?.vaultPath, `secret/rdsflow/default/${name}`);
     assert.equal(status.consulKey, `rdsflow/default/${name}`);
@@ -152,7 +106,7 @@ describe('a Database applied through kube-apiserver, run by the real worker', ()
     assert.ok(!worker.output().includes(password), 'the password is in the worker log');
 
     // delete: the finalizer holds the object until the database is gone
-    await kube.deleteNamespacedCustomObject({ ...ref, name });
+    await kube.deleteNamespacedCustomObject({ ...objectRef, name });
     assert.ok(
       (await getObject(name))?.metadata.deletionTimestamp,
       'the object vanished before its database',

@@ -1,0 +1,92 @@
+// Helpers for end-to-end tests: Database objects through the real apiserver, their workflows on
+// the real Temporal server.
+import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
+import type { Client } from '@temporalio/client';
+import { kubeClientConfig } from '../../config/clients.js';
+import {
+  API_GROUP,
+  API_VERSION,
+  PLURAL,
+  type DatabaseObject,
+  type DatabaseSpec,
+  type Phase,
+} from '../../contracts/database.js';
+import { workflowIdFor } from '../../contracts/names.js';
+import { WORKFLOW_TYPE, type DatabaseWorkflowInput } from '../../contracts/workflow.js';
+import { config, eventually } from './env.js';
+
+export const kube = kubeClientConfig(config.kube).makeApiClient(CustomObjectsApi);
+export const objectRef = {
+  group: API_GROUP,
+  version: API_VERSION,
+  namespace: 'default',
+  plural: PLURAL,
+} as const;
+
+export async function createDatabase(name: string, spec: DatabaseSpec): Promise<DatabaseObject> {
+  return (await kube.createNamespacedCustomObject({
+    ...objectRef,
+    body: { apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'Database', metadata: { name }, spec },
+  })) as DatabaseObject;
+}
+
+export async function getObject(name: string): Promise<DatabaseObject | undefined> {
+  try {
+    return (await kube.getNamespacedCustomObject({ ...objectRef, name })) as DatabaseObject;
+  } catch (error: unknown) {
+    if (error instanceof ApiException && error.code === 404) return undefined;
+    throw error;
+  }
+}
+
+/** Starts the object's workflow by hand (the watcher's job once it exists); returns its ID. */
+export async function startProvisioning(
+  client: Client,
+  taskQueue: string,
+  object: DatabaseObject,
+): Promise<string> {
+  const ref = {
+    namespace: object.metadata.namespace,
+    name: object.metadata.name,
+    uid: object.metadata.uid,
+  };
+  const workflowId = workflowIdFor(ref);
+  const input: DatabaseWorkflowInput = {
+    stage: 'provision',
+    object: {
+      metadata: { ...ref, generation: object.metadata.generation ?? 1 },
+      spec: object.spec,
+    },
+  };
+  await client.workflow.start(WORKFLOW_TYPE, { taskQueue, workflowId, args: [input] });
+  return workflowId;
+}
+
+export async function waitForPhase(
+  name: string,
+  phase: Phase,
+  timeoutMs = 60_000,
+  diagnostics = () => '',
+): Promise<DatabaseObject> {
+  return eventually(
+    `phase ${phase} of ${name}`,
+    async () => {
+      const object = await getObject(name);
+      const now = object?.status?.phase;
+      if (now === 'Failed' && phase !== 'Failed')
+        throw new Error(`Failed: ${object?.status?.message ?? ''}\n${diagnostics()}`);
+      return now === phase ? object : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** Every event of every run of the workflow, as text. */
+export async function historyText(client: Client, workflowId: string): Promise<string> {
+  const texts: string[] = [];
+  for await (const execution of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+    const history = await client.workflow.getHandle(workflowId, execution.runId).fetchHistory();
+    texts.push(JSON.stringify(history));
+  }
+  return texts.join('\n');
+}
