@@ -36,7 +36,8 @@ describe('a Database applied through kube-apiserver, run by the real worker', ()
   });
 
   after(async () => {
-    await worker?.stop();
+    // SIGTERM: a graceful stop exits 0
+    assert.equal(await worker?.stop(), 0);
     await client?.connection.close();
     consul.destroy();
   });
@@ -104,6 +105,21 @@ describe('a Database applied through kube-apiserver, run by the real worker', ()
       'the password is in workflow history',
     );
     assert.ok(!worker.output().includes(password), 'the password is in the worker log');
+
+    // the worker's operational endpoints saw it all
+    const health = await fetch(`${worker.httpUrl}/healthz`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { status: 'ok', worker: 'RUNNING' });
+    const metrics = await (await fetch(`${worker.httpUrl}/metrics`)).text();
+    assert.match(
+      metrics,
+      /rdsflow_activity_total\{activity="createDbInstance",outcome="completed"\} [1-9]/,
+    );
+    assert.match(
+      metrics,
+      /rdsflow_activity_duration_seconds_count\{activity="waitUntilAvailable"\} [1-9]/,
+    );
+    assert.ok(!metrics.includes(password));
 
     // delete: the finalizer holds the object until the database is gone
     await kube.deleteNamespacedCustomObject({ ...objectRef, name });

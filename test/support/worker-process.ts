@@ -8,6 +8,8 @@ const repo = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface WorkerProcess {
   readonly child: ChildProcess;
+  /** where /healthz and /metrics are served */
+  readonly httpUrl: string;
   readonly output: () => string;
   /** SIGKILL: no graceful shutdown, the crash case */
   kill(): Promise<void>;
@@ -47,8 +49,12 @@ export async function startWorker(
     }
     await sleep(100);
   }
+  const startLine =
+    output.split('\n').find((line) => line.includes('"msg":"worker started"')) ?? '';
+  const http = /"http":"([^"]+)"/.exec(startLine)?.[1] ?? '';
   return {
     child,
+    httpUrl: `http://${http}`,
     output: () => output,
     async kill() {
       child.kill('SIGKILL');
