@@ -1,6 +1,7 @@
 // A loopback proxy in front of moto that adds what moto lacks: a `creating` phase of a chosen
 // length after CreateDBInstance, and throttling faults. It counts DescribeDBInstances calls.
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import { forward, readBody } from './forward.js';
 
 export interface RdsProxy {
   readonly url: string;
@@ -18,7 +19,9 @@ export interface RdsProxy {
   close(): Promise<void>;
 }
 
-const THROTTLED = `<ErrorResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>rdsflow-proxy</RequestId></ErrorResponse>`;
+function errorXml(code: string): string {
+  return `<ErrorResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><Error><Type>Sender</Type><Code>${code}</Code><Message>injected ${code}</Message></Error><RequestId>rdsflow-proxy</RequestId></ErrorResponse>`;
+}
 
 export async function startRdsProxy(target: string): Promise<RdsProxy> {
   const createdAt = new Map<string, number>();
@@ -34,78 +37,60 @@ export async function startRdsProxy(target: string): Promise<RdsProxy> {
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
   const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
+    void (async () => {
+      const body = await readBody(req);
       const params = new URLSearchParams(body.toString());
       const action = params.get('Action');
       const id = params.get('DBInstanceIdentifier') ?? '';
-      if (proxy.throttleNext > 0) {
-        proxy.throttleNext--;
-        res.writeHead(400, { 'content-type': 'text/xml' });
-        res.end(THROTTLED);
-        return;
-      }
-      const injected = proxy.errorNext.shift();
+      const injected =
+        proxy.throttleNext > 0 ? { code: 'Throttling', status: 400 } : proxy.errorNext.shift();
+      if (proxy.throttleNext > 0) proxy.throttleNext--;
       if (injected) {
         res.writeHead(injected.status, { 'content-type': 'text/xml' });
-        res.end(
-          THROTTLED.replace('Throttling', injected.code).replace(
-            'Rate exceeded',
-            `injected ${injected.code}`,
-          ),
-        );
+        res.end(errorXml(injected.code));
         return;
       }
       if (action === 'CreateDBInstance') createdAt.set(id, Date.now());
       if (action === 'DescribeDBInstances') proxy.describeCalls++;
-      const forward = request(
-        {
-          host: upstream.hostname,
-          port: upstream.port,
-          path: req.url,
-          method: req.method,
-          headers: req.headers,
-        },
-        (up) => {
-          const out: Buffer[] = [];
-          up.on('data', (c: Buffer) => out.push(c));
-          up.on('end', () => {
-            let text = Buffer.concat(out).toString();
-            const created = createdAt.get(id);
-            const forced = proxy.forceStatus.get(id);
-            if (action === 'DescribeDBInstances' && forced) {
-              text = text.replace(
-                /<DBInstanceStatus>[^<]*<\/DBInstanceStatus>/g,
-                `<DBInstanceStatus>${forced}</DBInstanceStatus>`,
-              );
-            } else if (action === 'DescribeDBInstances' && created !== undefined) {
-              if (Date.now() - created < proxy.creatingMs) {
-                text = text
-                  .replace(
-                    /<DBInstanceStatus>available<\/DBInstanceStatus>/g,
-                    '<DBInstanceStatus>creating</DBInstanceStatus>',
-                  )
-                  .replace(/<Endpoint>[\s\S]*?<\/Endpoint>/g, '');
-              } else if (!proxy.availableAt.has(id)) {
-                proxy.availableAt.set(id, created + proxy.creatingMs);
-              }
-            }
-            const headers = { ...up.headers };
-            delete headers['content-length'];
-            res.writeHead(up.statusCode ?? 502, headers);
-            res.end(text);
-          });
-        },
-      );
-      forward.on('error', () => {
+      try {
+        const answer = await forward(upstream, req, body);
+        const text =
+          action === 'DescribeDBInstances'
+            ? rewriteDescribe(answer.body.toString(), id)
+            : answer.body.toString();
+        const headers = { ...answer.headers };
+        delete headers['content-length'];
+        res.writeHead(answer.status, headers);
+        res.end(text);
+      } catch {
         res.writeHead(502);
         res.end();
-      });
-      forward.end(body);
-    });
+      }
+    })();
   });
+
+  /** Makes moto's answer say what a real RDS would: creating for a while, or a forced status. */
+  function rewriteDescribe(text: string, id: string): string {
+    const forced = proxy.forceStatus.get(id);
+    if (forced)
+      return text.replace(
+        /<DBInstanceStatus>[^<]*<\/DBInstanceStatus>/g,
+        `<DBInstanceStatus>${forced}</DBInstanceStatus>`,
+      );
+    const created = createdAt.get(id);
+    if (created === undefined) return text;
+    if (Date.now() - created < proxy.creatingMs) {
+      return text
+        .replace(
+          /<DBInstanceStatus>available<\/DBInstanceStatus>/g,
+          '<DBInstanceStatus>creating</DBInstanceStatus>',
+        )
+        .replace(/<Endpoint>[\s\S]*?<\/Endpoint>/g, '');
+    }
+    if (!proxy.availableAt.has(id)) proxy.availableAt.set(id, created + proxy.creatingMs);
+    return text;
+  }
+
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   Object.assign(proxy, {
