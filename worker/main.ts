@@ -11,7 +11,7 @@ import {
   Worker,
   type LogLevel,
 } from '@temporalio/worker';
-import { pino } from 'pino';
+import { pino, stdSerializers } from 'pino';
 import { createActivities } from '../activities/index.js';
 import { consulClient, kubeClientConfig, rdsClient, vaultClient } from '../config/clients.js';
 import { ConfigError, loadConfig } from '../config/config.js';
@@ -19,6 +19,8 @@ import { WorkerMetrics, startHttp } from './http.js';
 
 const log = pino({
   name: 'rdsflow-worker',
+  // the SDK logs failures under `error`: without a serializer pino would drop their message
+  serializers: { err: stdSerializers.err, error: stdSerializers.err },
   // belt and braces: nothing should log these, and if something does, it is masked
   redact: {
     paths: ['password', '*.password', 'token', '*.token', 'VAULT_TOKEN', '*.MasterUserPassword'],

@@ -12,15 +12,32 @@ export interface HookProxy {
   readonly url: string;
   /** set a trap for the next matching request */
   arm(trap: Trap, onTrap: () => void): void;
+  /** answer the next `count` matching requests with `status` without forwarding (an outage) */
+  outage(trap: Trap, count: number, status: number): void;
+  /** requests answered by an outage so far */
+  readonly refused: () => number;
   close(): Promise<void>;
 }
 
 export async function startHookProxy(target: string): Promise<HookProxy> {
   const upstream = new URL(target);
   let armed: { trap: Trap; onTrap: () => void } | undefined;
+  let down: { trap: Trap; left: number; status: number } | undefined;
+  let refused = 0;
   const server = createServer((req, res) => {
     void (async () => {
       const body = await readBody(req);
+      if (
+        down &&
+        down.left > 0 &&
+        down.trap(req.method ?? 'GET', req.url ?? '/', body.toString())
+      ) {
+        down.left--;
+        refused++;
+        res.writeHead(down.status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: ['injected outage'] }));
+        return;
+      }
       const hit = armed?.trap(req.method ?? 'GET', req.url ?? '/', body.toString());
       const onTrap = hit ? armed?.onTrap : undefined;
       if (hit) armed = undefined;
@@ -43,6 +60,8 @@ export async function startHookProxy(target: string): Promise<HookProxy> {
   return {
     url: `http://127.0.0.1:${port}`,
     arm: (trap, onTrap) => (armed = { trap, onTrap }),
+    outage: (trap, left, status) => (down = { trap, left, status }),
+    refused: () => refused,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
