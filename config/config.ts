@@ -59,7 +59,9 @@ const sections = {
       .string()
       .regex(/^[A-Za-z0-9_-]+$/, 'must be a mount name like secret')
       .default('secret'),
-    RDSFLOW_POLL_INTERVAL: duration(600_000).default(15_000),
+    // polls heartbeat once per interval: it must stay well inside the 2-minute heartbeat timeout
+    // polls heartbeat once per interval: it must stay well inside the 2-minute heartbeat timeout
+    RDSFLOW_POLL_INTERVAL: duration(60_000).default(15_000),
     // one poll window must end well inside the workflow's 15-minute attempt timeout
     RDSFLOW_POLL_WINDOW: duration(600_000).default(300_000),
     RDSFLOW_HTTP_ADDR: listenAddress.default(':9090'),

@@ -48,6 +48,29 @@ describe('loadConfig', () => {
     });
   });
 
+  it('parses worker durations and bounds the poll interval by the heartbeat timeout', () => {
+    const worker = loadConfig(
+      {
+        RDSFLOW_POLL_INTERVAL: '250ms',
+        RDSFLOW_POLL_WINDOW: '5m',
+        RDSFLOW_HTTP_ADDR: '127.0.0.1:0',
+      },
+      ['worker'],
+    ).worker;
+    assert.equal(worker.pollIntervalMs, 250);
+    assert.equal(worker.pollWindowMs, 300_000);
+    assert.deepEqual([worker.httpHost, worker.httpPort], ['127.0.0.1', 0]);
+    assert.equal(loadConfig({}, ['worker']).worker.httpHost, '0.0.0.0');
+    assert.throws(
+      () => loadConfig({ RDSFLOW_POLL_INTERVAL: '5m' }, ['worker']),
+      /RDSFLOW_POLL_INTERVAL: must be more than 0 and at most 1 minutes/,
+    );
+    assert.throws(
+      () => loadConfig({ RDSFLOW_POLL_WINDOW: 'soon' }, ['worker']),
+      /RDSFLOW_POLL_WINDOW: must be a duration/,
+    );
+  });
+
   it('reads only the sections a process asks for', () => {
     const config = loadConfig({}, ['temporal']);
     assert.deepEqual(Object.keys(config), ['temporal']);
