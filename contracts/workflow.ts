@@ -39,16 +39,17 @@ export interface CarriedState {
   /** generation whose spec is in effect on the instance */
   readonly appliedGeneration?: number;
   readonly endpoint?: Endpoint;
-  /** this workflow created the instance (rather than adopting one) */
-  readonly createdInstance?: boolean;
   readonly approved?: boolean;
   /** a delete request arrived while an earlier run was busy */
   readonly deleteRequested?: boolean;
 }
 
-export type DatabaseWorkflowResult =
-  | { readonly outcome: 'deleted'; readonly deletionPolicy: string; readonly snapshot?: string }
-  | { readonly outcome: 'cancelled'; readonly rolledBack: readonly string[] };
+/** A cancelled workflow ends as Cancelled (with status Cancelled on the object), not with a result. */
+export interface DatabaseWorkflowResult {
+  readonly outcome: 'deleted';
+  readonly deletionPolicy: string;
+  readonly snapshot?: string;
+}
 
 /** Live status for operators (`rdsflow describe`, the Temporal UI's query tab). */
 export interface LiveStatus {

@@ -285,7 +285,6 @@ class DatabaseFlow {
     this.created.password = password.created;
     this.created.instance = true; // from here on a cancel must look for an instance
     const created = await this.run('createDbInstance', () => act.createDbInstance(db));
-    this.carried = { ...this.carried, createdInstance: !created.adopted };
     await this.report(
       'Provisioning',
       `${created.adopted ? 'adopted' : 'created'} RDS instance ${db.dbInstanceIdentifier}; waiting until it is available`,

@@ -31,6 +31,17 @@ before(async () => {
   });
 });
 
+/** A worker on the dev server running the smoke workflows and activity. */
+function devServerWorker(connection: NativeConnection, taskQueue: string): Promise<Worker> {
+  return Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: createSmokeActivities(),
+  });
+}
+
 describe('Temporal dev server', () => {
   it('runs a workflow and its activity on a real worker, and keeps its history', async () => {
     const client = await connectTemporal(config.temporal);
@@ -38,13 +49,7 @@ describe('Temporal dev server', () => {
     try {
       const taskQueue = uniqueName('smoke');
       const workflowId = uniqueName('smoke-greet');
-      const worker = await Worker.create({
-        connection,
-        namespace: config.temporal.namespace,
-        taskQueue,
-        workflowBundle: bundle,
-        activities: createSmokeActivities(),
-      });
+      const worker = await devServerWorker(connection, taskQueue);
       const result = await worker.runUntil(
         client.workflow.execute(greetWorkflow, { taskQueue, workflowId, args: ['rdsflow'] }),
       );
@@ -80,13 +85,7 @@ describe('Temporal dev server restart', () => {
     try {
       const handle = client.workflow.getHandle<typeof waitForRelease>(workflowId);
       assert.equal((await handle.describe()).status.name, 'RUNNING');
-      const worker = await Worker.create({
-        connection,
-        namespace: config.temporal.namespace,
-        taskQueue,
-        workflowBundle: bundle,
-        activities: createSmokeActivities(),
-      });
+      const worker = await devServerWorker(connection, taskQueue);
       const result = await worker.runUntil(async () => {
         await handle.signal(releaseSignal);
         return await handle.result();
