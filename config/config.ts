@@ -1,6 +1,7 @@
 // The one place that reads the environment (DESIGN.md §3). Each process parses it once at start
 // and names the sections it needs; a bad value stops the process with the variable's name.
 import { z } from 'zod';
+import { DNS_LABEL } from '../contracts/names.js';
 
 const hostPort = z
   .string()
@@ -64,9 +65,53 @@ const sections = {
     RDSFLOW_POLL_INTERVAL: duration(60_000).default(15_000),
     // one poll window must end well inside the workflow's 15-minute attempt timeout
     RDSFLOW_POLL_WINDOW: duration(600_000).default(300_000),
-    RDSFLOW_HTTP_ADDR: listenAddress.default(':9090'),
     RDSFLOW_SHUTDOWN_GRACE: duration(600_000).default(30_000),
+  }),
+  /** what every long-running process (worker, watcher) has: its HTTP endpoints and log level */
+  process: z.object({
+    RDSFLOW_HTTP_ADDR: listenAddress.default(':9090'),
     RDSFLOW_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+  }),
+  watcher: z.object({
+    // empty: every namespace (needs cluster-wide list/watch); else a comma-separated list
+    RDSFLOW_WATCH_NAMESPACES: z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((n) => n.trim())
+          .filter((n) => n.length > 0),
+      )
+      .refine(
+        (names) => names.every((n) => DNS_LABEL.test(n)),
+        'must be a comma-separated list of namespace names',
+      )
+      .default([]),
+    RDSFLOW_WATCH_SELECTOR: z
+      .string()
+      .max(1000, 'must be a label selector, e.g. team=shop')
+      .regex(/^[A-Za-z0-9.\-_/=!,() ]*$/, 'must be a label selector, e.g. team=shop,tier!=dev')
+      .optional(),
+    RDSFLOW_WATCHER_CONCURRENCY: z.coerce
+      .number()
+      .int('must be a whole number')
+      .min(1, 'must be between 1 and 256')
+      .max(256, 'must be between 1 and 256')
+      .default(16),
+    RDSFLOW_LEADER_ELECTION: z
+      .enum(['true', 'false'], { error: 'must be true or false' })
+      .transform((v) => v === 'true')
+      .default(false),
+    RDSFLOW_LEASE_NAMESPACE: z
+      .string()
+      .regex(DNS_LABEL, 'must be a namespace name')
+      .default('rdsflow-system'),
+    RDSFLOW_LEASE_NAME: z
+      .string()
+      .regex(DNS_LABEL, 'must be a DNS label')
+      .default('rdsflow-watcher'),
+    // the pod name (downward API) in a cluster; defaults to host name and pid
+    RDSFLOW_WATCHER_ID: z.string().min(1).max(128).optional(),
   }),
   consul: z.object({
     CONSUL_HTTP_ADDR: consulAddress.default('127.0.0.1:8500'),
@@ -109,10 +154,26 @@ export interface WorkerConfig {
   readonly vaultMount: string;
   readonly pollIntervalMs: number;
   readonly pollWindowMs: number;
+  readonly shutdownGraceMs: number;
+}
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+
+export interface ProcessConfig {
   readonly httpHost: string;
   readonly httpPort: number;
-  readonly shutdownGraceMs: number;
-  readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  readonly logLevel: LogLevel;
+}
+
+export interface WatcherConfig {
+  /** empty: all namespaces */
+  readonly namespaces: readonly string[];
+  readonly labelSelector?: string;
+  readonly concurrency: number;
+  readonly leaderElection: boolean;
+  readonly leaseNamespace: string;
+  readonly leaseName: string;
+  readonly identity?: string;
 }
 
 export interface Config {
@@ -122,6 +183,8 @@ export interface Config {
   readonly vault: VaultConfig;
   readonly consul: ConsulConfig;
   readonly worker: WorkerConfig;
+  readonly process: ProcessConfig;
+  readonly watcher: WatcherConfig;
 }
 
 export class ConfigError extends Error {
@@ -158,19 +221,32 @@ export function loadConfig<S extends Section>(
 function shape(name: Section, data: Record<string, unknown>): Config[Section] {
   const str = (key: string) => data[key] as string;
   switch (name) {
-    case 'worker': {
-      const address = str('RDSFLOW_HTTP_ADDR');
-      const cut = address.lastIndexOf(':');
+    case 'worker':
       return {
         vaultMount: str('RDSFLOW_VAULT_MOUNT'),
         pollIntervalMs: data['RDSFLOW_POLL_INTERVAL'] as number,
         pollWindowMs: data['RDSFLOW_POLL_WINDOW'] as number,
+        shutdownGraceMs: data['RDSFLOW_SHUTDOWN_GRACE'] as number,
+      };
+    case 'process': {
+      const address = str('RDSFLOW_HTTP_ADDR');
+      const cut = address.lastIndexOf(':');
+      return {
         httpHost: address.slice(0, cut).replace(/^\[|\]$/g, '') || '0.0.0.0',
         httpPort: Number(address.slice(cut + 1)),
-        shutdownGraceMs: data['RDSFLOW_SHUTDOWN_GRACE'] as number,
-        logLevel: str('RDSFLOW_LOG_LEVEL') as WorkerConfig['logLevel'],
+        logLevel: str('RDSFLOW_LOG_LEVEL') as LogLevel,
       };
     }
+    case 'watcher':
+      return optional({
+        namespaces: data['RDSFLOW_WATCH_NAMESPACES'] as string[],
+        labelSelector: data['RDSFLOW_WATCH_SELECTOR'] as string | undefined,
+        concurrency: data['RDSFLOW_WATCHER_CONCURRENCY'] as number,
+        leaderElection: data['RDSFLOW_LEADER_ELECTION'] as boolean,
+        leaseNamespace: str('RDSFLOW_LEASE_NAMESPACE'),
+        leaseName: str('RDSFLOW_LEASE_NAME'),
+        identity: data['RDSFLOW_WATCHER_ID'] as string | undefined,
+      });
     case 'temporal':
       return {
         address: str('TEMPORAL_ADDRESS'),

@@ -1,5 +1,6 @@
 // The real servers of the local stack: how each is started on loopback, probed and pointed at.
 import { execFile } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -153,12 +154,31 @@ const kubeApiserver: ServerSpec = {
   binary: (bin) => bin.kubeApiserver,
   async prepare(ctx) {
     await ensurePki(ctx);
+    // the admin, plus the watcher's and worker's service accounts as deploy/rbac names them:
+    // RBAC matches the user name, so the local stack tests the manifests' least privilege
+    const accounts = Object.entries(SERVICE_ACCOUNTS).map(
+      ([role, account]) =>
+        `${serviceAccountToken(ctx.secrets, role)},system:serviceaccount:${account},${account},` +
+        `"system:serviceaccounts,system:serviceaccounts:${account.split(':')[0] ?? ''},system:authenticated"`,
+    );
     writeFileSync(
       join(ctx.dataDir, 'tokens.csv'),
-      `${ctx.secrets.kubeToken},rdsflow-admin,rdsflow-admin,"system:masters"\n`,
+      [
+        `${ctx.secrets.kubeToken},rdsflow-admin,rdsflow-admin,"system:masters"`,
+        ...accounts,
+        '',
+      ].join('\n'),
       { mode: 0o600 },
     );
-    writeKubeconfig(ctx);
+    writeKubeconfig(ctx, kubeconfigPath(ctx.layout), 'rdsflow-admin', ctx.secrets.kubeToken);
+    for (const role of Object.keys(SERVICE_ACCOUNTS)) {
+      writeKubeconfig(
+        ctx,
+        kubeconfigPath(ctx.layout, role),
+        `rdsflow-${role}`,
+        serviceAccountToken(ctx.secrets, role),
+      );
+    }
   },
   args: (ctx) => {
     const pki = join(ctx.dataDir, 'pki');
@@ -200,7 +220,14 @@ const kubeApiserver: ServerSpec = {
     await kubectl('wait', '--for=condition=Established', '--timeout=60s', '-f', crds);
     // NOTE: Established can precede the resource being served for a moment; a list proves it is
     await kubectl('get', 'databases.rdsflow.io', '--all-namespaces');
-    ctx.say('kube-apiserver: Database CRD installed and served');
+    await kubectl(
+      'apply',
+      '--server-side',
+      '--force-conflicts',
+      '-f',
+      join(ctx.layout.repo, 'deploy', 'rbac'),
+    );
+    ctx.say('kube-apiserver: Database CRD installed and served; watcher and worker RBAC applied');
   },
   env: (ctx) => ({ KUBECONFIG: kubeconfigPath(ctx.layout) }),
 };
@@ -298,14 +325,28 @@ export const SERVERS: readonly ServerSpec[] = [etcd, kubeApiserver, temporal, mo
 export function toolEnv(layout: Layout): Record<string, string> {
   const bin = binaries(layout);
   return {
+    RDSFLOW_WATCHER_KUBECONFIG: kubeconfigPath(layout, 'watcher'),
+    RDSFLOW_WORKER_KUBECONFIG: kubeconfigPath(layout, 'worker'),
     RDSFLOW_TEMPORAL_TEST_SERVER: bin.temporalTestServer,
     RDSFLOW_TEMPORAL_CLI: bin.temporal,
     RDSFLOW_KUBECTL: bin.kubectl,
   };
 }
 
-export function kubeconfigPath(layout: Layout): string {
-  return join(layout.state, 'kubeconfig');
+/** The service accounts of deploy/rbac, as `namespace:name`, by role. */
+export const SERVICE_ACCOUNTS: Readonly<Record<string, string>> = {
+  watcher: 'rdsflow-system:rdsflow-watcher',
+  worker: 'rdsflow-system:rdsflow-worker',
+};
+
+/** Derived from the admin token, so an existing stack's secrets file needs no new entries. */
+function serviceAccountToken(secrets: Secrets, role: string): string {
+  return createHmac('sha256', secrets.kubeToken).update(`service-account:${role}`).digest('hex');
+}
+
+/** The admin kubeconfig, or with a role the one of that service account (least privilege). */
+export function kubeconfigPath(layout: Layout, role?: string): string {
+  return join(layout.state, role ? `kubeconfig-${role}` : 'kubeconfig');
 }
 
 async function ensurePki(ctx: ServerContext): Promise<void> {
@@ -372,7 +413,7 @@ async function ensurePki(ctx: ServerContext): Promise<void> {
   await openssl('rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub');
 }
 
-function writeKubeconfig(ctx: ServerContext): void {
+function writeKubeconfig(ctx: ServerContext, path: string, user: string, token: string): void {
   const ca = readFileSync(join(ctx.dataDir, 'pki', 'ca.crt')).toString('base64');
   const server = `https://${LOOPBACK}:${port(ctx, 'kube-apiserver', 'https')}`;
   const yaml = `apiVersion: v1
@@ -383,16 +424,16 @@ clusters:
       server: ${server}
       certificate-authority-data: ${ca}
 users:
-  - name: rdsflow-admin
+  - name: ${user}
     user:
-      token: ${ctx.secrets.kubeToken}
+      token: ${token}
 contexts:
   - name: rdsflow-local
     context:
       cluster: rdsflow-local
-      user: rdsflow-admin
+      user: ${user}
       namespace: default
 current-context: rdsflow-local
 `;
-  writeFileSync(kubeconfigPath(ctx.layout), yaml, { mode: 0o600 });
+  writeFileSync(path, yaml, { mode: 0o600 });
 }

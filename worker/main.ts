@@ -11,28 +11,28 @@ import {
   Worker,
   type LogLevel,
 } from '@temporalio/worker';
-import { pino, stdSerializers } from 'pino';
 import { createActivities } from '../activities/index.js';
 import { consulClient, kubeClientConfig, rdsClient, vaultClient } from '../config/clients.js';
 import { ConfigError, loadConfig } from '../config/config.js';
-import { WorkerMetrics, startHttp } from './http.js';
+import { listening, startHttp } from '../runtime/http.js';
+import { createLogger } from '../runtime/log.js';
+import { WorkerMetrics } from './metrics.js';
 
-const log = pino({
-  name: 'rdsflow-worker',
-  // the SDK logs failures under `error`: without a serializer pino would drop their message
-  serializers: { err: stdSerializers.err, error: stdSerializers.err },
-  // belt and braces: nothing should log these, and if something does, it is masked
-  redact: {
-    paths: ['password', '*.password', 'token', '*.token', 'VAULT_TOKEN', '*.MasterUserPassword'],
-    censor: '[redacted]',
-  },
-});
+const log = createLogger('rdsflow-worker');
 
 async function main(): Promise<void> {
-  const config = loadConfig(process.env, ['temporal', 'kube', 'aws', 'vault', 'consul', 'worker']);
-  log.level = config.worker.logLevel;
+  const config = loadConfig(process.env, [
+    'temporal',
+    'kube',
+    'aws',
+    'vault',
+    'consul',
+    'worker',
+    'process',
+  ]);
+  log.level = config.process.logLevel;
   Runtime.install({
-    logger: new DefaultLogger(config.worker.logLevel.toUpperCase() as LogLevel, (entry) => {
+    logger: new DefaultLogger(config.process.logLevel.toUpperCase() as LogLevel, (entry) => {
       const level =
         entry.level === 'TRACE'
           ? 'trace'
@@ -71,18 +71,18 @@ async function main(): Promise<void> {
         activity: [(ctx) => ({ inbound: metrics.interceptor(ctx.info.activityType) })],
       },
     });
-    server = await startHttp(config.worker.httpHost, config.worker.httpPort, metrics, () => ({
-      ok: worker.getState() === 'RUNNING',
-      state: worker.getState(),
-    }));
-    const address = server.address();
+    server = await startHttp(
+      config.process.httpHost,
+      config.process.httpPort,
+      metrics.registry,
+      () => ({ ok: worker.getState() === 'RUNNING', worker: worker.getState() }),
+    );
     log.info(
       {
         temporal: config.temporal.address,
         namespace: config.temporal.namespace,
         taskQueue: config.temporal.taskQueue,
-        http:
-          typeof address === 'object' && address ? `${address.address}:${address.port}` : address,
+        http: listening(server),
       },
       'worker started',
     );

@@ -11,6 +11,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -250,7 +251,11 @@ class DatabaseFlow {
     await this.report('Pending', 'validating the spec');
     const db = await this.validate();
     const finalizer = await this.run('ensureFinalizer', () => act.ensureFinalizer(db.ref));
-    if (!finalizer.present) log.warn('finalizer not added: the object is gone or being deleted');
+    if (!finalizer.present) {
+      log.warn('finalizer not added: the object is gone or being deleted');
+      // an object that vanished before it was guarded must not leave a database behind
+      if (patched('finalizer-gone-means-delete')) return this.next('delete');
+    }
     if (db.requireApproval && !this.approved) {
       await this.report('AwaitingApproval', 'waiting for `rdsflow approve` before any AWS call', {
         reason: 'AwaitingApproval',

@@ -10,7 +10,7 @@ import { connectTemporal, rdsClient, vaultClient } from '../../config/clients.js
 import { createDatabase, startProvisioning, waitForPhase } from '../support/database.js';
 import { config, uniqueName } from '../support/env.js';
 import { startHookProxy, type HookProxy } from '../support/hook-proxy.js';
-import { startWorker, type WorkerProcess } from '../support/worker-process.js';
+import { startWorker, type AppProcess } from '../support/processes.js';
 
 const rds = rdsClient(config.aws);
 const vault = vaultClient(config.vault);
@@ -33,7 +33,7 @@ describe('crash safety of the real worker', () => {
   let client: Client;
   let rdsProxy: HookProxy;
   let vaultProxy: HookProxy;
-  const workers: WorkerProcess[] = [];
+  const workers: AppProcess[] = [];
 
   before(async () => {
     client = await connectTemporal(config.temporal);
@@ -49,7 +49,7 @@ describe('crash safety of the real worker', () => {
   });
 
   /** A worker whose RDS and Vault traffic passes through the trap proxies. */
-  async function worker(taskQueue: string): Promise<WorkerProcess> {
+  async function worker(taskQueue: string): Promise<AppProcess> {
     const w = await startWorker(taskQueue, {
       AWS_ENDPOINT_URL_RDS: rdsProxy.url,
       VAULT_ADDR: vaultProxy.url,

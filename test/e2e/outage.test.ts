@@ -8,12 +8,12 @@ import { connectTemporal, vaultClient } from '../../config/clients.js';
 import { createDatabase, startProvisioning, waitForPhase } from '../support/database.js';
 import { config, uniqueName } from '../support/env.js';
 import { startHookProxy, type HookProxy } from '../support/hook-proxy.js';
-import { startWorker, type WorkerProcess } from '../support/worker-process.js';
+import { startWorker, type AppProcess } from '../support/processes.js';
 
 describe('a Vault outage during publish', () => {
   let client: Client;
   let vaultProxy: HookProxy;
-  let worker: WorkerProcess;
+  let worker: AppProcess;
   const taskQueue = uniqueName('outage');
 
   before(async () => {

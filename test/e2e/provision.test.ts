@@ -19,14 +19,14 @@ import {
   waitForPhase,
 } from '../support/database.js';
 import { config, eventually, uniqueName } from '../support/env.js';
-import { startWorker, type WorkerProcess } from '../support/worker-process.js';
+import { startWorker, type AppProcess } from '../support/processes.js';
 
 const rds = rdsClient(config.aws);
 const vault = vaultClient(config.vault);
 const consul = consulClient(config.consul);
 
 describe('a Database applied through kube-apiserver, run by the real worker', () => {
-  let worker: WorkerProcess;
+  let worker: AppProcess;
   let client: Client;
   const taskQueue = uniqueName('e2e');
 

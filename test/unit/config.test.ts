@@ -49,18 +49,18 @@ describe('loadConfig', () => {
   });
 
   it('parses worker durations and bounds the poll interval by the heartbeat timeout', () => {
-    const worker = loadConfig(
+    const { worker, process } = loadConfig(
       {
         RDSFLOW_POLL_INTERVAL: '250ms',
         RDSFLOW_POLL_WINDOW: '5m',
         RDSFLOW_HTTP_ADDR: '127.0.0.1:0',
       },
-      ['worker'],
-    ).worker;
+      ['worker', 'process'],
+    );
     assert.equal(worker.pollIntervalMs, 250);
     assert.equal(worker.pollWindowMs, 300_000);
-    assert.deepEqual([worker.httpHost, worker.httpPort], ['127.0.0.1', 0]);
-    assert.equal(loadConfig({}, ['worker']).worker.httpHost, '0.0.0.0');
+    assert.deepEqual([process.httpHost, process.httpPort], ['127.0.0.1', 0]);
+    assert.equal(loadConfig({}, ['process']).process.httpHost, '0.0.0.0');
     assert.throws(
       () => loadConfig({ RDSFLOW_POLL_INTERVAL: '5m' }, ['worker']),
       /RDSFLOW_POLL_INTERVAL: must be more than 0 and at most 1 minutes/,
@@ -68,6 +68,39 @@ describe('loadConfig', () => {
     assert.throws(
       () => loadConfig({ RDSFLOW_POLL_WINDOW: 'soon' }, ['worker']),
       /RDSFLOW_POLL_WINDOW: must be a duration/,
+    );
+  });
+
+  it('parses the watcher scope and names the variable of a bad value', () => {
+    const { watcher } = loadConfig(
+      {
+        RDSFLOW_WATCH_NAMESPACES: ' shop, billing ,',
+        RDSFLOW_WATCH_SELECTOR: 'team=shop,tier!=dev',
+        RDSFLOW_WATCHER_CONCURRENCY: '4',
+        RDSFLOW_LEADER_ELECTION: 'true',
+      },
+      ['watcher'],
+    );
+    assert.deepEqual(watcher.namespaces, ['shop', 'billing']);
+    assert.equal(watcher.labelSelector, 'team=shop,tier!=dev');
+    assert.equal(watcher.concurrency, 4);
+    assert.equal(watcher.leaderElection, true);
+    const defaults = loadConfig({}, ['watcher']).watcher;
+    assert.deepEqual(defaults.namespaces, []);
+    assert.equal(defaults.leaderElection, false);
+    assert.equal(defaults.labelSelector, undefined);
+    assert.throws(
+      () => loadConfig({ RDSFLOW_WATCH_NAMESPACES: 'shop,Bad_NS' }, ['watcher']),
+      /RDSFLOW_WATCH_NAMESPACES: must be a comma-separated list of namespace names/,
+    );
+    assert.throws(
+      () =>
+        loadConfig({ RDSFLOW_WATCHER_CONCURRENCY: '0', RDSFLOW_LEADER_ELECTION: 'yes' }, [
+          'watcher',
+        ]),
+      (error: Error) =>
+        /RDSFLOW_WATCHER_CONCURRENCY: must be between 1 and 256/.test(error.message) &&
+        /RDSFLOW_LEADER_ELECTION: must be true or false/.test(error.message),
     );
   });
 

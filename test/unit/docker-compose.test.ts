@@ -82,8 +82,13 @@ describe('docker-compose.yml', () => {
   for (const app of ['worker', 'watcher']) {
     it(`gives the ${app} every connection variable of DESIGN.md §3, pointing at compose services`, () => {
       const env = service(app).environment ?? {};
-      // the worker section's tuning knobs all have defaults; connections must be wired
-      const { worker: _tuning, ...connections } = CONFIG_VARIABLES;
+      // tuning knobs all have defaults; connections must be wired
+      const {
+        worker: _tuning,
+        process: _process,
+        watcher: _scope,
+        ...connections
+      } = CONFIG_VARIABLES;
       const expected = Object.values(connections).flat().sort();
       const given = Object.keys(env).filter(
         (k) => !k.startsWith('AWS_ACCESS') && !k.startsWith('AWS_SECRET'),

@@ -1,6 +1,5 @@
-// The worker's operational endpoints: /healthz (ready while the Temporal worker runs) and
-// Prometheus /metrics (activity outcomes and durations, plus process metrics).
-import { createServer, type Server } from 'node:http';
+// The worker's metrics: activity outcomes and durations, plus process metrics (served by
+// runtime/http.ts with /healthz).
 import type {
   ActivityExecuteInput,
   ActivityInboundCallsInterceptor,
@@ -50,39 +49,4 @@ export class WorkerMetrics {
       },
     };
   }
-}
-
-export function startHttp(
-  host: string,
-  port: number,
-  metrics: WorkerMetrics,
-  healthy: () => { ok: boolean; state: string },
-): Promise<Server> {
-  const server = createServer((req, res) => {
-    if (req.url === '/healthz') {
-      const { ok, state } = healthy();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: ok ? 'ok' : 'unavailable', worker: state }));
-      return;
-    }
-    if (req.url === '/metrics') {
-      metrics.registry
-        .metrics()
-        .then((text) => {
-          res.writeHead(200, { 'content-type': metrics.registry.contentType });
-          res.end(text);
-        })
-        .catch(() => {
-          res.writeHead(500);
-          res.end();
-        });
-      return;
-    }
-    res.writeHead(404);
-    res.end();
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve(server));
-  });
 }

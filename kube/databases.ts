@@ -1,0 +1,221 @@
+// Reads and writes of Database objects shared by the worker's activities and the watcher: the
+// status subresource, the finalizer and Kubernetes Events. Every write first checks the UID, so
+// a deleted-and-recreated object of the same name is never touched. Errors are the client's own
+// (ApiException); each caller classifies them for its own retry policy.
+import {
+  ApiException,
+  PatchStrategy,
+  setHeaderOptions,
+  type CoreV1Api,
+  type CustomObjectsApi,
+} from '@kubernetes/client-node';
+import {
+  API_GROUP,
+  API_VERSION,
+  KIND,
+  PLURAL,
+  type Condition,
+  type DatabaseObject,
+  type DatabaseRef,
+  type DatabaseStatus,
+  type Phase,
+} from '../contracts/database.js';
+import { FINALIZER } from '../contracts/names.js';
+import type { Endpoint } from '../contracts/workflow.js';
+
+export type DatabaseApi = Pick<
+  CustomObjectsApi,
+  'getNamespacedCustomObject' | 'patchNamespacedCustomObject' | 'patchNamespacedCustomObjectStatus'
+>;
+
+export type EventApi = Pick<CoreV1Api, 'createNamespacedEvent'>;
+
+export interface StatusUpdate {
+  readonly phase: Phase;
+  readonly message: string;
+  /** CamelCase reason for the Ready condition; defaults to the phase */
+  readonly reason?: string;
+  readonly observedGeneration?: number;
+  readonly dbInstanceIdentifier?: string;
+  readonly endpoint?: Endpoint;
+  readonly vaultPath?: string;
+  readonly consulKey?: string;
+  readonly workflowId?: string;
+}
+
+export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+export function httpCodeOf(error: unknown): number | undefined {
+  return error instanceof ApiException ? error.code : undefined;
+}
+
+/** The object if it still exists with this UID, else undefined. */
+export async function currentObject(
+  kube: DatabaseApi,
+  ref: DatabaseRef,
+): Promise<DatabaseObject | undefined> {
+  try {
+    const object = (await kube.getNamespacedCustomObject({
+      group: API_GROUP,
+      version: API_VERSION,
+      plural: PLURAL,
+      namespace: ref.namespace,
+      name: ref.name,
+    })) as DatabaseObject;
+    return object.metadata.uid === ref.uid ? object : undefined;
+  } catch (error: unknown) {
+    if (httpCodeOf(error) === 404) return undefined;
+    throw error;
+  }
+}
+
+/** The Ready condition in Kubernetes' shape, keeping its transition time when unchanged. */
+export function readyCondition(
+  previous: Condition[] | undefined,
+  update: StatusUpdate,
+  now: Date,
+): Condition {
+  const status: Condition['status'] = update.phase === 'Available' ? 'True' : 'False';
+  const before = previous?.find((c) => c.type === 'Ready');
+  return {
+    type: 'Ready',
+    status,
+    reason: update.reason ?? update.phase,
+    message: update.message,
+    lastTransitionTime:
+      before && before.status === status ? before.lastTransitionTime : now.toISOString(),
+    ...(update.observedGeneration !== undefined
+      ? { observedGeneration: update.observedGeneration }
+      : {}),
+  };
+}
+
+/** Writes phase, message and the Ready condition; false when the object is gone. */
+export async function writeStatus(
+  kube: DatabaseApi,
+  ref: DatabaseRef,
+  update: StatusUpdate,
+  now: Date,
+): Promise<boolean> {
+  const object = await currentObject(kube, ref);
+  if (!object) return false;
+  const others = (object.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
+  const status: DatabaseStatus = {
+    phase: update.phase,
+    message: update.message,
+    conditions: [...others, readyCondition(object.status?.conditions, update, now)],
+    ...(update.observedGeneration !== undefined
+      ? { observedGeneration: update.observedGeneration }
+      : {}),
+    ...(update.dbInstanceIdentifier ? { dbInstanceIdentifier: update.dbInstanceIdentifier } : {}),
+    ...(update.endpoint ? { endpoint: update.endpoint } : {}),
+    ...(update.vaultPath ? { secretRef: { vaultPath: update.vaultPath } } : {}),
+    ...(update.consulKey ? { consulKey: update.consulKey } : {}),
+    ...(update.workflowId ? { workflowId: update.workflowId } : {}),
+  };
+  try {
+    await kube.patchNamespacedCustomObjectStatus(
+      {
+        group: API_GROUP,
+        version: API_VERSION,
+        plural: PLURAL,
+        namespace: ref.namespace,
+        name: ref.name,
+        body: { status },
+      },
+      mergePatch,
+    );
+  } catch (error: unknown) {
+    if (httpCodeOf(error) === 404) return false;
+    throw error;
+  }
+  return true;
+}
+
+/** Adds our finalizer so the object outlives its database; false when it cannot. */
+export async function addFinalizer(kube: DatabaseApi, ref: DatabaseRef): Promise<boolean> {
+  const object = await currentObject(kube, ref);
+  if (!object) return false;
+  const finalizers = object.metadata.finalizers ?? [];
+  if (finalizers.includes(FINALIZER)) return true;
+  // NOTE: Kubernetes forbids new finalizers on an object that is already being deleted
+  if (object.metadata.deletionTimestamp) return false;
+  await patchFinalizers(kube, object, [...finalizers, FINALIZER]);
+  return true;
+}
+
+/** Removes our finalizer, letting Kubernetes delete the object; true when it is not there. */
+export async function removeFinalizer(kube: DatabaseApi, ref: DatabaseRef): Promise<boolean> {
+  const object = await currentObject(kube, ref);
+  if (!object) return true;
+  const finalizers = object.metadata.finalizers ?? [];
+  if (!finalizers.includes(FINALIZER)) return true;
+  await patchFinalizers(
+    kube,
+    object,
+    finalizers.filter((f) => f !== FINALIZER),
+  );
+  return true;
+}
+
+async function patchFinalizers(
+  kube: DatabaseApi,
+  object: DatabaseObject,
+  finalizers: string[],
+): Promise<void> {
+  await kube.patchNamespacedCustomObject(
+    {
+      group: API_GROUP,
+      version: API_VERSION,
+      plural: PLURAL,
+      namespace: object.metadata.namespace,
+      name: object.metadata.name,
+      // resourceVersion makes this a compare-and-swap: a concurrent change answers 409
+      body: { metadata: { finalizers, resourceVersion: object.metadata.resourceVersion } },
+    },
+    mergePatch,
+  );
+}
+
+export interface DatabaseEvent {
+  readonly type: 'Normal' | 'Warning';
+  /** CamelCase, e.g. InvalidSpec */
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** Records a Kubernetes Event on the object (`kubectl describe` shows it). */
+export async function recordEvent(
+  events: EventApi,
+  ref: DatabaseRef,
+  event: DatabaseEvent,
+  component: string,
+  now: Date,
+): Promise<void> {
+  await events.createNamespacedEvent({
+    namespace: ref.namespace,
+    body: {
+      metadata: {
+        // the name only has to be unique; kubectl's convention is <object>.<hex time>
+        name: `${ref.name}.${now.getTime().toString(16)}${Math.floor(Math.random() * 0xfff).toString(16)}`,
+        namespace: ref.namespace,
+      },
+      involvedObject: {
+        apiVersion: `${API_GROUP}/${API_VERSION}`,
+        kind: KIND,
+        namespace: ref.namespace,
+        name: ref.name,
+        uid: ref.uid,
+      },
+      type: event.type,
+      reason: event.reason,
+      // NOTE: the apiserver refuses Event messages over 1 KiB
+      message: event.message.length > 1000 ? `${event.message.slice(0, 997)}...` : event.message,
+      source: { component },
+      reportingComponent: component,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    },
+  });
+}

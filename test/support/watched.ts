@@ -1,0 +1,160 @@
+// A fixture for watcher tests: Database objects labelled for one test (the watcher under test
+// selects only them), a task queue of its own (no worker: workflows stay at their start, so
+// their histories show exactly the starts and signals the watcher made), and a cleanup that
+// releases finalizers, deletes the objects and terminates the workflows.
+import { CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
+import type { Client } from '@temporalio/client';
+import { kubeClientConfig } from '../../config/clients.js';
+import { API_GROUP, API_VERSION, type DatabaseObject } from '../../contracts/database.js';
+import { workflowIdFor } from '../../contracts/names.js';
+import { mergePatch } from '../../kube/databases.js';
+import { kube, objectRef } from './database.js';
+import { config, uniqueName } from './env.js';
+
+export const LABEL = 'rdsflow.io/test';
+const core = kubeClientConfig(config.kube).makeApiClient(CoreV1Api);
+
+export interface SignalSeen {
+  readonly name: string;
+  readonly generation?: number;
+}
+
+export interface WorkflowRecord {
+  readonly workflowId: string;
+  readonly runs: number;
+  readonly status: string;
+  readonly startGeneration: number | undefined;
+  readonly startStage: string | undefined;
+  readonly signals: SignalSeen[];
+}
+
+export class Watched {
+  readonly id = uniqueName('w');
+  readonly taskQueue = this.id;
+  readonly selector = `${LABEL}=${this.id}`;
+
+  constructor(readonly client: Client) {}
+
+  name(suffix: string): string {
+    return `${this.id}-${suffix}`;
+  }
+
+  async create(suffix: string, spec: unknown = { engine: 'postgres' }): Promise<DatabaseObject> {
+    return (await kube.createNamespacedCustomObject({
+      ...objectRef,
+      body: {
+        apiVersion: `${API_GROUP}/${API_VERSION}`,
+        kind: 'Database',
+        metadata: { name: this.name(suffix), labels: { [LABEL]: this.id } },
+        ...(spec === undefined ? {} : { spec }),
+      },
+    })) as DatabaseObject;
+  }
+
+  async patchSpec(suffix: string, spec: Record<string, unknown>): Promise<DatabaseObject> {
+    return (await kube.patchNamespacedCustomObject(
+      { ...objectRef, name: this.name(suffix), body: { spec } },
+      mergePatch,
+    )) as DatabaseObject;
+  }
+
+  async patchStatus(suffix: string, status: Record<string, unknown>): Promise<void> {
+    await kube.patchNamespacedCustomObjectStatus(
+      { ...objectRef, name: this.name(suffix), body: { status } },
+      mergePatch,
+    );
+  }
+
+  async remove(suffix: string): Promise<void> {
+    await kube.deleteNamespacedCustomObject({ ...objectRef, name: this.name(suffix) });
+  }
+
+  async releaseFinalizers(suffix: string): Promise<void> {
+    await kube.patchNamespacedCustomObject(
+      { ...objectRef, name: this.name(suffix), body: { metadata: { finalizers: null } } },
+      mergePatch,
+    );
+  }
+
+  async objects(): Promise<DatabaseObject[]> {
+    const list = (await kube.listNamespacedCustomObject({
+      ...objectRef,
+      labelSelector: this.selector,
+    })) as { items: DatabaseObject[] };
+    return list.items;
+  }
+
+  /** Every workflow on this test's task queue: its runs, start input and signals. */
+  async workflows(): Promise<Map<string, WorkflowRecord>> {
+    const byId = new Map<string, { runs: string[]; status: string }>();
+    for await (const execution of this.client.workflow.list({
+      query: `TaskQueue = '${this.taskQueue}'`,
+    })) {
+      const entry = byId.get(execution.workflowId) ?? { runs: [], status: execution.status.name };
+      entry.runs.push(execution.runId);
+      byId.set(execution.workflowId, entry);
+    }
+    const records = new Map<string, WorkflowRecord>();
+    for (const [workflowId, { runs, status }] of byId) {
+      const history = await this.client.workflow.getHandle(workflowId).fetchHistory();
+      const events = history.events ?? [];
+      const started = events[0]?.workflowExecutionStartedEventAttributes;
+      const input = this.client.options.loadedDataConverter.payloadConverter.fromPayload<{
+        stage?: string;
+        object?: { metadata?: { generation?: number } };
+      }>(started?.input?.payloads?.[0] ?? {});
+      const signals = events.flatMap((event) => {
+        const attributes = event.workflowExecutionSignaledEventAttributes;
+        if (!attributes) return [];
+        const payload = attributes.input?.payloads?.[0];
+        const arg = payload
+          ? this.client.options.loadedDataConverter.payloadConverter.fromPayload<{
+              metadata?: { generation?: number };
+            }>(payload)
+          : undefined;
+        const generation = arg?.metadata?.generation;
+        return [
+          { name: attributes.signalName ?? '', ...(generation !== undefined ? { generation } : {}) },
+        ];
+      });
+      records.set(workflowId, {
+        workflowId,
+        runs: runs.length,
+        status,
+        startGeneration: input?.object?.metadata?.generation,
+        startStage: input?.stage,
+        signals,
+      });
+    }
+    return records;
+  }
+
+  workflowIdOf(object: DatabaseObject): string {
+    return workflowIdFor(object.metadata);
+  }
+
+  async events(suffix: string): Promise<CoreV1Event[]> {
+    const list = await core.listNamespacedEvent({
+      namespace: 'default',
+      fieldSelector: `involvedObject.name=${this.name(suffix)}`,
+    });
+    return list.items;
+  }
+
+  /** Releases and deletes every object of this test and terminates its workflows. */
+  async cleanup(): Promise<void> {
+    for (const object of await this.objects()) {
+      const suffix = object.metadata.name.slice(this.id.length + 1);
+      await this.releaseFinalizers(suffix).catch(() => undefined);
+      await this.remove(suffix).catch(() => undefined);
+    }
+    for await (const execution of this.client.workflow.list({
+      query: `TaskQueue = '${this.taskQueue}' AND ExecutionStatus = 'Running'`,
+    })) {
+      await this.client.workflow
+        .getHandle(execution.workflowId)
+        .terminate('test cleanup')
+        .catch(() => undefined);
+    }
+  }
+}

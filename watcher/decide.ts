@@ -1,0 +1,136 @@
+// The watcher's one decision, as a pure function: given what this watcher last told Temporal
+// about an object (if anything) and what Kubernetes says now, which call is due? No I/O, so every
+// rule is unit-tested and two watchers holding the same facts decide the same thing.
+import type { DatabaseObject, DatabaseRef } from '../contracts/database.js';
+import { FINALIZER, refProblem } from '../contracts/names.js';
+import { resolveDatabase } from '../contracts/spec.js';
+import type { DatabaseSnapshot, DatabaseWorkflowInput } from '../contracts/workflow.js';
+
+/** What this watcher has handled for one object (by UID). */
+export interface Seen {
+  readonly generation: number;
+  readonly deleting: boolean;
+}
+
+/** What Kubernetes says of an object: it exists as shown, or it is gone (DELETED or relist). */
+export type Observation =
+  | { readonly kind: 'present'; readonly object: DatabaseObject }
+  | { readonly kind: 'gone'; readonly ref: DatabaseRef };
+
+export type Action =
+  /** nothing to tell Temporal; `why` is for the debug log */
+  | { readonly kind: 'none'; readonly why: string }
+  /** start the entity workflow, or reuse the running one (new object, or first sighting) */
+  | {
+      readonly kind: 'start';
+      readonly input: DatabaseWorkflowInput;
+      /** add our finalizer first, so the object cannot vanish unseen */
+      readonly addFinalizer: boolean;
+    }
+  /** tell the workflow about a new generation, starting it if it is not running */
+  | {
+      readonly kind: 'specChanged';
+      readonly input: DatabaseWorkflowInput;
+      readonly snapshot: DatabaseSnapshot;
+      readonly addFinalizer: boolean;
+    }
+  /**
+   * The object is being deleted. With `input`: signal-with-start (our finalizer holds the object,
+   * so the workflow must run to release it). Without: signal a running workflow, if any.
+   */
+  | { readonly kind: 'delete'; readonly ref: DatabaseRef; readonly input?: DatabaseWorkflowInput }
+  /** the object cannot be provisioned as stored: say so on the object, start nothing */
+  | {
+      readonly kind: 'reject';
+      readonly ref: DatabaseRef;
+      readonly generation: number;
+      readonly problems: readonly string[];
+    };
+
+export const REJECTED_REASON = 'InvalidSpec';
+
+/** Why an object from the API cannot even be addressed, or undefined when it can. */
+export function malformed(object: unknown): string | undefined {
+  if (typeof object !== 'object' || object === null) return 'not an object';
+  const metadata = (object as { metadata?: unknown }).metadata;
+  if (typeof metadata !== 'object' || metadata === null) return 'no metadata';
+  const { namespace, name, uid, generation } = metadata as Record<string, unknown>;
+  if (typeof namespace !== 'string' || typeof name !== 'string') return 'no namespace or name';
+  if (typeof uid !== 'string' || uid.length === 0) return 'no uid';
+  if (generation !== undefined && (typeof generation !== 'number' || generation < 0))
+    return 'metadata.generation is not a number';
+  return refProblem(namespace, name);
+}
+
+function refOf(object: DatabaseObject): DatabaseRef {
+  const { namespace, name, uid } = object.metadata;
+  return { namespace, name, uid };
+}
+
+export function snapshotOf(object: DatabaseObject): DatabaseSnapshot {
+  return {
+    metadata: { ...refOf(object), generation: object.metadata.generation ?? 1 },
+    spec: object.spec,
+  };
+}
+
+/** What the watcher records once an action on this observation has been carried out. */
+export function seenAfter(observation: Observation): Seen | undefined {
+  if (observation.kind === 'gone') return undefined;
+  const { metadata } = observation.object;
+  return {
+    generation: metadata.generation ?? 1,
+    deleting: metadata.deletionTimestamp !== undefined,
+  };
+}
+
+export function decide(seen: Seen | undefined, observation: Observation): Action {
+  if (observation.kind === 'gone') {
+    // normally the workflow released the finalizer and is done; if the finalizer was removed by
+    // hand mid-provisioning, this tells the workflow to clean up
+    return { kind: 'delete', ref: observation.ref };
+  }
+  const object = observation.object;
+  const ref = refOf(object);
+  const generation = object.metadata.generation ?? 1;
+  const ours = (object.metadata.finalizers ?? []).includes(FINALIZER);
+
+  if (object.metadata.deletionTimestamp !== undefined) {
+    if (seen?.deleting) return { kind: 'none', why: 'delete already requested' };
+    if (!ours) return { kind: 'delete', ref };
+    return {
+      kind: 'delete',
+      ref,
+      input: { stage: 'delete', object: snapshotOf(object) },
+    };
+  }
+
+  if (seen && seen.generation >= generation) {
+    return { kind: 'none', why: 'no new generation (status or metadata change)' };
+  }
+
+  const status = object.status;
+  const reported = (status?.observedGeneration ?? 0) >= generation;
+  const resolved = resolveDatabase(snapshotOf(object));
+  if (!resolved.ok) {
+    const said =
+      reported &&
+      status?.phase === 'Failed' &&
+      status.conditions?.some((c) => c.type === 'Ready' && c.reason === REJECTED_REASON);
+    if (said) return { kind: 'none', why: 'invalid spec already reported' };
+    return { kind: 'reject', ref, generation, problems: resolved.problems };
+  }
+
+  if (status?.phase === 'Cancelled' && reported) {
+    return { kind: 'none', why: 'cancelled by an operator; a new generation starts it again' };
+  }
+
+  const input: DatabaseWorkflowInput = { stage: 'provision', object: snapshotOf(object) };
+  // first sighting of a new object, or of one whose workflow has reported this generation: a
+  // plain start (reusing a running execution) adds nothing to a running workflow's history.
+  // Otherwise the generation may have moved while no watcher looked: tell the workflow.
+  if (!seen && (reported || generation === 1)) {
+    return { kind: 'start', input, addFinalizer: !ours };
+  }
+  return { kind: 'specChanged', input, snapshot: snapshotOf(object), addFinalizer: !ours };
+}

@@ -1,0 +1,158 @@
+// The watcher's side effects: the Temporal calls each decision maps to, and the few Kubernetes
+// writes it makes itself (our finalizer, a rejected object's status and Event). Every Temporal
+// call is idempotent by construction (the workflow ID is the object's; a running execution is
+// reused), so a retried or duplicated call, or a second watcher, changes nothing.
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowIdConflictPolicy } from '@temporalio/common';
+import type { DatabaseRef } from '../contracts/database.js';
+import { workflowIdFor } from '../contracts/names.js';
+import {
+  WORKFLOW_TYPE,
+  deleteSignal,
+  specChangedSignal,
+  type DatabaseSnapshot,
+  type DatabaseWorkflowInput,
+} from '../contracts/workflow.js';
+import {
+  addFinalizer,
+  httpCodeOf,
+  recordEvent,
+  writeStatus,
+  type DatabaseApi,
+  type DatabaseEvent,
+  type EventApi,
+} from '../kube/databases.js';
+import { REJECTED_REASON } from './decide.js';
+
+export const COMPONENT = 'rdsflow-watcher';
+
+export type TemporalCall = 'start' | 'signalWithStart' | 'signal';
+
+export interface Effects {
+  start(input: DatabaseWorkflowInput): Promise<void>;
+  specChanged(input: DatabaseWorkflowInput, snapshot: DatabaseSnapshot): Promise<void>;
+  /** with `input`: signal-with-start; without: signal a running workflow, if there is one */
+  requestDelete(
+    ref: DatabaseRef,
+    input?: DatabaseWorkflowInput,
+  ): Promise<'signalled' | 'not-running'>;
+  /** false when the object is gone or already being deleted */
+  addFinalizer(ref: DatabaseRef): Promise<boolean>;
+  reject(ref: DatabaseRef, generation: number, problems: readonly string[]): Promise<void>;
+  event(ref: DatabaseRef, event: DatabaseEvent): Promise<void>;
+}
+
+/** A Kubernetes answer that retrying will not change (bad request, forbidden, invalid). */
+export function isPermanentKubeError(error: unknown): boolean {
+  const code = httpCodeOf(error);
+  return code !== undefined && code >= 400 && code < 500 && code !== 409 && code !== 429;
+}
+
+export interface EffectDeps {
+  readonly temporal: Client;
+  readonly taskQueue: string;
+  readonly kube: DatabaseApi;
+  readonly events: EventApi;
+  /** bounds each Temporal call, so an unreachable server fails the call and it is retried */
+  readonly callTimeoutMs: number;
+  readonly onCall: (call: TemporalCall, outcome: 'ok' | 'error') => void;
+  readonly now?: () => Date;
+}
+
+export function createEffects(deps: EffectDeps): Effects {
+  const now = deps.now ?? (() => new Date());
+  const timed = async <T>(call: TemporalCall, fn: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await deps.temporal.connection.withDeadline(
+        Date.now() + deps.callTimeoutMs,
+        fn,
+      );
+      deps.onCall(call, 'ok');
+      return result;
+    } catch (error: unknown) {
+      if (error instanceof WorkflowNotFoundError) {
+        deps.onCall(call, 'ok');
+        throw error;
+      }
+      deps.onCall(call, 'error');
+      throw error;
+    }
+  };
+  const options = (input: DatabaseWorkflowInput) => ({
+    taskQueue: deps.taskQueue,
+    workflowId: workflowIdFor(input.object.metadata),
+    args: [input] as [DatabaseWorkflowInput],
+  });
+
+  return {
+    async start(input) {
+      await timed('start', () =>
+        deps.temporal.workflow.start(WORKFLOW_TYPE, {
+          ...options(input),
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        }),
+      );
+    },
+
+    async specChanged(input, snapshot) {
+      await timed('signalWithStart', () =>
+        deps.temporal.workflow.signalWithStart(WORKFLOW_TYPE, {
+          ...options(input),
+          signal: specChangedSignal,
+          signalArgs: [snapshot],
+        }),
+      );
+    },
+
+    async requestDelete(ref, input) {
+      if (input) {
+        await timed('signalWithStart', () =>
+          deps.temporal.workflow.signalWithStart(WORKFLOW_TYPE, {
+            ...options(input),
+            signal: deleteSignal,
+            signalArgs: [],
+          }),
+        );
+        return 'signalled';
+      }
+      try {
+        await timed('signal', () =>
+          deps.temporal.workflow.getHandle(workflowIdFor(ref)).signal(deleteSignal),
+        );
+        return 'signalled';
+      } catch (error: unknown) {
+        // a workflow that has finished (or never started) has nothing left to clean up
+        if (error instanceof WorkflowNotFoundError) return 'not-running';
+        throw error;
+      }
+    },
+
+    addFinalizer(ref) {
+      return addFinalizer(deps.kube, ref);
+    },
+
+    async reject(ref, generation, problems) {
+      const message = `invalid spec: ${problems.join('; ')}`;
+      try {
+        await writeStatus(
+          deps.kube,
+          ref,
+          { phase: 'Failed', reason: REJECTED_REASON, message, observedGeneration: generation },
+          now(),
+        );
+      } catch (error: unknown) {
+        // the Event below still tells the user; retrying a refused write would only storm
+        if (!isPermanentKubeError(error)) throw error;
+      }
+      await this.event(ref, { type: 'Warning', reason: REJECTED_REASON, message });
+    },
+
+    async event(ref, event) {
+      try {
+        await recordEvent(deps.events, ref, event, COMPONENT, now());
+      } catch (error: unknown) {
+        if (!isPermanentKubeError(error)) throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,171 @@
+// Optional leader election over a coordination.k8s.io/v1 Lease, the way client-go does it: the
+// holder renews every retry period; a candidate takes the lease over only after it has watched
+// the record stay unchanged for a whole lease duration (its own clock, so skew between machines
+// does not matter). Two watchers are harmless anyway (DESIGN.md §1); this keeps one of them idle.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { httpCodeOf } from '../kube/databases.js';
+
+export type LeaseApi = Pick<
+  CoordinationV1Api,
+  'readNamespacedLease' | 'createNamespacedLease' | 'replaceNamespacedLease'
+>;
+
+export interface LeaseOptions {
+  readonly namespace: string;
+  readonly name: string;
+  readonly identity: string;
+  readonly leaseDurationMs?: number;
+  readonly renewDeadlineMs?: number;
+  readonly retryPeriodMs?: number;
+}
+
+export interface LeaderRoles {
+  /** called when this process waits as a candidate */
+  standby(): void;
+  /** runs while this process leads; its signal aborts when leadership is lost or on shutdown */
+  active(signal: AbortSignal): Promise<void>;
+}
+
+export class LeaseElector {
+  private observed: { key: string; at: number } | undefined;
+  private readonly durationMs: number;
+
+  constructor(
+    private readonly api: LeaseApi,
+    private readonly options: LeaseOptions,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.durationMs = options.leaseDurationMs ?? 15_000;
+  }
+
+  /** One attempt to take or renew the lease; true when this process holds it afterwards. */
+  async tryAcquireOrRenew(): Promise<boolean> {
+    const { namespace, name, identity } = this.options;
+    const stamp = new V1MicroTime(this.now());
+    let lease: V1Lease;
+    try {
+      lease = await this.api.readNamespacedLease({ name, namespace });
+    } catch (error: unknown) {
+      if (httpCodeOf(error) !== 404) throw error;
+      try {
+        await this.api.createNamespacedLease({
+          namespace,
+          body: {
+            metadata: { name, namespace },
+            spec: {
+              holderIdentity: identity,
+              leaseDurationSeconds: Math.ceil(this.durationMs / 1_000),
+              acquireTime: stamp,
+              renewTime: stamp,
+              leaseTransitions: 0,
+            },
+          },
+        });
+        return true;
+      } catch (createError: unknown) {
+        if (httpCodeOf(createError) === 409) return false; // another candidate was faster
+        throw createError;
+      }
+    }
+    const spec = lease.spec ?? {};
+    const holder = spec.holderIdentity ?? '';
+    const key = `${holder}|${String(spec.renewTime?.valueOf() ?? '')}`;
+    if (this.observed?.key !== key) this.observed = { key, at: this.now() };
+    const mine = holder === identity;
+    const expired = holder === '' || this.observed.at + this.durationMs <= this.now();
+    if (!mine && !expired) return false;
+    try {
+      await this.api.replaceNamespacedLease({
+        name,
+        namespace,
+        body: {
+          // the resourceVersion makes this a compare-and-swap between candidates
+          metadata: { ...lease.metadata, name, namespace },
+          spec: {
+            holderIdentity: identity,
+            leaseDurationSeconds: Math.ceil(this.durationMs / 1_000),
+            acquireTime: mine && spec.acquireTime ? new V1MicroTime(spec.acquireTime) : stamp,
+            renewTime: stamp,
+            leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
+          },
+        },
+      });
+      return true;
+    } catch (error: unknown) {
+      if (httpCodeOf(error) === 409) return false;
+      throw error;
+    }
+  }
+
+  /** Gives the lease up on shutdown, so a standby takes over at once instead of after expiry. */
+  async release(): Promise<void> {
+    const { namespace, name, identity } = this.options;
+    try {
+      const lease = await this.api.readNamespacedLease({ name, namespace });
+      if (lease.spec?.holderIdentity !== identity) return;
+      await this.api.replaceNamespacedLease({
+        name,
+        namespace,
+        body: {
+          metadata: { ...lease.metadata, name, namespace },
+          spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 },
+        },
+      });
+    } catch {
+      // best effort: the lease expires on its own
+    }
+  }
+}
+
+/** Competes for the lease until `signal` aborts; runs `roles.active` whenever it leads. */
+export async function lead(
+  api: LeaseApi,
+  options: LeaseOptions,
+  log: Logger,
+  roles: LeaderRoles,
+  signal: AbortSignal,
+): Promise<void> {
+  const elector = new LeaseElector(api, options);
+  const retryMs = options.retryPeriodMs ?? 2_000;
+  const renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
+  const attempt = async (): Promise<boolean> => {
+    try {
+      return await elector.tryAcquireOrRenew();
+    } catch (error: unknown) {
+      log.warn({ err: error, lease: options.name }, 'lease not reachable');
+      return false;
+    }
+  };
+  const pause = (ms: number) => sleep(ms, undefined, { signal }).catch(() => undefined);
+
+  while (!signal.aborted) {
+    roles.standby();
+    log.info({ lease: `${options.namespace}/${options.name}` }, 'waiting to lead');
+    while (!signal.aborted && !(await attempt())) await pause(retryMs);
+    if (signal.aborted) break;
+
+    log.info({ lease: `${options.namespace}/${options.name}` }, 'leading');
+    const term = new AbortController();
+    const stopTerm = () => term.abort();
+    signal.addEventListener('abort', stopTerm, { once: true });
+    const running = roles.active(term.signal).catch((error: unknown) => {
+      log.error({ err: error }, 'active term failed; standing down');
+      term.abort();
+    });
+    let renewed = Date.now();
+    while (!term.signal.aborted) {
+      await sleep(retryMs, undefined, { signal: term.signal }).catch(() => undefined);
+      if (term.signal.aborted) break;
+      if (await attempt()) renewed = Date.now();
+      else if (Date.now() - renewed > renewDeadlineMs) {
+        log.warn({ lease: options.name }, 'leadership lost; stopping work');
+        term.abort();
+      }
+    }
+    signal.removeEventListener('abort', stopTerm);
+    await running;
+  }
+  await elector.release();
+}

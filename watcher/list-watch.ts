@@ -1,0 +1,282 @@
+// List, then watch, Database objects in one scope (all namespaces or one), for as long as the
+// signal allows: resume from the last resourceVersion, ask for bookmarks, relist when the
+// server says the version is too old (410 Gone), reconnect with capped backoff on any error.
+// A relist reports objects that vanished meanwhile as gone, so nothing is missed.
+import { Watch, type CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  API_GROUP,
+  API_VERSION,
+  PLURAL,
+  type DatabaseObject,
+  type DatabaseRef,
+} from '../contracts/database.js';
+import { malformed, type Observation } from './decide.js';
+import { backoffMs } from './queue.js';
+
+export interface ListPage {
+  readonly items: unknown[];
+  readonly resourceVersion: string;
+  readonly continueToken?: string;
+}
+
+export type WatchEnd = 'closed' | 'expired';
+
+/** Where an observation came from: a watch event, or a (re)list. */
+export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'LISTED' | 'VANISHED';
+
+/** The two calls list-watch needs; kubeSource() is the real one. */
+export interface WatchSource {
+  readonly scope: string;
+  list(continueToken: string | undefined): Promise<ListPage>;
+  /** Streams events from `resourceVersion` until the server closes (or the signal aborts). */
+  watch(
+    resourceVersion: string,
+    onEvent: (type: string, object: unknown) => void,
+    signal: AbortSignal,
+  ): Promise<WatchEnd>;
+}
+
+export interface ListWatchHooks {
+  /** resolves once the observation (or a newer one of the object) has been handled */
+  observe(observation: Observation, receivedAt: number, type: EventType): Promise<void>;
+  /** an object the API returned that cannot be addressed or keyed */
+  malformed(object: unknown, problem: string): void;
+  /** the first list of this scope: how many objects, and when all of them are handled */
+  listed(count: number, handled: Promise<void>): void;
+  /** for logs and metrics: relists, reconnects and their causes */
+  note(
+    event: 'relist' | 'reconnect' | 'expired' | 'bookmark',
+    detail?: Record<string, unknown>,
+  ): void;
+}
+
+const PAGE_SIZE = 500;
+const WATCH_TIMEOUT_SECONDS = 300;
+const BACKOFF = { initialMs: 500, maxMs: 15_000 };
+
+export class HttpStatusError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HttpStatusError';
+  }
+}
+
+function isExpired(error: unknown): boolean {
+  const status =
+    (error as { statusCode?: unknown }).statusCode ?? (error as { code?: unknown }).code;
+  return status === 410;
+}
+
+export function kubeSource(
+  kc: KubeConfig,
+  api: Pick<CustomObjectsApi, 'listClusterCustomObject' | 'listNamespacedCustomObject'>,
+  namespace: string | undefined,
+  labelSelector: string | undefined,
+): WatchSource {
+  const base = { group: API_GROUP, version: API_VERSION, plural: PLURAL, labelSelector };
+  const path = namespace
+    ? `/apis/${API_GROUP}/${API_VERSION}/namespaces/${namespace}/${PLURAL}`
+    : `/apis/${API_GROUP}/${API_VERSION}/${PLURAL}`;
+  const watcher = new Watch(kc);
+  return {
+    scope: namespace ?? '*',
+    async list(continueToken) {
+      const params = {
+        ...base,
+        limit: PAGE_SIZE,
+        ...(continueToken ? { _continue: continueToken } : {}),
+      };
+      const page = (
+        namespace
+          ? await api.listNamespacedCustomObject({ ...params, namespace })
+          : await api.listClusterCustomObject(params)
+      ) as {
+        items?: unknown[];
+        metadata?: { resourceVersion?: string; continue?: string };
+      };
+      return {
+        items: page.items ?? [],
+        resourceVersion: page.metadata?.resourceVersion ?? '',
+        ...(page.metadata?.continue ? { continueToken: page.metadata.continue } : {}),
+      };
+    },
+    watch(resourceVersion, onEvent, signal) {
+      return new Promise<WatchEnd>((resolve, reject) => {
+        let expired = false;
+        let controller: AbortController | undefined;
+        const abort = () => controller?.abort();
+        const done = (error: unknown) => {
+          signal.removeEventListener('abort', abort);
+          if (expired || isExpired(error)) resolve('expired');
+          else if (error && !signal.aborted)
+            reject(error instanceof Error ? error : new Error(JSON.stringify(error)));
+          else resolve('closed');
+        };
+        watcher
+          .watch(
+            path,
+            {
+              resourceVersion,
+              allowWatchBookmarks: true,
+              timeoutSeconds: WATCH_TIMEOUT_SECONDS,
+              labelSelector,
+            },
+            (type: string, object: unknown) => {
+              if (type === 'ERROR') {
+                const status = object as { code?: number; message?: string };
+                if (status.code === 410) expired = true;
+                else done(new HttpStatusError(status.code ?? 500, status.message ?? 'watch error'));
+                abort();
+                return;
+              }
+              onEvent(type, object);
+            },
+            done,
+          )
+          .then((c) => {
+            controller = c;
+            if (signal.aborted) c.abort();
+            else signal.addEventListener('abort', abort, { once: true });
+          }, done);
+      });
+    },
+  };
+}
+
+export class ListWatch {
+  /** objects of this scope as of the last event, by UID: what a relist compares against */
+  private readonly known = new Map<string, DatabaseRef>();
+  private resourceVersion: string | undefined;
+  private synced = false;
+
+  constructor(
+    private readonly source: WatchSource,
+    private readonly hooks: ListWatchHooks,
+  ) {}
+
+  async run(signal: AbortSignal): Promise<void> {
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        if (this.resourceVersion === undefined) {
+          this.resourceVersion = await this.relist(signal);
+          failures = 0;
+        }
+        const startedAt = Date.now();
+        let events = 0;
+        const end = await this.source.watch(
+          this.resourceVersion,
+          (type, object) => {
+            events++;
+            this.event(type, object);
+          },
+          signal,
+        );
+        if (end === 'expired') {
+          this.hooks.note('expired', { scope: this.source.scope });
+          this.resourceVersion = undefined;
+        } else if (events === 0 && Date.now() - startedAt < 1_000) {
+          // a server that closes at once, over and over, must not become a busy loop
+          throw new Error('watch closed immediately');
+        } else {
+          failures = 0;
+        }
+      } catch (error: unknown) {
+        if (signal.aborted) break;
+        if (isExpired(error)) {
+          this.resourceVersion = undefined;
+          continue;
+        }
+        failures++;
+        const delay = backoffMs(failures, BACKOFF.initialMs, BACKOFF.maxMs);
+        this.hooks.note('reconnect', {
+          scope: this.source.scope,
+          attempt: failures,
+          retryInMs: delay,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        await sleep(delay, undefined, { signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Lists every object; reports each as present and the ones no longer listed as gone. */
+  private async relist(signal: AbortSignal): Promise<string> {
+    const receivedAt = Date.now();
+    const listed = new Map<string, DatabaseObject>();
+    let continueToken: string | undefined;
+    let resourceVersion = '';
+    do {
+      let page: ListPage;
+      try {
+        page = await this.source.list(continueToken);
+      } catch (error: unknown) {
+        // NOTE: a continue token expires like a resourceVersion; the list starts over
+        if (isExpired(error) && continueToken) {
+          listed.clear();
+          continueToken = undefined;
+          continue;
+        }
+        throw error;
+      }
+      if (!continueToken) resourceVersion = page.resourceVersion;
+      for (const item of page.items) {
+        const problem = malformed(item);
+        if (problem) this.hooks.malformed(item, problem);
+        else listed.set((item as DatabaseObject).metadata.uid, item as DatabaseObject);
+      }
+      continueToken = page.continueToken;
+    } while (continueToken && !signal.aborted);
+
+    this.hooks.note('relist', { scope: this.source.scope, objects: listed.size });
+    const handled: Promise<void>[] = [];
+    for (const [uid, ref] of this.known) {
+      if (!listed.has(uid))
+        handled.push(this.hooks.observe({ kind: 'gone', ref }, receivedAt, 'VANISHED'));
+    }
+    this.known.clear();
+    for (const [uid, object] of listed) {
+      const { namespace, name } = object.metadata;
+      this.known.set(uid, { namespace, name, uid });
+      handled.push(this.hooks.observe({ kind: 'present', object }, receivedAt, 'LISTED'));
+    }
+    if (!this.synced) {
+      this.synced = true;
+      this.hooks.listed(
+        listed.size,
+        Promise.all(handled).then(() => undefined),
+      );
+    }
+    return resourceVersion;
+  }
+
+  private event(type: string, object: unknown): void {
+    const receivedAt = Date.now();
+    const version = (object as { metadata?: { resourceVersion?: unknown } } | null)?.metadata
+      ?.resourceVersion;
+    if (type === 'BOOKMARK') {
+      if (typeof version === 'string') this.resourceVersion = version;
+      this.hooks.note('bookmark', { scope: this.source.scope });
+      return;
+    }
+    const problem = malformed(object);
+    if (problem) {
+      this.hooks.malformed(object, problem);
+    } else {
+      const database = object as DatabaseObject;
+      const { namespace, name, uid } = database.metadata;
+      if (type === 'DELETED') {
+        this.known.delete(uid);
+        void this.hooks.observe({ kind: 'gone', ref: { namespace, name, uid } }, receivedAt, type);
+      } else if (type === 'ADDED' || type === 'MODIFIED') {
+        this.known.set(uid, { namespace, name, uid });
+        void this.hooks.observe({ kind: 'present', object: database }, receivedAt, type);
+      }
+    }
+    if (typeof version === 'string') this.resourceVersion = version;
+  }
+}

@@ -1,0 +1,177 @@
+// Composition root of the watcher: load config once, build the clients, list+watch Database
+// objects in the configured scope and turn every event into the right Temporal call; serve
+// /healthz (ready once the first list is handled), /livez and /metrics; on SIGTERM stop
+// watching, let calls in flight finish, close everything.
+import { hostname } from 'node:os';
+import type { Server } from 'node:http';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { connectTemporal, kubeClientConfig } from '../config/clients.js';
+import { ConfigError, loadConfig } from '../config/config.js';
+import { listening, startHttp } from '../runtime/http.js';
+import { createLogger } from '../runtime/log.js';
+import { createEffects } from './effects.js';
+import { lead } from './lease.js';
+import { ListWatch, kubeSource } from './list-watch.js';
+import { WatcherMetrics } from './metrics.js';
+import { Reconciler } from './reconciler.js';
+
+const log = createLogger('rdsflow-watcher');
+
+type State = 'starting' | 'standby' | 'listing' | 'watching' | 'stopping';
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env, ['temporal', 'kube', 'watcher', 'process']);
+  log.level = config.process.logLevel;
+  const kc = kubeClientConfig(config.kube);
+  const objects = kc.makeApiClient(CustomObjectsApi);
+  const metrics = new WatcherMetrics();
+  const identity = config.watcher.identity ?? `${hostname()}-${process.pid}`;
+  const scopes = config.watcher.namespaces.length > 0 ? config.watcher.namespaces : [undefined];
+
+  let state: State = 'starting';
+  const stop = new AbortController();
+  const onSignal = (signal: string) => {
+    log.info({ signal }, 'stopping');
+    state = 'stopping';
+    stop.abort();
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+
+  const temporal = await connectTemporal(config.temporal);
+  let server: Server | undefined;
+  try {
+    server = await startHttp(
+      config.process.httpHost,
+      config.process.httpPort,
+      metrics.registry,
+      () => ({
+        ok: state === 'watching' || state === 'standby',
+        watcher: state,
+        identity,
+      }),
+    );
+    log.info(
+      {
+        temporal: config.temporal.address,
+        namespace: config.temporal.namespace,
+        taskQueue: config.temporal.taskQueue,
+        scope: config.watcher.namespaces.length > 0 ? config.watcher.namespaces : 'all namespaces',
+        labelSelector: config.watcher.labelSelector,
+        leaderElection: config.watcher.leaderElection,
+        identity,
+        http: listening(server),
+      },
+      'watcher started',
+    );
+
+    /** One term of activity: list+watch every scope until `signal` aborts. */
+    const watchAll = async (signal: AbortSignal): Promise<void> => {
+      metrics.leader.set(1);
+      state = 'listing';
+      const reconciler = new Reconciler(
+        createEffects({
+          temporal,
+          taskQueue: config.temporal.taskQueue,
+          kube: objects,
+          events: kc.makeApiClient(CoreV1Api),
+          callTimeoutMs: 10_000,
+          onCall: (call, outcome) => metrics.temporalCalls.inc({ call, outcome }),
+        }),
+        metrics,
+        log,
+        { concurrency: config.watcher.concurrency },
+      );
+      const initial: Promise<void>[] = [];
+      const loops = scopes.map((namespace) => {
+        let resolveListed: (handled: Promise<void>) => void = () => undefined;
+        initial.push(
+          new Promise<void>((resolve, reject) => {
+            resolveListed = (handled) => {
+              handled.then(resolve, reject);
+            };
+          }),
+        );
+        const listWatch = new ListWatch(
+          kubeSource(kc, objects, namespace, config.watcher.labelSelector),
+          {
+            observe: (observation, receivedAt, type) =>
+              reconciler.observe(observation, receivedAt, type),
+            malformed: (object, problem) => {
+              metrics.errors.inc({ stage: 'malformed' });
+              const metadata = (object as { metadata?: Record<string, unknown> } | null)?.metadata;
+              log.warn(
+                {
+                  object: `${String(metadata?.['namespace'])}/${String(metadata?.['name'])}`,
+                  problem,
+                },
+                'malformed object ignored',
+              );
+            },
+            listed: (count, handled) => {
+              log.info({ scope: namespace ?? '*', objects: count }, 'initial list received');
+              resolveListed(handled);
+            },
+            note: (event, detail) => {
+              if (event === 'bookmark') metrics.bookmarks.inc();
+              else if (event === 'relist') metrics.relists.inc();
+              if (event === 'reconnect') {
+                metrics.errors.inc({ stage: 'watch' });
+                log.warn(detail, 'watch interrupted; reconnecting');
+              } else if (event !== 'bookmark') {
+                log.info(detail, event === 'relist' ? 'listed' : 'watch expired (410); relisting');
+              }
+            },
+          },
+        );
+        return listWatch.run(signal);
+      });
+      Promise.all(initial).then(
+        () => {
+          if (!signal.aborted) {
+            state = 'watching';
+            log.info('initial list handled; ready');
+          }
+        },
+        () => undefined,
+      );
+      try {
+        await Promise.all(loops);
+      } finally {
+        await reconciler.close();
+        metrics.leader.set(0);
+      }
+    };
+
+    if (config.watcher.leaderElection) {
+      await lead(
+        kc.makeApiClient(CoordinationV1Api),
+        {
+          namespace: config.watcher.leaseNamespace,
+          name: config.watcher.leaseName,
+          identity,
+        },
+        log,
+        {
+          standby: () => {
+            if (state !== 'stopping') state = 'standby';
+          },
+          active: watchAll,
+        },
+        stop.signal,
+      );
+    } else {
+      await watchAll(stop.signal);
+    }
+    log.info('watcher stopped');
+  } finally {
+    server?.close();
+    await temporal.connection.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) log.fatal(error.message);
+  else log.fatal({ err: error }, 'watcher failed');
+  process.exitCode = 1;
+});

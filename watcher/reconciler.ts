@@ -1,0 +1,169 @@
+// Ties list-watch to Temporal: every observation goes through a per-object queue (one object's
+// events in order, different objects in parallel), decide() picks the call, effects carry it
+// out, and only once Temporal (or Kubernetes) has acknowledged it does the watcher remember it.
+// A failed call is retried with backoff; nothing is dropped.
+import type { Logger } from 'pino';
+import { workflowIdFor } from '../contracts/names.js';
+import { decide, seenAfter, type Action, type Observation, type Seen } from './decide.js';
+import type { Effects } from './effects.js';
+import { isPermanentKubeError } from './effects.js';
+import type { EventType } from './list-watch.js';
+import type { WatcherMetrics } from './metrics.js';
+import { KeyedQueue } from './queue.js';
+
+export interface ReconcilerOptions {
+  readonly concurrency: number;
+  readonly initialBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+}
+
+interface Item {
+  readonly observation: Observation;
+}
+
+export class Reconciler {
+  /** what has been carried out per object UID; lost on restart, rebuilt by the first list */
+  private readonly seen = new Map<string, Seen>();
+  private readonly queue: KeyedQueue<Item>;
+
+  constructor(
+    private readonly effects: Effects,
+    private readonly metrics: WatcherMetrics,
+    private readonly log: Logger,
+    options: ReconcilerOptions,
+  ) {
+    this.queue = new KeyedQueue<Item>(
+      (uid, item, since) => this.handle(uid, item.observation, since),
+      {
+        concurrency: options.concurrency,
+        initialBackoffMs: options.initialBackoffMs ?? 1_000,
+        maxBackoffMs: options.maxBackoffMs ?? 15_000,
+      },
+      ({ key, attempt, retryInMs, error }) => {
+        this.metrics.retries.inc();
+        this.log.warn(
+          { uid: key, attempt, retryInMs, err: error },
+          'event not delivered; retrying',
+        );
+      },
+    );
+  }
+
+  get depth(): number {
+    return this.queue.depth;
+  }
+
+  observe(observation: Observation, receivedAt: number, type: EventType): Promise<void> {
+    this.metrics.events.inc({ type });
+    const uid = observation.kind === 'gone' ? observation.ref.uid : observation.object.metadata.uid;
+    const done = this.queue.push(uid, { observation }, receivedAt);
+    this.metrics.queueDepth.set(this.queue.depth);
+    return done;
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+
+  private async handle(uid: string, observation: Observation, since: number): Promise<void> {
+    const action = decide(this.seen.get(uid), observation);
+    this.metrics.actions.inc({ action: action.kind });
+    const ref = observation.kind === 'gone' ? observation.ref : observation.object.metadata;
+    // `object`, not `name`: pino's own `name` field is the logger's
+    const fields = { object: `${ref.namespace}/${ref.name}`, uid };
+    const applied = await this.apply(action, fields);
+    if (applied !== 'skipped') {
+      if (action.kind !== 'none' && action.kind !== 'reject') {
+        this.metrics.lag.observe((Date.now() - since) / 1_000);
+      }
+      const next = seenAfter(observation);
+      if (next) this.seen.set(uid, next);
+      else this.seen.delete(uid);
+    }
+    this.metrics.queueDepth.set(this.queue.depth);
+  }
+
+  /** Carries out one action; 'skipped' when the object moved on and a newer event will come. */
+  private async apply(
+    action: Action,
+    fields: { object: string; uid: string },
+  ): Promise<'done' | 'skipped'> {
+    switch (action.kind) {
+      case 'none':
+        this.log.debug({ ...fields, why: action.why }, 'nothing to do');
+        return 'done';
+      case 'reject':
+        await this.effects.reject(action.ref, action.generation, action.problems);
+        this.metrics.rejected.inc();
+        this.log.warn(
+          { ...fields, generation: action.generation, problems: action.problems },
+          'invalid spec; no workflow started',
+        );
+        return 'done';
+      case 'start':
+      case 'specChanged': {
+        const ref = action.input.object.metadata;
+        if (action.addFinalizer && !(await this.guard(ref, fields))) return 'skipped';
+        if (action.kind === 'start') await this.effects.start(action.input);
+        else await this.effects.specChanged(action.input, action.snapshot);
+        this.log.info(
+          {
+            ...fields,
+            generation: ref.generation,
+            workflowId: workflowIdFor(ref),
+            call: action.kind === 'start' ? 'start' : 'signalWithStart(specChanged)',
+          },
+          action.kind === 'start' ? 'workflow started' : 'workflow told of a new generation',
+        );
+        if (action.kind === 'start' && action.addFinalizer) {
+          await this.notify(action.input.object.metadata, {
+            type: 'Normal',
+            reason: 'WorkflowStarted',
+            message: `provisioning workflow ${workflowIdFor(ref)} started`,
+          });
+        }
+        return 'done';
+      }
+      case 'delete': {
+        const outcome = await this.effects.requestDelete(action.ref, action.input);
+        this.log.info(
+          { ...fields, workflowId: workflowIdFor(action.ref), outcome, started: !!action.input },
+          'delete requested',
+        );
+        return 'done';
+      }
+    }
+  }
+
+  /** Adds our finalizer before anything starts; false when the object is gone or deleting. */
+  private async guard(
+    ref: { namespace: string; name: string; uid: string },
+    fields: Record<string, unknown>,
+  ): Promise<boolean> {
+    try {
+      if (await this.effects.addFinalizer(ref)) return true;
+    } catch (error: unknown) {
+      if (!isPermanentKubeError(error)) throw error;
+      this.metrics.errors.inc({ stage: 'finalizer' });
+      this.log.error({ ...fields, err: error }, 'finalizer refused; check the watcher RBAC');
+      throw error;
+    }
+    this.log.info(
+      fields,
+      'object gone or being deleted before it was guarded; waiting for its next event',
+    );
+    return false;
+  }
+
+  /** Best effort: an Event that cannot be written is logged, never retried. */
+  private async notify(
+    ref: { namespace: string; name: string; uid: string },
+    event: Parameters<Effects['event']>[1],
+  ): Promise<void> {
+    try {
+      await this.effects.event(ref, event);
+    } catch (error: unknown) {
+      this.log.debug({ object: `${ref.namespace}/${ref.name}`, err: error }, 'event not recorded');
+    }
+  }
+}
