@@ -114,7 +114,10 @@ export class Watched {
           : undefined;
         const generation = arg?.metadata?.generation;
         return [
-          { name: attributes.signalName ?? '', ...(generation !== undefined ? { generation } : {}) },
+          {
+            name: attributes.signalName ?? '',
+            ...(generation !== undefined ? { generation } : {}),
+          },
         ];
       });
       records.set(workflowId, {
