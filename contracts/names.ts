@@ -25,6 +25,14 @@ export function workflowIdFor(ref: DatabaseRef): string {
   return `database/${ref.namespace}/${ref.name}/${ref.uid}`;
 }
 
+/** The object a workflow ID names, or undefined for any other workflow. */
+export function refFromWorkflowId(workflowId: string): DatabaseRef | undefined {
+  const match = /^database\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(workflowId);
+  if (!match) return undefined;
+  const [, namespace = '', name = '', uid = ''] = match;
+  return { namespace, name, uid };
+}
+
 /**
  * A 40-bit hash, base-36: two independent 32-bit FNV-1a lanes over the UTF-16 code units.
  * Collisions only matter between objects whose readable prefix is identical too.

@@ -5,7 +5,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import type { DatabaseRef } from '../contracts/database.js';
-import { workflowIdFor } from '../contracts/names.js';
+import { refFromWorkflowId, workflowIdFor } from '../contracts/names.js';
 import {
   WORKFLOW_TYPE,
   deleteSignal,
@@ -15,6 +15,7 @@ import {
 } from '../contracts/workflow.js';
 import {
   addFinalizer,
+  currentObject,
   httpCodeOf,
   recordEvent,
   writeStatus,
@@ -40,6 +41,10 @@ export interface Effects {
   addFinalizer(ref: DatabaseRef): Promise<boolean>;
   reject(ref: DatabaseRef, generation: number, problems: readonly string[]): Promise<void>;
   event(ref: DatabaseRef, event: DatabaseEvent): Promise<void>;
+  /** objects whose entity workflow runs on this task queue */
+  runningWorkflows(): AsyncIterable<DatabaseRef>;
+  /** does the object still exist with this UID? */
+  exists(ref: DatabaseRef): Promise<boolean>;
 }
 
 /** A Kubernetes answer that retrying will not change (bad request, forbidden, invalid). */
@@ -145,6 +150,20 @@ export function createEffects(deps: EffectDeps): Effects {
         if (!isPermanentKubeError(error)) throw error;
       }
       await this.event(ref, { type: 'Warning', reason: REJECTED_REASON, message });
+    },
+
+    async *runningWorkflows() {
+      const query =
+        `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' ` +
+        `AND TaskQueue = '${deps.taskQueue.replace(/'/g, "\\'")}'`;
+      for await (const execution of deps.temporal.workflow.list({ query })) {
+        const ref = refFromWorkflowId(execution.workflowId);
+        if (ref) yield ref;
+      }
+    },
+
+    async exists(ref) {
+      return (await currentObject(deps.kube, ref)) !== undefined;
     },
 
     async event(ref, event) {

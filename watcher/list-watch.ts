@@ -158,6 +158,11 @@ export class ListWatch {
     private readonly hooks: ListWatchHooks,
   ) {}
 
+  /** UIDs of the objects this scope currently knows of. */
+  knownUids(): string[] {
+    return [...this.known.keys()];
+  }
+
   async run(signal: AbortSignal): Promise<void> {
     let failures = 0;
     while (!signal.aborted) {

@@ -3,6 +3,7 @@
 // /healthz (ready once the first list is handled), /livez and /metrics; on SIGTERM stop
 // watching, let calls in flight finish, close everything.
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server } from 'node:http';
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { connectTemporal, kubeClientConfig } from '../config/clients.js';
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
         { concurrency: config.watcher.concurrency },
       );
       const initial: Promise<void>[] = [];
-      const loops = scopes.map((namespace) => {
+      const listWatches = scopes.map((namespace) => {
         let resolveListed: (handled: Promise<void>) => void = () => undefined;
         initial.push(
           new Promise<void>((resolve, reject) => {
@@ -92,51 +93,62 @@ async function main(): Promise<void> {
             };
           }),
         );
-        const listWatch = new ListWatch(
-          kubeSource(kc, objects, namespace, config.watcher.labelSelector),
-          {
-            observe: (observation, receivedAt, type) =>
-              reconciler.observe(observation, receivedAt, type),
-            malformed: (object, problem) => {
-              metrics.errors.inc({ stage: 'malformed' });
-              const metadata = (object as { metadata?: Record<string, unknown> } | null)?.metadata;
-              log.warn(
-                {
-                  object: `${String(metadata?.['namespace'])}/${String(metadata?.['name'])}`,
-                  problem,
-                },
-                'malformed object ignored',
-              );
-            },
-            listed: (count, handled) => {
-              log.info({ scope: namespace ?? '*', objects: count }, 'initial list received');
-              resolveListed(handled);
-            },
-            note: (event, detail) => {
-              if (event === 'bookmark') metrics.bookmarks.inc();
-              else if (event === 'relist') metrics.relists.inc();
-              if (event === 'reconnect') {
-                metrics.errors.inc({ stage: 'watch' });
-                log.warn(detail, 'watch interrupted; reconnecting');
-              } else if (event !== 'bookmark') {
-                log.info(detail, event === 'relist' ? 'listed' : 'watch expired (410); relisting');
-              }
-            },
+        return new ListWatch(kubeSource(kc, objects, namespace, config.watcher.labelSelector), {
+          observe: (observation, receivedAt, type) =>
+            reconciler.observe(observation, receivedAt, type),
+          malformed: (object, problem) => {
+            metrics.errors.inc({ stage: 'malformed' });
+            const metadata = (object as { metadata?: Record<string, unknown> } | null)?.metadata;
+            log.warn(
+              {
+                object: `${String(metadata?.['namespace'])}/${String(metadata?.['name'])}`,
+                problem,
+              },
+              'malformed object ignored',
+            );
           },
-        );
-        return listWatch.run(signal);
+          listed: (count, handled) => {
+            log.info({ scope: namespace ?? '*', objects: count }, 'initial list received');
+            resolveListed(handled);
+          },
+          note: (event, detail) => {
+            if (event === 'bookmark') metrics.bookmarks.inc();
+            else if (event === 'relist') metrics.relists.inc();
+            if (event === 'reconnect') {
+              metrics.errors.inc({ stage: 'watch' });
+              log.warn(detail, 'watch interrupted; reconnecting');
+            } else if (event !== 'bookmark') {
+              log.info(detail, event === 'relist' ? 'listed' : 'watch expired (410); relisting');
+            }
+          },
+        });
       });
-      Promise.all(initial).then(
-        () => {
-          if (!signal.aborted) {
-            state = 'watching';
-            log.info('initial list handled; ready');
+      const loops = listWatches.map((listWatch) => listWatch.run(signal));
+      const afterFirstList = async () => {
+        await Promise.all(initial);
+        if (signal.aborted) return;
+        state = 'watching';
+        log.info('initial list handled; ready');
+        const listed = new Set(listWatches.flatMap((lw) => lw.knownUids()));
+        for (let attempt = 1; !signal.aborted; attempt++) {
+          try {
+            const orphans = await reconciler.sweepOrphans(listed);
+            log.info({ orphans }, 'running workflows checked against their objects');
+            return;
+          } catch (error: unknown) {
+            log.warn({ err: error, attempt }, 'orphan check failed; retrying');
+            await sleep(Math.min(60_000, 2_000 * attempt), undefined, { signal }).catch(
+              () => undefined,
+            );
           }
-        },
-        () => undefined,
+        }
+      };
+      const sweeping = afterFirstList().catch((error: unknown) =>
+        log.error({ err: error }, 'first list not handled'),
       );
       try {
         await Promise.all(loops);
+        await sweeping;
       } finally {
         await reconciler.close();
         metrics.leader.set(0);

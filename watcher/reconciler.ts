@@ -65,6 +65,31 @@ export class Reconciler {
     return this.queue.close();
   }
 
+  /**
+   * After the first list: a running workflow whose object was not listed may belong to an
+   * object that vanished while no watcher looked (its finalizer removed by hand). Each such
+   * object is checked directly (never inferred from the list, which a selector may narrow)
+   * and, when it is really gone, its workflow is asked to clean up.
+   */
+  async sweepOrphans(listed: ReadonlySet<string>): Promise<number> {
+    let orphans = 0;
+    for await (const ref of this.effects.runningWorkflows()) {
+      if (listed.has(ref.uid)) continue;
+      try {
+        if (await this.effects.exists(ref)) continue;
+      } catch (error: unknown) {
+        this.log.warn(
+          { object: `${ref.namespace}/${ref.name}`, uid: ref.uid, err: error },
+          'cannot check whether the object of a running workflow exists; leaving it',
+        );
+        continue;
+      }
+      orphans++;
+      void this.observe({ kind: 'gone', ref }, Date.now(), 'VANISHED');
+    }
+    return orphans;
+  }
+
   private async handle(uid: string, observation: Observation, since: number): Promise<void> {
     const action = decide(this.seen.get(uid), observation);
     this.metrics.actions.inc({ action: action.kind });
