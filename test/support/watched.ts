@@ -12,6 +12,7 @@ import { kube, objectRef } from './database.js';
 import { config, uniqueName } from './env.js';
 
 export const LABEL = 'rdsflow.io/test';
+export const NO_SPEC = Symbol('no spec');
 const core = kubeClientConfig(config.kube).makeApiClient(CoreV1Api);
 
 export interface SignalSeen {
@@ -39,6 +40,7 @@ export class Watched {
     return `${this.id}-${suffix}`;
   }
 
+  /** Creates a labelled object; `NO_SPEC` leaves the spec out altogether. */
   async create(suffix: string, spec: unknown = { engine: 'postgres' }): Promise<DatabaseObject> {
     return (await kube.createNamespacedCustomObject({
       ...objectRef,
@@ -46,7 +48,7 @@ export class Watched {
         apiVersion: `${API_GROUP}/${API_VERSION}`,
         kind: 'Database',
         metadata: { name: this.name(suffix), labels: { [LABEL]: this.id } },
-        ...(spec === undefined ? {} : { spec }),
+        ...(spec === NO_SPEC ? {} : { spec }),
       },
     })) as DatabaseObject;
   }
