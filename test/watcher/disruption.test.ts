@@ -153,7 +153,7 @@ describe('the watcher under disruption', () => {
   it('delivers what arrived while Temporal was down once it is back', async () => {
     const { watched, watcher } = await setUp();
     await stop(layout, quiet, ['temporal']);
-    let created: DatabaseObject[] = [];
+    let created: DatabaseObject[];
     try {
       created = await Promise.all([0, 1, 2].map((i) => watched.create(`t${i}`)));
       await eventually(
