@@ -373,6 +373,21 @@ describe('database workflow', () => {
     );
   });
 
+  it('creates nothing for an object that vanished before its finalizer was on', async () => {
+    await scenario(
+      (world) => (world.objectGone = true),
+      async ({ world, start }) => {
+        const handle = await start(snapshot({ deletionPolicy: 'Delete' }));
+        const result = await client.workflow
+          .getHandle<typeof databaseWorkflow>(handle.workflowId)
+          .result();
+        assert.equal(result.outcome, 'deleted');
+        assert.ok(!world.calls.includes('ensureMasterPassword'), world.calls.join(','));
+        assert.ok(!world.calls.includes('createDbInstance'), world.calls.join(','));
+      },
+    );
+  });
+
   it('rides out a Vault outage during publish, showing the retries, and becomes Available', async () => {
     await scenario(
       (world) => (world.vaultOutages = 7),

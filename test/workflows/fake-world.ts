@@ -17,6 +17,8 @@ export interface FakeWorld {
   pollDelay: string;
   /** how many more times writeDbSecret fails with a transient error */
   vaultOutages: number;
+  /** the object vanished before the workflow could put its finalizer on it */
+  objectGone: boolean;
   modifiedWith: unknown[];
   waitCalls: number;
 }
@@ -30,6 +32,7 @@ export function fakeWorld(): FakeWorld {
     rds: 'available',
     pollDelay: '30 seconds',
     vaultOutages: 0,
+    objectGone: false,
     modifiedWith: [],
     waitCalls: 0,
     activities: undefined as unknown as Activities,
@@ -44,7 +47,7 @@ export function fakeWorld(): FakeWorld {
       world.statuses.push(update);
       return Promise.resolve({ written: true });
     },
-    ensureFinalizer: () => call('ensureFinalizer', { present: true }),
+    ensureFinalizer: () => call('ensureFinalizer', { present: !world.objectGone }),
     releaseFinalizer: () => call('releaseFinalizer', { released: true }),
     ensureMasterPassword: (db) =>
       call('ensureMasterPassword', { created: true, vaultPath: `secret/${db.vaultPath}` }),
