@@ -132,8 +132,27 @@ export async function writeStatus(
   return true;
 }
 
-/** Adds our finalizer so the object outlives its database; false when it cannot. */
-export async function addFinalizer(kube: DatabaseApi, ref: DatabaseRef): Promise<boolean> {
+/**
+ * Adds our finalizer so the object outlives its database; false when it cannot. Given the
+ * object as last seen (a watch event), it first tries a compare-and-swap on that version and
+ * reads the object only if it has moved on.
+ */
+export async function addFinalizer(
+  kube: DatabaseApi,
+  ref: DatabaseRef,
+  seen?: DatabaseObject,
+): Promise<boolean> {
+  if (seen && seen.metadata.uid === ref.uid && !seen.metadata.deletionTimestamp) {
+    const finalizers = seen.metadata.finalizers ?? [];
+    if (finalizers.includes(FINALIZER)) return true;
+    try {
+      await patchFinalizers(kube, seen, [...finalizers, FINALIZER]);
+      return true;
+    } catch (error: unknown) {
+      const code = httpCodeOf(error);
+      if (code !== 409 && code !== 404) throw error;
+    }
+  }
   const object = await currentObject(kube, ref);
   if (!object) return false;
   const finalizers = object.metadata.finalizers ?? [];

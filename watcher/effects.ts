@@ -4,7 +4,7 @@
 // reused), so a retried or duplicated call, or a second watcher, changes nothing.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
-import type { DatabaseRef } from '../contracts/database.js';
+import type { DatabaseObject, DatabaseRef } from '../contracts/database.js';
 import { refFromWorkflowId, workflowIdFor } from '../contracts/names.js';
 import {
   WORKFLOW_TYPE,
@@ -37,8 +37,8 @@ export interface Effects {
     ref: DatabaseRef,
     input?: DatabaseWorkflowInput,
   ): Promise<'signalled' | 'not-running'>;
-  /** false when the object is gone or already being deleted */
-  addFinalizer(ref: DatabaseRef): Promise<boolean>;
+  /** false when the object is gone or already being deleted; `seen` saves a read */
+  addFinalizer(ref: DatabaseRef, seen?: DatabaseObject): Promise<boolean>;
   reject(ref: DatabaseRef, generation: number, problems: readonly string[]): Promise<void>;
   event(ref: DatabaseRef, event: DatabaseEvent): Promise<void>;
   /** objects whose entity workflow runs on this task queue */
@@ -132,8 +132,8 @@ export function createEffects(deps: EffectDeps): Effects {
       }
     },
 
-    addFinalizer(ref) {
-      return addFinalizer(deps.kube, ref);
+    addFinalizer(ref, seen) {
+      return addFinalizer(deps.kube, ref, seen);
     },
 
     async reject(ref, generation, problems) {

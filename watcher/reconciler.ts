@@ -3,6 +3,7 @@
 // out, and only once Temporal (or Kubernetes) has acknowledged it does the watcher remember it.
 // A failed call is retried with backoff; nothing is dropped.
 import type { Logger } from 'pino';
+import type { DatabaseObject } from '../contracts/database.js';
 import { workflowIdFor } from '../contracts/names.js';
 import { decide, seenAfter, type Action, type Observation, type Seen } from './decide.js';
 import type { Effects } from './effects.js';
@@ -96,7 +97,8 @@ export class Reconciler {
     const ref = observation.kind === 'gone' ? observation.ref : observation.object.metadata;
     // `object`, not `name`: pino's own `name` field is the logger's
     const fields = { object: `${ref.namespace}/${ref.name}`, uid };
-    const applied = await this.apply(action, fields);
+    const seenObject = observation.kind === 'present' ? observation.object : undefined;
+    const applied = await this.apply(action, fields, seenObject);
     if (applied !== 'skipped') {
       if (action.kind !== 'none' && action.kind !== 'reject') {
         this.metrics.lag.observe((Date.now() - since) / 1_000);
@@ -112,6 +114,7 @@ export class Reconciler {
   private async apply(
     action: Action,
     fields: { object: string; uid: string },
+    seenObject: DatabaseObject | undefined,
   ): Promise<'done' | 'skipped'> {
     switch (action.kind) {
       case 'none':
@@ -128,7 +131,7 @@ export class Reconciler {
       case 'start':
       case 'specChanged': {
         const ref = action.input.object.metadata;
-        if (action.addFinalizer && !(await this.guard(ref, fields))) return 'skipped';
+        if (action.addFinalizer && !(await this.guard(ref, fields, seenObject))) return 'skipped';
         if (action.kind === 'start') await this.effects.start(action.input);
         else await this.effects.specChanged(action.input, action.snapshot);
         this.log.info(
@@ -141,7 +144,8 @@ export class Reconciler {
           action.kind === 'start' ? 'workflow started' : 'workflow told of a new generation',
         );
         if (action.kind === 'start' && action.addFinalizer) {
-          await this.notify(action.input.object.metadata, {
+          // off the object's critical path: an Event is for people, and best effort
+          void this.notify(action.input.object.metadata, {
             type: 'Normal',
             reason: 'WorkflowStarted',
             message: `provisioning workflow ${workflowIdFor(ref)} started`,
@@ -164,9 +168,10 @@ export class Reconciler {
   private async guard(
     ref: { namespace: string; name: string; uid: string },
     fields: Record<string, unknown>,
+    seenObject: DatabaseObject | undefined,
   ): Promise<boolean> {
     try {
-      if (await this.effects.addFinalizer(ref)) return true;
+      if (await this.effects.addFinalizer(ref, seenObject)) return true;
     } catch (error: unknown) {
       if (!isPermanentKubeError(error)) throw error;
       this.metrics.errors.inc({ stage: 'finalizer' });

@@ -1,0 +1,231 @@
+// `npm run bench [-- 1,100,1000]`: how fast does an applied Database become a started workflow?
+// For each N, applies N objects through the real kube-apiserver with the real watcher process
+// running, and prints the latency from each create call returning to Temporal having accepted
+// the workflow start (p50/p95/p99/max), the throughput, and the watcher's memory; then, against
+// the same Temporal server, the raw rate of workflow.start calls with no watcher in between.
+// Everything it creates is removed at the end. Needs `npm run infra -- up`.
+import { readFileSync } from 'node:fs';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import type { Client } from '@temporalio/client';
+import { WORKFLOW_TYPE } from '../contracts/workflow.js';
+import { layoutFrom } from '../infra/layout.js';
+import { stackEnv } from '../infra/stack.js';
+
+Object.assign(process.env, stackEnv(layoutFrom(process.env)));
+const { loadConfig } = await import('../config/config.js');
+const { connectTemporal, kubeClientConfig } = await import('../config/clients.js');
+const { startWatcher, health, metric } = await import('../test/support/processes.js');
+const { API_GROUP, API_VERSION, PLURAL } = await import('../contracts/database.js');
+const { mergePatch } = await import('../kube/databases.js');
+
+const CONCURRENCY = 16;
+const LABEL = 'rdsflow.io/bench';
+const config = loadConfig(process.env, ['temporal', 'kube']);
+const kube = kubeClientConfig(config.kube).makeApiClient(CustomObjectsApi);
+const where = { group: API_GROUP, version: API_VERSION, plural: PLURAL, namespace: 'default' };
+
+/** Runs `fn` over `items`, `limit` at a time. */
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++] as T);
+    }),
+  );
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+/** CPU time (user + system) a process has used, in ms. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux)
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+interface Row {
+  n: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  perSecond: number;
+  rssIdle: number;
+  rssPeak: number;
+  heapIdle: number;
+  heapAfter: number;
+  /** how fast the apiserver took the creates themselves */
+  createdPerSecond: number;
+  /** the watcher's own CPU time per object */
+  cpuPerObject: number;
+}
+
+async function cleanUp(client: Client, id: string, names: string[]): Promise<void> {
+  const running: string[] = [];
+  for await (const w of client.workflow.list({
+    query: `TaskQueue = '${id}' AND ExecutionStatus = 'Running'`,
+  }))
+    running.push(w.workflowId);
+  await pool(running, CONCURRENCY, async (workflowId) => {
+    await client.workflow.getHandle(workflowId).terminate('benchmark cleanup');
+  });
+  await pool(names, CONCURRENCY, async (name) => {
+    await kube
+      .patchNamespacedCustomObject(
+        { ...where, name, body: { metadata: { finalizers: null } } },
+        mergePatch,
+      )
+      .catch(() => undefined);
+    await kube.deleteNamespacedCustomObject({ ...where, name }).catch(() => undefined);
+  });
+}
+
+async function throughWatcher(client: Client, n: number): Promise<Row> {
+  const id = `bench-${Date.now().toString(36)}-${n}`;
+  const watcher = await startWatcher({
+    taskQueue: id,
+    selector: `${LABEL}=${id}`,
+    env: { RDSFLOW_WATCHER_CONCURRENCY: String(CONCURRENCY) },
+  });
+  const pid = watcher.child.pid ?? 0;
+  const names = Array.from({ length: n }, (_, i) => `${id}-${i}`);
+  try {
+    while ((await health(watcher)).status !== 200) await new Promise((r) => setTimeout(r, 50));
+    const rssIdle = rssMiB(pid);
+    const heap = async () =>
+      (await metric(watcher, 'rdsflow_watcher_nodejs_heap_size_used_bytes')) / 2 ** 20;
+    const heapIdle = await heap();
+    const cpuBefore = cpuMs(pid);
+    let rssPeak = rssIdle;
+    const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(pid))), 100);
+    const createdAt = new Map<string, number>();
+    const first = Date.now();
+    await pool(names, CONCURRENCY, async (name) => {
+      const object = (await kube.createNamespacedCustomObject({
+        ...where,
+        body: {
+          apiVersion: `${API_GROUP}/${API_VERSION}`,
+          kind: 'Database',
+          metadata: { name, labels: { [LABEL]: id } },
+          spec: { engine: 'postgres' },
+        },
+      })) as { metadata: { uid: string } };
+      createdAt.set(object.metadata.uid, Date.now());
+    });
+    const createdPerSecond = (n * 1000) / Math.max(1, Date.now() - first);
+    const startTimes = new Map<string, number>();
+    const deadline = Date.now() + 10 * 60_000;
+    while (startTimes.size < n) {
+      if (Date.now() > deadline) throw new Error(`only ${startTimes.size}/${n} workflows started`);
+      await new Promise((r) => setTimeout(r, 200));
+      for await (const w of client.workflow.list({
+        query: `TaskQueue = '${id}' AND WorkflowType = '${WORKFLOW_TYPE}'`,
+      })) {
+        startTimes.set(w.workflowId.split('/').at(-1) ?? '', w.startTime.getTime());
+      }
+    }
+    clearInterval(sampler);
+    const cpuPerObject = (cpuMs(pid) - cpuBefore) / n;
+    rssPeak = Math.max(rssPeak, rssMiB(pid));
+    const latencies = [...startTimes]
+      .map(([uid, t]) => t - (createdAt.get(uid) ?? t))
+      .sort((a, b) => a - b);
+    const last = Math.max(...startTimes.values());
+    return {
+      n,
+      p50: percentile(latencies, 50),
+      p95: percentile(latencies, 95),
+      p99: percentile(latencies, 99),
+      max: latencies.at(-1) ?? Number.NaN,
+      perSecond: (n * 1000) / Math.max(1, last - first),
+      rssIdle,
+      rssPeak,
+      heapIdle,
+      heapAfter: await heap(),
+      createdPerSecond,
+      cpuPerObject,
+    };
+  } finally {
+    await watcher.stop();
+    await cleanUp(client, id, names);
+  }
+}
+
+async function rawStarts(client: Client, n: number): Promise<Row> {
+  const id = `bench-raw-${Date.now().toString(36)}-${n}`;
+  const ids = Array.from({ length: n }, (_, i) => `${id}/${i}`);
+  const latencies: number[] = [];
+  const first = Date.now();
+  await pool(ids, CONCURRENCY, async (workflowId) => {
+    const t0 = Date.now();
+    await client.workflow.start(WORKFLOW_TYPE, { taskQueue: id, workflowId, args: [{}] });
+    latencies.push(Date.now() - t0);
+  });
+  const elapsed = Date.now() - first;
+  await cleanUp(client, id, []);
+  latencies.sort((a, b) => a - b);
+  return {
+    n,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+    max: latencies.at(-1) ?? Number.NaN,
+    perSecond: (n * 1000) / Math.max(1, elapsed),
+    rssIdle: Number.NaN,
+    rssPeak: Number.NaN,
+    heapIdle: Number.NaN,
+    heapAfter: Number.NaN,
+    createdPerSecond: Number.NaN,
+    cpuPerObject: Number.NaN,
+  };
+}
+
+const sizes = (process.argv[2] ?? '1,100,1000')
+  .split(',')
+  .map(Number)
+  .filter((v) => v > 0);
+const client = await connectTemporal(config.temporal);
+const fmt = (v: number, width: number, digits = 0) =>
+  (Number.isNaN(v) ? '-' : v.toFixed(digits)).padStart(width);
+try {
+  process.stdout.write(
+    `watcher: kubectl create returned → workflow start accepted by Temporal ` +
+      `(concurrency ${CONCURRENCY} creates, watcher concurrency ${CONCURRENCY})\n` +
+      `     N  p50 ms  p95 ms  p99 ms  max ms   objects/s   (creates/s)   CPU ms/object   RSS MiB idle → peak   heap MiB idle → after\n`,
+  );
+  const watched: Row[] = [];
+  for (const n of sizes) {
+    const row = await throughWatcher(client, n);
+    watched.push(row);
+    process.stdout.write(
+      `${fmt(n, 6)}${fmt(row.p50, 8)}${fmt(row.p95, 8)}${fmt(row.p99, 8)}${fmt(row.max, 8)}` +
+        `${fmt(row.perSecond, 12, 1)}   ${fmt(row.createdPerSecond, 10, 1)}` +
+        `${fmt(row.cpuPerObject, 15, 1)}   ` +
+        `${fmt(row.rssIdle, 6, 1)} → ${fmt(row.rssPeak, 6, 1)}` +
+        `      ${fmt(row.heapIdle, 6, 1)} → ${fmt(row.heapAfter, 6, 1)}\n`,
+    );
+  }
+  process.stdout.write(
+    `raw workflow.start on the same server, no watcher (concurrency ${CONCURRENCY})\n` +
+      `     N  p50 ms  p95 ms  p99 ms  max ms    starts/s   watcher/raw throughput\n`,
+  );
+  for (const [i, n] of sizes.entries()) {
+    const row = await rawStarts(client, n);
+    const ratio = (watched[i]?.perSecond ?? Number.NaN) / row.perSecond;
+    process.stdout.write(
+      `${fmt(n, 6)}${fmt(row.p50, 8)}${fmt(row.p95, 8)}${fmt(row.p99, 8)}${fmt(row.max, 8)}` +
+        `${fmt(row.perSecond, 12, 1)}   ${fmt(ratio, 6, 2)}\n`,
+    );
+  }
+} finally {
+  await client.connection.close();
+}
