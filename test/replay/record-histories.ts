@@ -1,7 +1,8 @@
 // `npm run record-histories`: runs the database workflow through its main stories on the local
 // Temporal dev server with stubbed activities and saves every run's history under
 // test/replay/histories/. The replay test replays them against the current workflow code, so a
-// change that breaks determinism fails CI. Re-record only for a deliberate, patched() change.
+// change that breaks determinism fails CI. Re-record only for a deliberate, patched() change;
+// `npm run record-histories -- <story>` records one story and keeps the others' old histories.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -50,12 +51,15 @@ async function waitFor(
   throw new Error(`${workflowId} did not get there`);
 }
 
+const only = process.argv.slice(2);
+
 async function record(
   name: string,
   setup: (w: FakeWorld) => void,
   story: (workflowId: string, o: DatabaseSnapshot) => Promise<void>,
   spec: Record<string, unknown>,
 ) {
+  if (only.length > 0 && !only.includes(name)) return;
   const world = fakeWorld();
   setup(world);
   const taskQueue = `record-${name}-${randomUUID()}`;
@@ -141,6 +145,16 @@ await record(
     await client.workflow.getHandle(id).result();
   },
   {},
+);
+
+// since patched('finalizer-gone-means-delete'): an object gone before it was guarded
+await record(
+  'object-gone-before-finalizer',
+  (w) => (w.objectGone = true),
+  async (id) => {
+    await client.workflow.getHandle(id).result();
+  },
+  { deletionPolicy: 'Delete' },
 );
 
 await connection.close();
