@@ -12,6 +12,12 @@ export async function connectTemporal(config: TemporalConfig): Promise<Client> {
   return new Client({ connection, namespace: config.namespace });
 }
 
+/** A client that connects on its first call: a process can start while Temporal is down. */
+export function lazyTemporal(config: TemporalConfig): Client {
+  const connection = Connection.lazy({ address: config.address });
+  return new Client({ connection, namespace: config.namespace });
+}
+
 export function kubeClientConfig(config: KubeConfig): KubeClientConfig {
   const kc = new KubeClientConfig();
   if (config.kubeconfigPath) kc.loadFromFile(config.kubeconfigPath);

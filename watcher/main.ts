@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server } from 'node:http';
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import { connectTemporal, kubeClientConfig } from '../config/clients.js';
+import { kubeClientConfig, lazyTemporal } from '../config/clients.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { listening, startHttp } from '../runtime/http.js';
 import { createLogger } from '../runtime/log.js';
@@ -39,7 +39,8 @@ async function main(): Promise<void> {
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
 
-  const temporal = await connectTemporal(config.temporal);
+  // lazily: Temporal down at start means calls are retried, not a crash loop
+  const temporal = lazyTemporal(config.temporal);
   let server: Server | undefined;
   try {
     server = await startHttp(
@@ -124,8 +125,13 @@ async function main(): Promise<void> {
         });
       });
       const loops = listWatches.map((listWatch) => listWatch.run(signal));
+      const stopped = new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        else signal.addEventListener('abort', () => resolve(), { once: true });
+      });
       const afterFirstList = async () => {
-        await Promise.all(initial);
+        // a stop before the first list is done must not leave this waiting forever
+        await Promise.race([Promise.all(initial), stopped]);
         if (signal.aborted) return;
         state = 'watching';
         log.info('initial list handled; ready');

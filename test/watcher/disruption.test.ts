@@ -154,6 +154,7 @@ describe('the watcher under disruption', () => {
     const { watched, watcher } = await setUp();
     await stop(layout, quiet, ['temporal']);
     let created: DatabaseObject[];
+    let late: AppProcess;
     try {
       created = await Promise.all([0, 1, 2].map((i) => watched.create(`t${i}`)));
       await eventually(
@@ -167,9 +168,21 @@ describe('the watcher under disruption', () => {
       // the watcher keeps serving: still ready, still watching
       assert.equal((await health(watcher)).status, 200);
       await watched.patchSpec('t0', { storageGiB: 30 });
+      // one started during the outage runs, but is not ready: its first list is not delivered
+      late = await startWatcher({ taskQueue: watched.taskQueue, selector: watched.selector });
+      watchers.push(late);
+      assert.equal((await fetch(`${late.httpUrl}/livez`)).status, 200);
+      const early = await health(late);
+      assert.equal(early.status, 503, JSON.stringify(early.body));
     } finally {
       await up(layout, quiet);
     }
+    const started = late;
+    await eventually(
+      'the late watcher ready once Temporal is back',
+      async () => ((await health(started)).status === 200 ? true : undefined),
+      60_000,
+    );
     const records = await converged(watched, 'delivered after the outage', (r) => r.size === 3);
     for (const object of created) {
       const record = records.get(watched.workflowIdOf(object));
