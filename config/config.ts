@@ -40,6 +40,8 @@ const sections = {
     TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
     TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
     RDSFLOW_TASK_QUEUE: z.string().min(1).default('rdsflow'),
+    // where people open the Temporal Web UI; links in CLI output point there
+    RDSFLOW_TEMPORAL_UI: httpUrl.optional(),
   }),
   kube: z.object({
     // unset: in-cluster service account, else ~/.kube/config
@@ -131,6 +133,7 @@ export interface TemporalConfig {
   readonly address: string;
   readonly namespace: string;
   readonly taskQueue: string;
+  readonly uiUrl?: string;
 }
 export interface KubeConfig {
   readonly kubeconfigPath?: string;
@@ -248,11 +251,12 @@ function shape(name: Section, data: Record<string, unknown>): Config[Section] {
         identity: data['RDSFLOW_WATCHER_ID'] as string | undefined,
       });
     case 'temporal':
-      return {
+      return optional({
         address: str('TEMPORAL_ADDRESS'),
         namespace: str('TEMPORAL_NAMESPACE'),
         taskQueue: str('RDSFLOW_TASK_QUEUE'),
-      };
+        uiUrl: (data['RDSFLOW_TEMPORAL_UI'] as string | undefined)?.replace(/\/$/, ''),
+      });
     case 'kube':
       return optional({ kubeconfigPath: data['KUBECONFIG'] as string | undefined });
     case 'aws':

@@ -112,6 +112,7 @@ const temporal: ServerSpec = {
   env: (ctx) => ({
     TEMPORAL_ADDRESS: `${LOOPBACK}:${port(ctx, 'temporal', 'grpc')}`,
     TEMPORAL_NAMESPACE: 'default',
+    RDSFLOW_TEMPORAL_UI: `http://${LOOPBACK}:${port(ctx, 'temporal', 'ui')}`,
   }),
   urls: (ctx) => ({ 'Temporal UI': `http://${LOOPBACK}:${port(ctx, 'temporal', 'ui')}` }),
 };

@@ -1,0 +1,276 @@
+// The rdsflow CLI (the real executable) against the running stack, with the worker and the
+// watcher: approve, cancel during provisioning, retry after a fixed failure; the same signals
+// through the stock `temporal` CLI; human and --json output, and the exit codes scripts use.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
+import { consulClient, rdsClient, vaultClient } from '../../config/clients.js';
+import type { DatabaseObject } from '../../contracts/database.js';
+import { workflowIdFor } from '../../contracts/names.js';
+import { getObject, waitForPhase } from '../support/database.js';
+import { config, eventually, tools, uniqueName } from '../support/env.js';
+import { startWatcher, startWorker, type AppProcess } from '../support/processes.js';
+import { startRdsProxy, type RdsProxy } from '../support/rds-proxy.js';
+import { Watched } from '../support/watched.js';
+import { connectTemporal } from '../../config/clients.js';
+import type { Client } from '@temporalio/client';
+
+const bin = fileURLToPath(new URL('../../bin/rdsflow.js', import.meta.url));
+const rds = rdsClient(config.aws);
+const vault = vaultClient(config.vault);
+const consul = consulClient(config.consul);
+
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function rdsflow(...args: string[]): Promise<Ran> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { env: process.env, timeout: 120_000 },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+function temporalCli(...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      tools.temporalCli,
+      [...args, '--address', config.temporal.address, '--namespace', config.temporal.namespace],
+      (error, stdout, stderr) => (error ? reject(new Error(stderr)) : resolve(stdout)),
+    );
+  });
+}
+
+describe('the rdsflow CLI on the running stack', () => {
+  let proxy: RdsProxy;
+  let client: Client;
+  let watched: Watched;
+  const processes: AppProcess[] = [];
+  const logs = () => processes.map((p) => p.output()).join('\n');
+
+  before(async () => {
+    client = await connectTemporal(config.temporal);
+    watched = new Watched(client);
+    proxy = await startRdsProxy(config.aws.rdsEndpoint ?? '');
+    processes.push(await startWorker(watched.taskQueue, { AWS_ENDPOINT_URL_RDS: proxy.url }));
+    processes.push(
+      await startWatcher({ taskQueue: watched.taskQueue, selector: watched.selector }),
+    );
+  });
+
+  after(async () => {
+    for (const p of processes) await p.stop();
+    await proxy?.close();
+    await watched.cleanup();
+    await client.connection.close();
+    consul.destroy();
+  });
+
+  const ref = (suffix: string) => `default/${watched.name(suffix)}`;
+
+  it('approve: a database waiting for approval goes ahead, followed with --watch', async () => {
+    await watched.create('approve', {
+      engine: 'postgres',
+      requireApproval: true,
+      deletionPolicy: 'Delete',
+    });
+    await waitForPhase(watched.name('approve'), 'AwaitingApproval', 60_000, logs);
+
+    const described = await rdsflow('describe', ref('approve'), '--json');
+    assert.equal(described.code, 0, described.stderr);
+    const view = JSON.parse(described.stdout) as {
+      object: DatabaseObject;
+      workflow: { status: string; live?: { phase: string; step: string } };
+    };
+    assert.equal(view.object.status?.phase, 'AwaitingApproval');
+    assert.equal(view.workflow.status, 'RUNNING');
+    assert.equal(view.workflow.live?.step, 'awaitApproval');
+
+    const human = await rdsflow('describe', ref('approve'));
+    assert.match(human.stdout, /^phase\s+AwaitingApproval/m);
+    assert.match(
+      human.stdout,
+      /^temporal ui\s+http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\//m,
+    );
+
+    const approved = await rdsflow('approve', ref('approve'), '--watch');
+    assert.equal(approved.code, 0, approved.stdout + approved.stderr);
+    assert.match(approved.stdout, /^approved: database\/default\//m);
+    // not a TTY: one line per change, ending Available
+    assert.match(approved.stdout, /\] Available +waitForChange/);
+    assert.equal((await getObject(watched.name('approve')))?.status?.phase, 'Available');
+
+    const history = await rdsflow('history', ref('approve'), '--json');
+    const entries = (
+      JSON.parse(history.stdout) as { entries: { kind: string; name?: string; step?: string }[] }
+    ).entries;
+    assert.ok(entries.some((e) => e.kind === 'signal' && e.name === 'approve'));
+    assert.ok(entries.some((e) => e.kind === 'step' && e.step === 'createDbInstance'));
+    const text = await rdsflow('history', ref('approve'));
+    assert.match(text.stdout, /run provision \(continued\)/);
+    assert.match(text.stdout, /← signal approve/);
+    assert.match(text.stdout, /createDbInstance\s+1 attempt\s+\S+\s+completed/);
+
+    const listed = await rdsflow('list', '-n', 'default', '--json');
+    const names = (JSON.parse(listed.stdout) as DatabaseObject[]).map((o) => o.metadata.name);
+    assert.ok(names.includes(watched.name('approve')));
+  });
+
+  it('cancel during provisioning: Cancelled, and nothing left behind', async () => {
+    proxy.creatingMs = 600_000;
+    try {
+      const object = await watched.create('cancel', {
+        engine: 'postgres',
+        deletionPolicy: 'Delete',
+      });
+      const workflowId = workflowIdFor(object.metadata);
+      await eventually(
+        'waiting for the instance',
+        async () => {
+          const r = await rdsflow('describe', ref('cancel'), '--json');
+          const live = (JSON.parse(r.stdout) as { workflow?: { live?: { step?: string } } })
+            .workflow?.live;
+          return live?.step === 'waitUntilAvailable' ? true : undefined;
+        },
+        60_000,
+      );
+      const identifier =
+        (await getObject(watched.name('cancel')))?.status?.dbInstanceIdentifier ?? '';
+      assert.ok(identifier);
+      // by workflow ID: this needs only Temporal
+      const cancelled = await rdsflow('cancel', workflowId, '--watch');
+      assert.equal(cancelled.code, 7, 'a watch that ends Cancelled exits 7');
+      assert.match(cancelled.stdout, /cancellation requested/);
+      const object2 = await waitForPhase(watched.name('cancel'), 'Cancelled', 60_000, logs);
+      assert.match(
+        object2.status?.message ?? '',
+        /rolled back: RDS instance .* \(Delete\), Vault secret/,
+      );
+      await assert.rejects(
+        rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier })),
+        /DBInstanceNotFound/,
+      );
+      await assert.rejects(vault.read(`secret/data/rdsflow/default/${watched.name('cancel')}`));
+      assert.equal(
+        await consul.kv.get(`rdsflow/default/${watched.name('cancel')}/host`),
+        undefined,
+      );
+      // the watcher leaves a cancelled database alone
+      await new Promise((r) => setTimeout(r, 1_000));
+      assert.equal((await getObject(watched.name('cancel')))?.status?.phase, 'Cancelled');
+    } finally {
+      proxy.creatingMs = 0;
+    }
+  });
+
+  it('retry: a Failed database re-runs its stage once the cause is fixed', async () => {
+    const object = await watched.create('retry', { engine: 'postgres', deletionPolicy: 'Delete' });
+    // RDS reports the instance failed (e.g. a quota), until the operator fixes it
+    await eventually(
+      'identifier known',
+      async () => (await getObject(watched.name('retry')))?.status?.dbInstanceIdentifier,
+    );
+    const identifier = (await getObject(watched.name('retry')))?.status?.dbInstanceIdentifier ?? '';
+    proxy.forceStatus.set(identifier, 'failed');
+    try {
+      await waitForPhase(watched.name('retry'), 'Failed', 60_000);
+    } finally {
+      proxy.forceStatus.delete(identifier);
+    }
+    const retried = await rdsflow('retry', ref('retry'), '--watch', '--json');
+    assert.equal(retried.code, 0, retried.stdout + retried.stderr);
+    const lines = retried.stdout
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => JSON.parse(l) as { phase: string });
+    assert.equal(lines.at(-1)?.phase, 'Available');
+    assert.equal((await getObject(watched.name('retry')))?.metadata.uid, object.metadata.uid);
+  });
+
+  it('the stock temporal CLI has the same effect: approve and cancel by workflow ID', async () => {
+    const a = await watched.create('t-approve', {
+      engine: 'postgres',
+      requireApproval: true,
+      deletionPolicy: 'Delete',
+    });
+    await waitForPhase(watched.name('t-approve'), 'AwaitingApproval', 60_000, logs);
+    await temporalCli(
+      'workflow',
+      'signal',
+      '--workflow-id',
+      workflowIdFor(a.metadata),
+      '--name',
+      'approve',
+      '--input',
+      '{"by":"ops"}',
+    );
+    await waitForPhase(watched.name('t-approve'), 'Available', 60_000, logs);
+
+    const c = await watched.create('t-cancel', {
+      engine: 'postgres',
+      requireApproval: true,
+      deletionPolicy: 'Delete',
+    });
+    await waitForPhase(watched.name('t-cancel'), 'AwaitingApproval', 60_000, logs);
+    await temporalCli('workflow', 'cancel', '--workflow-id', workflowIdFor(c.metadata));
+    const cancelled = await waitForPhase(watched.name('t-cancel'), 'Cancelled', 60_000, logs);
+    assert.match(cancelled.status?.message ?? '', /cancelled by an operator; nothing to roll back/);
+  });
+
+  it('says what to do, with exit codes a script can rely on', async () => {
+    const missing = await rdsflow('describe', 'default/no-such-database');
+    assert.equal(missing.code, 3);
+    assert.match(
+      missing.stderr,
+      /no Database default\/no-such-database: see `kubectl get databases -n default`/,
+    );
+    const json = await rdsflow('describe', 'default/no-such-database', '--json');
+    const parsed = JSON.parse(json.stdout) as { error: string; code: number };
+    assert.equal(parsed.code, 3);
+    assert.match(parsed.error, /^no Database default\/no-such-database/);
+
+    const noWorkflow = await rdsflow('approve', `database/default/ghost/${uniqueName('uid')}`);
+    assert.equal(noWorkflow.code, 4);
+    assert.match(noWorkflow.stderr, /no workflow .* the watcher starts one/);
+
+    const away = await execFileEnv(
+      { TEMPORAL_ADDRESS: '127.0.0.1:1' },
+      'describe',
+      'database/default/x/y',
+    );
+    assert.equal(away.code, 5);
+    assert.match(away.stderr, /Temporal unreachable at 127\.0\.0\.1:1: check TEMPORAL_ADDRESS/);
+
+    const usage = await rdsflow('signal', ref('approve'), 'frobnicate');
+    assert.equal(usage.code, 2);
+    assert.match(
+      usage.stderr,
+      /unknown signal "frobnicate": one of approve, retry, delete, specChanged/,
+    );
+    const help = await rdsflow('history', '--help');
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^usage: rdsflow history <ref>/);
+  });
+});
+
+function execFileEnv(env: Record<string, string>, ...args: string[]): Promise<Ran> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { env: { ...process.env, ...env }, timeout: 60_000 },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
