@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { SEARCH_ATTRIBUTE_FLAGS } from '../contracts/search-attributes.js';
 import { binaries, type Layout } from './layout.js';
 import { LOOPBACK, httpProbe, type Probe } from './net.js';
 import { runLogged } from './proc.js';
@@ -108,6 +109,23 @@ const temporal: ServerSpec = {
       }
       return ui();
     };
+  },
+  // NOTE: start-dev's --search-attribute is ignored for an existing SQLite file; `operator
+  // search-attribute create` is idempotent, so it runs on every start
+  async ready(ctx) {
+    const log = join(ctx.layout.logs, 'temporal-setup.log');
+    for (const pair of SEARCH_ATTRIBUTE_FLAGS) {
+      const [name = '', type = ''] = pair.split('=');
+      await runLogged(
+        ctx.bin.temporal,
+        [
+          ...['operator', 'search-attribute', 'create', '--name', name, '--type', type],
+          ...['--address', `${LOOPBACK}:${port(ctx, 'temporal', 'grpc')}`],
+        ],
+        log,
+      );
+    }
+    ctx.say(`temporal: search attributes ${SEARCH_ATTRIBUTE_FLAGS.join(', ')} registered`);
   },
   env: (ctx) => ({
     TEMPORAL_ADDRESS: `${LOOPBACK}:${port(ctx, 'temporal', 'grpc')}`,

@@ -6,6 +6,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import type { DatabaseObject, DatabaseRef } from '../contracts/database.js';
 import { refFromWorkflowId, workflowIdFor } from '../contracts/names.js';
+import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes.js';
 import {
   WORKFLOW_TYPE,
   deleteSignal,
@@ -61,7 +62,49 @@ export interface EffectDeps {
   /** bounds each Temporal call, so an unreachable server fails the call and it is retried */
   readonly callTimeoutMs: number;
   readonly onCall: (call: TemporalCall, outcome: 'ok' | 'error') => void;
+  /** told once when the namespace lacks rdsflow's search attributes */
+  readonly onSearchAttributesMissing?: (missing: readonly string[]) => void;
   readonly now?: () => Date;
+}
+
+const RECHECK_MS = 5 * 60_000;
+
+/**
+ * Whether this Temporal namespace has rdsflow's search attributes: checked on first use, a
+ * yes remembered, a no (or an unanswerable question, e.g. no operator rights) re-asked every
+ * 5 minutes, with one warning that says how to register them.
+ */
+function registrationCheck(deps: EffectDeps): () => Promise<boolean> {
+  let known: boolean | undefined;
+  let checkedAt = 0;
+  let warned = false;
+  return async () => {
+    if (known === true || (known === false && Date.now() - checkedAt < RECHECK_MS)) return known;
+    checkedAt = Date.now();
+    try {
+      const { customAttributes } = await deps.temporal.connection.withDeadline(
+        Date.now() + deps.callTimeoutMs,
+        () =>
+          deps.temporal.connection.operatorService.listSearchAttributes({
+            namespace: deps.temporal.options.namespace,
+          }),
+      );
+      const missing = Object.values(SEARCH_ATTRIBUTES)
+        .map((key) => key.name)
+        .filter((name) => !(name in (customAttributes ?? {})));
+      known = missing.length === 0;
+      if (!known && !warned) {
+        warned = true;
+        deps.onSearchAttributesMissing?.(missing);
+      }
+    } catch (error: unknown) {
+      // PERMISSION_DENIED or UNIMPLEMENTED (e.g. a hosted Temporal): the question has no answer
+      const code = (error as { code?: unknown }).code;
+      if (code !== 7 && code !== 12) throw error; // unreachable: the call is retried anyway
+      known = false;
+    }
+    return known;
+  };
 }
 
 export function createEffects(deps: EffectDeps): Effects {
@@ -83,26 +126,51 @@ export function createEffects(deps: EffectDeps): Effects {
       throw error;
     }
   };
-  const options = (input: DatabaseWorkflowInput) => ({
-    taskQueue: deps.taskQueue,
-    workflowId: workflowIdFor(input.object.metadata),
-    args: [input] as [DatabaseWorkflowInput],
-  });
+  const searchAttributes = registrationCheck(deps);
+  const options = async (input: DatabaseWorkflowInput) => {
+    const { metadata, spec } = input.object;
+    const engine = typeof spec['engine'] === 'string' ? spec['engine'] : 'unknown';
+    const database = `${metadata.namespace}/${metadata.name}`;
+    return {
+      taskQueue: deps.taskQueue,
+      workflowId: workflowIdFor(metadata),
+      args: [input] as [DatabaseWorkflowInput],
+      // what the Temporal UI shows in its list and on the run's page
+      staticSummary: `${engine} database ${database}`,
+      staticDetails: `Kubernetes Database \`${database}\` (uid ${metadata.uid}); stage ${input.stage}`,
+      memo: { database, engine },
+      ...((await searchAttributes())
+        ? {
+            typedSearchAttributes: [
+              { key: SEARCH_ATTRIBUTES.namespace, value: metadata.namespace },
+              { key: SEARCH_ATTRIBUTES.name, value: metadata.name },
+              { key: SEARCH_ATTRIBUTES.engine, value: engine },
+              {
+                key: SEARCH_ATTRIBUTES.phase,
+                value: input.stage === 'delete' ? 'Deleting' : 'Pending',
+              },
+            ],
+          }
+        : {}),
+    };
+  };
 
   return {
     async start(input) {
+      const start = await options(input);
       await timed('start', () =>
         deps.temporal.workflow.start(WORKFLOW_TYPE, {
-          ...options(input),
+          ...start,
           workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
         }),
       );
     },
 
     async specChanged(input, snapshot) {
+      const start = await options(input);
       await timed('signalWithStart', () =>
         deps.temporal.workflow.signalWithStart(WORKFLOW_TYPE, {
-          ...options(input),
+          ...start,
           signal: specChangedSignal,
           signalArgs: [snapshot],
         }),
@@ -111,9 +179,10 @@ export function createEffects(deps: EffectDeps): Effects {
 
     async requestDelete(ref, input) {
       if (input) {
+        const start = await options(input);
         await timed('signalWithStart', () =>
           deps.temporal.workflow.signalWithStart(WORKFLOW_TYPE, {
-            ...options(input),
+            ...start,
             signal: deleteSignal,
             signalArgs: [],
           }),

@@ -79,6 +79,17 @@ async function main(): Promise<void> {
           events: kc.makeApiClient(CoreV1Api),
           callTimeoutMs: 10_000,
           onCall: (call, outcome) => metrics.temporalCalls.inc({ call, outcome }),
+          onSearchAttributesMissing: (missing) =>
+            log.warn(
+              {
+                missing,
+                register: missing.map(
+                  (name) =>
+                    `temporal operator search-attribute create --name ${name} --type Keyword`,
+                ),
+              },
+              'search attributes not registered: workflows start without them (the UI cannot filter by database)',
+            ),
         }),
         metrics,
         log,

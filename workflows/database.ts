@@ -13,13 +13,16 @@ import {
   log,
   patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   sleep,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { StatusUpdate } from '../activities/kube-status.js';
 import type { DeletionPolicy, Phase } from '../contracts/database.js';
+import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes.js';
 import type { DatabaseNames, ResolvedDatabase } from '../contracts/spec.js';
 import {
   FAILURE,
@@ -170,8 +173,11 @@ class DatabaseFlow {
 
   /** Writes status to the object; a failure to report never stops the database's story. */
   async report(phase: Phase, message: string, extra: Partial<StatusUpdate> = {}): Promise<void> {
+    this.showPhase(phase);
     this.phase = phase;
     this.message = message;
+    // the UI's "current details": not a command, so free of replay concerns
+    setCurrentDetails(`**${phase}**: ${message}`);
     const names = this.names;
     const update: StatusUpdate = {
       phase,
@@ -187,6 +193,19 @@ class DatabaseFlow {
     } catch (error: unknown) {
       if (isCancellation(error)) throw error;
       log.warn('status not written', { phase, error: describeFailure(error).message });
+    }
+  }
+
+  /**
+   * Keeps the DatabasePhase search attribute current, so the UI can filter by phase. Only when
+   * the starter set the attributes (they are registered on this Temporal namespace): upserting
+   * an unregistered one would fail every workflow task.
+   */
+  showPhase(phase: Phase): void {
+    const shown = workflowInfo().typedSearchAttributes.get(SEARCH_ATTRIBUTES.phase);
+    if (shown === undefined || shown === phase) return;
+    if (patched('search-attribute-phase')) {
+      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.phase, value: phase }]);
     }
   }
 

@@ -72,6 +72,18 @@ describe('kubectl apply → Available → kubectl delete, through the watcher', 
     );
     assert.equal(ours.length, 1, 'one instance, though two watchers saw the object');
     assert.ok(await vault.read(`secret/data/rdsflow/default/${name}`));
+    // the Temporal UI's filter finds it by the custom search attributes, phase kept current
+    const found = await eventually('found by search attributes', async () => {
+      const ids: string[] = [];
+      for await (const w of client.workflow.list({
+        query: `DatabaseNamespace = 'default' AND DatabaseName = '${name}' AND DatabaseEngine = 'postgres' AND DatabasePhase = 'Available'`,
+      }))
+        ids.push(w.workflowId);
+      return ids.length > 0 ? ids : undefined;
+    });
+    assert.deepEqual([...new Set(found)], [workflowIdFor(available.metadata)]);
+    const described = await client.workflow.getHandle(workflowIdFor(available.metadata)).describe();
+    assert.deepEqual(described.memo, { database: `default/${name}`, engine: 'postgres' });
     assert.equal((await consul.kv.get(`rdsflow/default/${name}/engine`))?.Value, 'postgres');
 
     await kubectl([

@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync } from 'node:child_process';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { WorkflowStartOptions } from '@temporalio/client';
 import { connectTemporal } from '../../config/clients.js';
+import { SEARCH_ATTRIBUTES } from '../../contracts/search-attributes.js';
 import { loadConfig } from '../../config/config.js';
 import {
   deleteSignal,
@@ -58,6 +60,7 @@ async function record(
   setup: (w: FakeWorld) => void,
   story: (workflowId: string, o: DatabaseSnapshot) => Promise<void>,
   spec: Record<string, unknown>,
+  startOptions: Partial<WorkflowStartOptions> = {},
 ) {
   if (only.length > 0 && !only.includes(name)) return;
   const world = fakeWorld();
@@ -73,7 +76,12 @@ async function record(
   });
   await worker.runUntil(async () => {
     const input: DatabaseWorkflowInput = { stage: 'provision', object: o };
-    await client.workflow.start('databaseWorkflow', { taskQueue, workflowId, args: [input] });
+    await client.workflow.start('databaseWorkflow', {
+      ...startOptions,
+      taskQueue,
+      workflowId,
+      args: [input],
+    });
     await story(workflowId, o);
   });
   let run = 0;
@@ -155,6 +163,27 @@ await record(
     await client.workflow.getHandle(id).result();
   },
   { deletionPolicy: 'Delete' },
+);
+
+// since patched('search-attribute-phase'): started with the search attributes, as the watcher
+// does on a namespace that has them registered
+await record(
+  'search-attributes',
+  () => {},
+  async (id) => {
+    await waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
+    await client.workflow.getHandle(id).signal(deleteSignal);
+    await client.workflow.getHandle(id).result();
+  },
+  { deletionPolicy: 'Delete' },
+  {
+    typedSearchAttributes: [
+      { key: SEARCH_ATTRIBUTES.namespace, value: 'replay' },
+      { key: SEARCH_ATTRIBUTES.name, value: 'orders' },
+      { key: SEARCH_ATTRIBUTES.engine, value: 'postgres' },
+      { key: SEARCH_ATTRIBUTES.phase, value: 'Pending' },
+    ],
+  },
 );
 
 await connection.close();
