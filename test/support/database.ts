@@ -23,10 +23,19 @@ export const objectRef = {
   plural: PLURAL,
 } as const;
 
-export async function createDatabase(name: string, spec: DatabaseSpec): Promise<DatabaseObject> {
+export async function createDatabase(
+  name: string,
+  spec: DatabaseSpec,
+  labels?: Record<string, string>,
+): Promise<DatabaseObject> {
   return (await kube.createNamespacedCustomObject({
     ...objectRef,
-    body: { apiVersion: `${API_GROUP}/${API_VERSION}`, kind: 'Database', metadata: { name }, spec },
+    body: {
+      apiVersion: `${API_GROUP}/${API_VERSION}`,
+      kind: 'Database',
+      metadata: { name, ...(labels ? { labels } : {}) },
+      spec,
+    },
   })) as DatabaseObject;
 }
 
