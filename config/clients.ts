@@ -2,19 +2,52 @@
 // CLI, tests) call these; everything else receives narrow slices of the clients they return.
 import { RDSClient } from '@aws-sdk/client-rds';
 import { KubeConfig as KubeClientConfig } from '@kubernetes/client-node';
-import { Client, Connection } from '@temporalio/client';
+import { readFileSync } from 'node:fs';
+import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import Consul from 'consul';
 import vault from 'node-vault';
 import type { AwsConfig, ConsulConfig, KubeConfig, TemporalConfig, VaultConfig } from './config.js';
 
+/**
+ * Address, TLS and API key for a Temporal connection (client or worker): a local dev server
+ * needs only the address; a production cluster mTLS files or Temporal Cloud an API key.
+ */
+export function temporalConnectionOptions(config: TemporalConfig): {
+  address: string;
+  tls?: TLSConfig | boolean;
+  apiKey?: string;
+} {
+  const { tls } = config;
+  return {
+    address: config.address,
+    ...(tls
+      ? {
+          tls: {
+            ...(tls.caFile ? { serverRootCACertificate: readFileSync(tls.caFile) } : {}),
+            ...(tls.certFile && tls.keyFile
+              ? {
+                  clientCertPair: {
+                    crt: readFileSync(tls.certFile),
+                    key: readFileSync(tls.keyFile),
+                  },
+                }
+              : {}),
+            ...(tls.serverName ? { serverNameOverride: tls.serverName } : {}),
+          },
+        }
+      : {}),
+    ...(config.apiKey ? { apiKey: config.apiKey } : {}),
+  };
+}
+
 export async function connectTemporal(config: TemporalConfig): Promise<Client> {
-  const connection = await Connection.connect({ address: config.address });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   return new Client({ connection, namespace: config.namespace });
 }
 
 /** A client that connects on its first call: a process can start while Temporal is down. */
 export function lazyTemporal(config: TemporalConfig): Client {
-  const connection = Connection.lazy({ address: config.address });
+  const connection = Connection.lazy(temporalConnectionOptions(config));
   return new Client({ connection, namespace: config.namespace });
 }
 

@@ -36,13 +36,28 @@ const listenAddress = z
   .regex(/^([A-Za-z0-9.-]*|\[[0-9a-fA-F:]+\]):\d{1,5}$/, 'must be host:port or :port, e.g. :9090');
 
 const sections = {
-  temporal: z.object({
-    TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
-    TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-    RDSFLOW_TASK_QUEUE: z.string().min(1).default('rdsflow'),
-    // where people open the Temporal Web UI; links in CLI output point there
-    RDSFLOW_TEMPORAL_UI: httpUrl.optional(),
-  }),
+  temporal: z
+    .object({
+      TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
+      TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+      RDSFLOW_TASK_QUEUE: z.string().min(1).default('rdsflow'),
+      // where people open the Temporal Web UI; links in CLI output point there
+      RDSFLOW_TEMPORAL_UI: httpUrl.optional(),
+      // a production cluster: the temporal CLI's own variable names
+      TEMPORAL_TLS: z
+        .enum(['true', 'false'], { error: 'must be true or false' })
+        .transform((v) => v === 'true')
+        .optional(),
+      TEMPORAL_TLS_CA: z.string().min(1).optional(),
+      TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+      TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+      TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+      TEMPORAL_API_KEY: z.string().min(1).optional(),
+    })
+    .refine((v) => (v.TEMPORAL_TLS_CERT === undefined) === (v.TEMPORAL_TLS_KEY === undefined), {
+      message: 'set both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (mTLS), or neither',
+      path: ['TEMPORAL_TLS_CERT'],
+    }),
   kube: z.object({
     // unset: in-cluster service account, else ~/.kube/config
     KUBECONFIG: z.string().min(1).optional(),
@@ -134,6 +149,14 @@ export interface TemporalConfig {
   readonly namespace: string;
   readonly taskQueue: string;
   readonly uiUrl?: string;
+  /** TLS to the frontend: on with any TLS file or an API key, or with TEMPORAL_TLS=true */
+  readonly tls?: {
+    readonly caFile?: string;
+    readonly certFile?: string;
+    readonly keyFile?: string;
+    readonly serverName?: string;
+  };
+  readonly apiKey?: string;
 }
 export interface KubeConfig {
   readonly kubeconfigPath?: string;
@@ -250,13 +273,25 @@ function shape(name: Section, data: Record<string, unknown>): Config[Section] {
         leaseName: str('RDSFLOW_LEASE_NAME'),
         identity: data['RDSFLOW_WATCHER_ID'] as string | undefined,
       });
-    case 'temporal':
+    case 'temporal': {
+      const files = optional({
+        caFile: data['TEMPORAL_TLS_CA'] as string | undefined,
+        certFile: data['TEMPORAL_TLS_CERT'] as string | undefined,
+        keyFile: data['TEMPORAL_TLS_KEY'] as string | undefined,
+        serverName: data['TEMPORAL_TLS_SERVER_NAME'] as string | undefined,
+      });
+      const apiKey = data['TEMPORAL_API_KEY'] as string | undefined;
+      const explicit = data['TEMPORAL_TLS'] as boolean | undefined;
+      const tls = explicit ?? (Object.keys(files).length > 0 || apiKey !== undefined);
       return optional({
         address: str('TEMPORAL_ADDRESS'),
         namespace: str('TEMPORAL_NAMESPACE'),
         taskQueue: str('RDSFLOW_TASK_QUEUE'),
         uiUrl: (data['RDSFLOW_TEMPORAL_UI'] as string | undefined)?.replace(/\/$/, ''),
+        tls: tls ? files : undefined,
+        apiKey,
       });
+    }
     case 'kube':
       return optional({ kubeconfigPath: data['KUBECONFIG'] as string | undefined });
     case 'aws':

@@ -12,7 +12,13 @@ import {
   type LogLevel,
 } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
-import { consulClient, kubeClientConfig, rdsClient, vaultClient } from '../config/clients.js';
+import {
+  consulClient,
+  kubeClientConfig,
+  rdsClient,
+  temporalConnectionOptions,
+  vaultClient,
+} from '../config/clients.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { listening, startHttp } from '../runtime/http.js';
 import { createLogger } from '../runtime/log.js';
@@ -57,7 +63,7 @@ async function main(): Promise<void> {
   });
 
   const metrics = new WorkerMetrics();
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   let server: Server | undefined;
   try {
     const worker = await Worker.create({

@@ -71,6 +71,40 @@ describe('loadConfig', () => {
     );
   });
 
+  it('turns TLS on for a production Temporal: mTLS files, or an API key', () => {
+    assert.equal(loadConfig({}, ['temporal']).temporal.tls, undefined);
+    const mtls = loadConfig(
+      {
+        TEMPORAL_TLS_CERT: '/etc/temporal/tls.crt',
+        TEMPORAL_TLS_KEY: '/etc/temporal/tls.key',
+        TEMPORAL_TLS_CA: '/etc/temporal/ca.crt',
+        TEMPORAL_TLS_SERVER_NAME: 'temporal.internal',
+      },
+      ['temporal'],
+    ).temporal;
+    assert.deepEqual(mtls.tls, {
+      caFile: '/etc/temporal/ca.crt',
+      certFile: '/etc/temporal/tls.crt',
+      keyFile: '/etc/temporal/tls.key',
+      serverName: 'temporal.internal',
+    });
+    const cloud = loadConfig({ TEMPORAL_API_KEY: 'k' }, ['temporal']).temporal;
+    assert.deepEqual(cloud.tls, {});
+    assert.equal(cloud.apiKey, 'k');
+    assert.deepEqual(loadConfig({ TEMPORAL_TLS: 'true' }, ['temporal']).temporal.tls, {});
+    assert.throws(
+      () => loadConfig({ TEMPORAL_TLS_CERT: '/x.crt' }, ['temporal']),
+      /TEMPORAL_TLS_CERT: set both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY/,
+    );
+    // the key never appears in an error message
+    assert.throws(
+      () => loadConfig({ TEMPORAL_API_KEY: 'sekret', TEMPORAL_TLS: 'maybe' }, ['temporal']),
+      (error: Error) =>
+        /TEMPORAL_TLS: must be true or false/.test(error.message) &&
+        !error.message.includes('sekret'),
+    );
+  });
+
   it('parses the watcher scope and names the variable of a bad value', () => {
     const { watcher } = loadConfig(
       {
