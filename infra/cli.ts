@@ -1,14 +1,19 @@
 // `npm run infra -- up|down|status|env|install`: the local stack's composition root.
+import { APPS, stopApps, type AppName } from './apps.js';
 import { installAll } from './install.js';
 import { layoutFrom } from './layout.js';
 import { StackError, down, stackEnv, status, stop, up } from './stack.js';
+import { start } from './start.js';
 
 const USAGE = `usage: npm run infra -- <command> [options]
 
 commands:
+  start [--namespace NS] [--name NAME]
+                  up, then the worker and the watcher, then apply deploy/samples/orders.yaml
+                  and follow it to Available (\`npm start\`)
   up              install what is missing, start every server on 127.0.0.1, wait until healthy
-  down [--purge]  stop every server of ours; --purge also deletes their data
-  stop NAME...    stop some servers, keeping their ports for the next \`up\`
+  down [--purge]  stop the worker, the watcher and every server of ours; --purge also deletes data
+  stop NAME...    stop some servers (keeping their ports for the next \`up\`), or worker/watcher
   restart NAME... stop some servers and bring the stack up again on the same ports
   status [--json] show each server, its pid, ports and health (exit 3 when one is down)
   env [--json]    print the client environment: eval "$(npm run -s infra -- env)"
@@ -37,15 +42,32 @@ async function main(argv: readonly string[]): Promise<number> {
   const json = rest.includes('--json');
   const layout = layoutFrom(process.env);
   switch (command) {
+    case 'start': {
+      const option = (flag: string, fallback: string) => {
+        const i = rest.indexOf(flag);
+        return i >= 0 && rest[i + 1] ? (rest[i + 1] as string) : fallback;
+      };
+      await start(layout, say, {
+        namespace: option('--namespace', 'default'),
+        name: option('--name', 'orders'),
+      });
+      return 0;
+    }
     case 'up':
       await up(layout, say);
       return 0;
     case 'down':
+      await stopApps(layout, say);
       await down(layout, say, { purge: rest.includes('--purge') });
       return 0;
-    case 'stop':
-      await stop(layout, say, serverNames(rest));
+    case 'stop': {
+      const names = serverNames(rest);
+      const apps = names.filter((n): n is AppName => n in APPS);
+      if (apps.length > 0) await stopApps(layout, say, apps);
+      const servers = names.filter((n) => !(n in APPS));
+      if (servers.length > 0) await stop(layout, say, servers);
       return 0;
+    }
     case 'restart':
       await stop(layout, say, serverNames(rest));
       await up(layout, say);

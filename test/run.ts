@@ -6,6 +6,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { layoutFrom } from '../infra/layout.js';
+import { runningApps } from '../infra/apps.js';
 import { stackEnv } from '../infra/stack.js';
 
 const testDir = fileURLToPath(new URL('.', import.meta.url));
@@ -37,6 +38,15 @@ const files = chosen.flatMap((layer) => testFiles(join(testDir, layer)));
 
 let env: NodeJS.ProcessEnv = process.env;
 if (chosen.some((layer) => !OFFLINE_LAYERS.has(layer))) {
+  const apps = runningApps(layoutFrom(process.env));
+  if (apps.length > 0) {
+    // they would act on every test's objects, on their own task queue
+    process.stderr.write(
+      `the ${apps.join(' and ')} from \`npm start\` are running and would act on the tests' objects: ` +
+        'stop them first with `npm run infra -- stop worker watcher`\n',
+    );
+    process.exit(1);
+  }
   try {
     env = { ...process.env, ...stackEnv(layoutFrom(process.env)) };
   } catch (error: unknown) {

@@ -1,0 +1,133 @@
+// `npm start`: the main job on one command. Brings the local stack up, starts the worker and
+// the watcher, applies the sample Database, follows it to Available and says where everything
+// is: the Temporal UI, the Vault path, the Consul key.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parse, stringify } from 'yaml';
+import { startApps } from './apps.js';
+import { binaries, type Layout } from './layout.js';
+import { StackError, stackEnv, up } from './stack.js';
+
+export interface StartOptions {
+  readonly namespace: string;
+  readonly name: string;
+  /** passed to the worker and watcher (e.g. RDSFLOW_WATCH_NAMESPACES) */
+  readonly appEnv?: Record<string, string>;
+  readonly timeoutMs?: number;
+}
+
+interface Sample {
+  metadata: { name: string; namespace?: string };
+  status?: {
+    phase?: string;
+    message?: string;
+    endpoint?: { host: string; port: number };
+    secretRef?: { vaultPath: string };
+    consulKey?: string;
+    workflowId?: string;
+  };
+}
+
+export async function start(
+  layout: Layout,
+  say: (line: string) => void,
+  options: StartOptions,
+): Promise<void> {
+  await up(layout, say);
+  say('');
+  await startApps(layout, say, options.appEnv);
+  const env = stackEnv(layout);
+  const kubectl = (args: string[], input?: string) =>
+    new Promise<string>((resolve, reject) => {
+      const child = execFile(
+        binaries(layout).kubectl,
+        ['--kubeconfig', env['KUBECONFIG'] ?? '', ...args],
+        (error, stdout, stderr) =>
+          error
+            ? reject(new StackError(`kubectl ${args[0] ?? ''}: ${stderr.trim()}`))
+            : resolve(stdout),
+      );
+      if (input !== undefined) child.stdin?.end(input);
+    });
+
+  const sample = parse(
+    readFileSync(join(layout.repo, 'deploy', 'samples', 'orders.yaml'), 'utf8'),
+  ) as Sample;
+  sample.metadata.name = options.name;
+  sample.metadata.namespace = options.namespace;
+  const ref = `${options.namespace}/${options.name}`;
+  say('');
+  say(`applying the sample Database ${ref} (deploy/samples/orders.yaml)`);
+  if (
+    !(await kubectl(['get', 'namespaces', '-o', 'name']))
+      .split('\n')
+      .includes(`namespace/${options.namespace}`)
+  ) {
+    await kubectl(['create', 'namespace', options.namespace]);
+  }
+  await kubectl(['apply', '-f', '-'], stringify(sample));
+
+  const started = Date.now();
+  const deadline = started + (options.timeoutMs ?? 300_000);
+  let last = '';
+  let object: Sample | undefined;
+  for (;;) {
+    object = JSON.parse(
+      await kubectl([
+        'get',
+        'databases.rdsflow.io',
+        '-n',
+        options.namespace,
+        options.name,
+        '-o',
+        'json',
+      ]),
+    ) as Sample;
+    const phase = object.status?.phase ?? 'Pending';
+    const line = `  ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  ${phase.padEnd(16)} ${object.status?.message ?? ''}`;
+    if (line.slice(8) !== last.slice(8)) say(line);
+    last = line;
+    if (phase === 'Available') break;
+    if (phase === 'Failed' || phase === 'Cancelled') {
+      throw new StackError(
+        `${ref} ended ${phase}: ${object.status?.message ?? ''}; see \`npm run rdsflow -- history ${ref}\``,
+      );
+    }
+    if (Date.now() > deadline)
+      throw new StackError(
+        `${ref} is not Available after ${(options.timeoutMs ?? 300_000) / 1000}s`,
+      );
+    await sleep(500);
+  }
+
+  const status = object.status ?? {};
+  const ui = env['RDSFLOW_TEMPORAL_UI'] ?? '';
+  const query = encodeURIComponent(
+    `DatabaseNamespace = '${options.namespace}' AND DatabaseName = '${options.name}'`,
+  );
+  const vaultPath = status.secretRef?.vaultPath ?? '';
+  say('');
+  say(`${ref} is Available at ${status.endpoint?.host ?? '?'}:${status.endpoint?.port ?? '?'}`);
+  say(
+    `  Temporal UI   ${ui}/namespaces/${env['TEMPORAL_NAMESPACE'] ?? 'default'}/workflows?query=${query}`,
+  );
+  say(`  Vault         ${vaultPath}  (credentials; read them with:`);
+  say(
+    `                eval "$(npm run -s infra -- env)"; ${binaries(layout).bao} kv get ${vaultPath})`,
+  );
+  say(
+    `  Consul        ${status.consulKey ?? ''}  (curl -s 'http://${env['CONSUL_HTTP_ADDR'] ?? ''}/v1/kv/${status.consulKey ?? ''}?recurse')`,
+  );
+  say(`  workflow      ${status.workflowId ?? ''}`);
+  say('');
+  say('next:');
+  say(`  npm run rdsflow -- describe ${ref}        # phase, step, where things are`);
+  say(`  npm run rdsflow -- history ${ref}         # every step, attempt and duration`);
+  say(`  npm run rdsflow -- cancel <ns>/<name>     # cancel one that is provisioning`);
+  say(
+    `  $RDSFLOW_KUBECTL delete database -n ${options.namespace} ${options.name}   # deleted per deletionPolicy`,
+  );
+  say('  npm run infra -- down                     # stop everything');
+}

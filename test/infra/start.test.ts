@@ -1,0 +1,55 @@
+// `npm start`, the README's first command: the stack (already up here), the worker and the
+// watcher, the sample applied and followed to Available, and where everything is printed.
+// Scoped to a namespace of its own so it leaves the other tests' objects alone; its worker and
+// watcher are stopped again with `npm run infra -- stop worker watcher`.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { after, describe, it } from 'node:test';
+import { uniqueName } from '../support/env.js';
+
+const repo = fileURLToPath(new URL('../../', import.meta.url));
+
+function npm(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      'npm',
+      args,
+      { cwd: repo, env: { ...process.env, ...env }, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => resolve({ code: error ? 1 : 0, out: stdout + stderr }),
+    );
+  });
+}
+
+describe('npm start', () => {
+  const namespace = uniqueName('start');
+
+  after(async () => {
+    const stopped = await npm(['run', '-s', 'infra', '--', 'stop', 'worker', 'watcher']);
+    assert.match(stopped.out, /worker: stopped/);
+    assert.match(stopped.out, /watcher: stopped/);
+  });
+
+  it('brings up worker and watcher, gets the sample to Available and says where things are', async () => {
+    const { code, out } = await npm(['start', '--', '--namespace', namespace], {
+      RDSFLOW_WATCH_NAMESPACES: namespace,
+      RDSFLOW_TASK_QUEUE: namespace,
+    });
+    assert.equal(code, 0, out);
+    assert.match(out, /worker: ready \(127\.0\.0\.1:\d+\/healthz\)/);
+    assert.match(out, /watcher: ready \(127\.0\.0\.1:\d+\/healthz\)/);
+    assert.match(out, new RegExp(`applying the sample Database ${namespace}/orders`));
+    assert.match(out, /s {2}Provisioning|s {2}Pending/);
+    assert.match(out, new RegExp(`${namespace}/orders is Available at \\S+:5432`));
+    assert.match(
+      out,
+      /Temporal UI {3}http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\?query=/,
+    );
+    assert.match(out, new RegExp(`Vault {9}secret/rdsflow/${namespace}/orders`));
+    assert.match(out, new RegExp(`Consul {8}rdsflow/${namespace}/orders`));
+    assert.ok(!/password/i.test(out.replace(/kv get/g, '')), 'no secret printed');
+  });
+});
