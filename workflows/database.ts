@@ -336,6 +336,8 @@ class DatabaseFlow {
   async serve(): Promise<never> {
     this.phase = 'Available';
     this.step = 'waitForChange';
+    const at = this.carried.endpoint;
+    this.message = at ? `available at ${at.host}:${at.port}; waiting for changes` : 'available';
     const applied = this.carried.appliedGeneration ?? 0;
     await condition(() => this.deleteRequested || this.generation > applied || this.retryRequested);
     if (this.deleteRequested) return this.next('delete');
