@@ -157,20 +157,18 @@ export function createEffects(deps: EffectDeps): Effects {
 
   return {
     async start(input) {
-      const start = await options(input);
-      await timed('start', () =>
+      await timed('start', async () =>
         deps.temporal.workflow.start(WORKFLOW_TYPE, {
-          ...start,
+          ...(await options(input)),
           workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
         }),
       );
     },
 
     async specChanged(input, snapshot) {
-      const start = await options(input);
-      await timed('signalWithStart', () =>
+      await timed('signalWithStart', async () =>
         deps.temporal.workflow.signalWithStart(WORKFLOW_TYPE, {
-          ...start,
+          ...(await options(input)),
           signal: specChangedSignal,
           signalArgs: [snapshot],
         }),
@@ -179,10 +177,9 @@ export function createEffects(deps: EffectDeps): Effects {
 
     async requestDelete(ref, input) {
       if (input) {
-        const start = await options(input);
-        await timed('signalWithStart', () =>
+        await timed('signalWithStart', async () =>
           deps.temporal.workflow.signalWithStart(WORKFLOW_TYPE, {
-            ...start,
+            ...(await options(input)),
             signal: deleteSignal,
             signalArgs: [],
           }),
