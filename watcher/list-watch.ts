@@ -53,6 +53,11 @@ export interface ListWatchHooks {
 
 const PAGE_SIZE = 500;
 const WATCH_TIMEOUT_SECONDS = 300;
+/**
+ * No event and no bookmark (the apiserver sends one about every minute) for this long means the
+ * connection is dead without having said so (a partition, a lost peer): reconnect.
+ */
+const WATCH_IDLE_MS = (WATCH_TIMEOUT_SECONDS + 60) * 1_000;
 const BACKOFF = { initialMs: 500, maxMs: 15_000 };
 
 export class HttpStatusError extends Error {
@@ -76,6 +81,7 @@ export function kubeSource(
   api: Pick<CustomObjectsApi, 'listClusterCustomObject' | 'listNamespacedCustomObject'>,
   namespace: string | undefined,
   labelSelector: string | undefined,
+  idleMs = WATCH_IDLE_MS,
 ): WatchSource {
   const base = { group: API_GROUP, version: API_VERSION, plural: PLURAL, labelSelector };
   const path = namespace
@@ -107,11 +113,26 @@ export function kubeSource(
     watch(resourceVersion, onEvent, signal) {
       return new Promise<WatchEnd>((resolve, reject) => {
         let expired = false;
+        let stalled = false;
         let controller: AbortController | undefined;
+        let idle: NodeJS.Timeout | undefined;
         const abort = () => controller?.abort();
+        let finished = false;
+        const arm = () => {
+          clearTimeout(idle);
+          if (finished) return;
+          idle = setTimeout(() => {
+            stalled = true;
+            abort();
+          }, idleMs);
+          idle.unref();
+        };
         const done = (error: unknown) => {
+          finished = true;
+          clearTimeout(idle);
           signal.removeEventListener('abort', abort);
-          if (expired || isExpired(error)) resolve('expired');
+          if (stalled) reject(new Error(`watch stalled: nothing for ${idleMs / 1_000}s`));
+          else if (expired || isExpired(error)) resolve('expired');
           else if (error && !signal.aborted)
             reject(error instanceof Error ? error : new Error(JSON.stringify(error)));
           else resolve('closed');
@@ -126,6 +147,7 @@ export function kubeSource(
               labelSelector,
             },
             (type: string, object: unknown) => {
+              arm();
               if (type === 'ERROR') {
                 const status = object as { code?: number; message?: string };
                 if (status.code === 410) expired = true;
@@ -140,7 +162,10 @@ export function kubeSource(
           .then((c) => {
             controller = c;
             if (signal.aborted) c.abort();
-            else signal.addEventListener('abort', abort, { once: true });
+            else {
+              signal.addEventListener('abort', abort, { once: true });
+              arm();
+            }
           }, done);
       });
     },
