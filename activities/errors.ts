@@ -107,15 +107,13 @@ export function classifyAwsError(
   if (error instanceof ApplicationFailure) return error;
   const e = asErrorLike(error);
   const name = e.name ?? 'Error';
-  if (AWS_TERMINAL.has(name)) {
-    return terminal(
+  const rejected = () =>
+    terminal(
       FAILURE.invalidSpec,
       `${step}: RDS rejected the request: ${name}: ${e.message ?? ''}`.trim(),
-      {
-        awsError: name,
-      },
+      { awsError: name },
     );
-  }
+  if (AWS_TERMINAL.has(name)) return rejected();
   const status = e.$metadata?.httpStatusCode;
   const throttled = /thrott|RequestLimitExceeded|TooManyRequests|SlowDown/i.test(name);
   if (
@@ -132,11 +130,7 @@ export function classifyAwsError(
     );
   }
   // any other 4xx: the request is wrong in a way we did not foresee; do not hammer RDS with it
-  return terminal(
-    FAILURE.invalidSpec,
-    `${step}: RDS rejected the request: ${name}: ${e.message ?? ''}`,
-    { awsError: name },
-  );
+  return rejected();
 }
 
 /**

@@ -14,10 +14,9 @@ import {
 import { terminal, transient } from './errors.js';
 
 export type { StatusUpdate } from '../kube/databases.js';
-export type KubeSlice = DatabaseApi;
 
 export interface KubeDeps {
-  readonly kube: KubeSlice;
+  readonly kube: DatabaseApi;
   /** the clock for condition transition times (activities may read it; tests pin it) */
   readonly now?: () => Date;
 }

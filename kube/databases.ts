@@ -70,7 +70,7 @@ export async function currentObject(
 }
 
 /** The Ready condition in Kubernetes' shape, keeping its transition time when unchanged. */
-export function readyCondition(
+function readyCondition(
   previous: Condition[] | undefined,
   update: StatusUpdate,
   now: Date,

@@ -60,7 +60,7 @@ const WATCH_TIMEOUT_SECONDS = 300;
 const WATCH_IDLE_MS = (WATCH_TIMEOUT_SECONDS + 60) * 1_000;
 const BACKOFF = { initialMs: 500, maxMs: 15_000 };
 
-export class HttpStatusError extends Error {
+class HttpStatusError extends Error {
   constructor(
     readonly status: number,
     message: string,

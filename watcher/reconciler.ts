@@ -173,9 +173,11 @@ export class Reconciler {
     try {
       if (await this.effects.addFinalizer(ref, seenObject)) return true;
     } catch (error: unknown) {
-      if (!isPermanentKubeError(error)) throw error;
-      this.metrics.errors.inc({ stage: 'finalizer' });
-      this.log.error({ ...fields, err: error }, 'finalizer refused; check the watcher RBAC');
+      // a refusal is retried with backoff like any failure, but said loudly: it needs a person
+      if (isPermanentKubeError(error)) {
+        this.metrics.errors.inc({ stage: 'finalizer' });
+        this.log.error({ ...fields, err: error }, 'finalizer refused; check the watcher RBAC');
+      }
       throw error;
     }
     this.log.info(
