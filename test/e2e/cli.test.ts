@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import { consulClient, rdsClient, vaultClient } from '../../config/clients.js';
 import type { DatabaseObject } from '../../contracts/database.js';
-import { workflowIdFor } from '../../contracts/names.js';
+import { rdsIdentifier, workflowIdFor } from '../../contracts/names.js';
 import { getObject, waitForPhase } from '../support/database.js';
 import { config, eventually, tools, uniqueName } from '../support/env.js';
 import { startWatcher, startWorker, type AppProcess } from '../support/processes.js';
@@ -173,14 +173,11 @@ describe('the rdsflow CLI on the running stack', () => {
   });
 
   it('retry: a Failed database re-runs its stage once the cause is fixed', async () => {
-    const object = await watched.create('retry', { engine: 'postgres', deletionPolicy: 'Delete' });
-    // RDS reports the instance failed (e.g. a quota), until the operator fixes it
-    await eventually(
-      'identifier known',
-      async () => (await getObject(watched.name('retry')))?.status?.dbInstanceIdentifier,
-    );
-    const identifier = (await getObject(watched.name('retry')))?.status?.dbInstanceIdentifier ?? '';
+    // RDS reports the instance failed (e.g. a quota) until the operator fixes it; the
+    // identifier is derived from namespace and name, so the fault is in place before the create
+    const identifier = rdsIdentifier('default', watched.name('retry'));
     proxy.forceStatus.set(identifier, 'failed');
+    const object = await watched.create('retry', { engine: 'postgres', deletionPolicy: 'Delete' });
     try {
       await waitForPhase(watched.name('retry'), 'Failed', 60_000);
     } finally {
