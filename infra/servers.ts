@@ -1,8 +1,9 @@
 // The real servers of the local stack: how each is started on loopback, probed and pointed at.
 import { execFile } from 'node:child_process';
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { SEARCH_ATTRIBUTE_FLAGS } from '../contracts/search-attributes.js';
 import { binaries, type Layout } from './layout.js';
@@ -38,7 +39,10 @@ export interface ServerSpec {
   /** a server that must be healthy before this one starts */
   readonly after?: string;
   readonly startupTimeoutMs: number;
+  /** what identifies its process (a path on its command line) */
   binary(bin: Binaries): string;
+  /** what to run, when not `binary` itself (a script run by node) */
+  command?(bin: Binaries): string;
   prepare?(ctx: ServerContext): Promise<void>;
   args(ctx: ServerContext): string[];
   probe(ctx: ServerContext): Probe;
@@ -164,6 +168,21 @@ const etcd: ServerSpec = {
   env: () => ({}),
 };
 
+/** Writes to Database objects (not their status), with the object as stored afterwards. */
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: RequestResponse
+    resources: [{ group: rdsflow.io, resources: [databases] }]
+    verbs: [create, update, patch, delete, deletecollection]
+  - level: None
+`;
+
+function auditLogPath(ctx: ServerContext): string {
+  return join(ctx.dataDir, 'audit.log');
+}
+
 const kubeApiserver: ServerSpec = {
   name: 'kube-apiserver',
   what: 'Kubernetes API server with RBAC and token auth, Database CRD installed',
@@ -189,6 +208,7 @@ const kubeApiserver: ServerSpec = {
       ].join('\n'),
       { mode: 0o600 },
     );
+    writeFileSync(join(ctx.dataDir, 'audit-policy.yaml'), AUDIT_POLICY);
     writeKubeconfig(ctx, kubeconfigPath(ctx.layout), 'rdsflow-admin', ctx.secrets.kubeToken);
     for (const role of Object.keys(SERVICE_ACCOUNTS)) {
       writeKubeconfig(
@@ -219,6 +239,11 @@ const kubeApiserver: ServerSpec = {
       // plugin that demands them would reject every pod; rdsflow only needs its CRD.
       '--disable-admission-plugins': 'ServiceAccount',
       '--profiling=false': true,
+      // every write to a Database (who deleted what, with which spec): the tests' audits read it
+      '--audit-policy-file': join(ctx.dataDir, 'audit-policy.yaml'),
+      '--audit-log-path': auditLogPath(ctx),
+      '--audit-log-maxsize': 200,
+      '--audit-log-maxbackup': 1,
     });
   },
   probe: (ctx) =>
@@ -248,7 +273,10 @@ const kubeApiserver: ServerSpec = {
     );
     ctx.say('kube-apiserver: Database CRD installed and served; watcher and worker RBAC applied');
   },
-  env: (ctx) => ({ KUBECONFIG: kubeconfigPath(ctx.layout) }),
+  env: (ctx) => ({
+    KUBECONFIG: kubeconfigPath(ctx.layout),
+    RDSFLOW_KUBE_AUDIT_LOG: auditLogPath(ctx),
+  }),
 };
 
 const moto: ServerSpec = {
@@ -262,10 +290,53 @@ const moto: ServerSpec = {
     httpProbe(`http://${LOOPBACK}:${port(ctx, 'moto', 'http')}/moto-api/`, (r) => r.status === 200),
   env: (ctx) => ({
     AWS_REGION: 'us-east-1',
-    AWS_ENDPOINT_URL_RDS: `http://${LOOPBACK}:${port(ctx, 'moto', 'http')}`,
+    // moto itself, for tests that check what is really there (and set up others' instances)
+    RDSFLOW_MOTO_URL: `http://${LOOPBACK}:${port(ctx, 'moto', 'http')}`,
     // moto accepts any credentials; these only stop the SDK from looking further
     AWS_ACCESS_KEY_ID: 'moto',
     AWS_SECRET_ACCESS_KEY: 'moto',
+  }),
+};
+
+const FRONT_SCRIPT = fileURLToPath(new URL('./rds-front-main.ts', import.meta.url));
+
+/** A hash of the front's code: on the command line, so a changed front is restarted by `up`. */
+function frontRevision(): string {
+  const hash = createHash('sha256');
+  for (const file of ['rds-front-main.ts', 'rds-front.ts', 'forward.ts']) {
+    hash.update(readFileSync(fileURLToPath(new URL(`./${file}`, import.meta.url))));
+  }
+  return hash.digest('hex').slice(0, 12);
+}
+
+/** RDS as rdsflow sees it: moto behind a front that behaves like RDS (states, refusals, journal). */
+const rdsFront: ServerSpec = {
+  name: 'rds-front',
+  what: 'realistic RDS in front of moto: creating/deleting take time, RDS refusals, a journal',
+  ports: { http: 5001 },
+  after: 'moto',
+  startupTimeoutMs: 30_000,
+  binary: () => FRONT_SCRIPT,
+  command: () => process.execPath,
+  args: (ctx) => [
+    '--import',
+    'tsx',
+    FRONT_SCRIPT,
+    ...flags({
+      '--target': `http://${LOOPBACK}:${port(ctx, 'moto', 'http')}`,
+      '--host': LOOPBACK,
+      '--port': port(ctx, 'rds-front', 'http'),
+      '--journal': join(ctx.layout.logs, 'rds-journal.ndjson'),
+      '--revision': frontRevision(),
+    }),
+  ],
+  probe: (ctx) =>
+    httpProbe(
+      `http://${LOOPBACK}:${port(ctx, 'rds-front', 'http')}/_front/health`,
+      (r) => r.status === 200,
+    ),
+  env: (ctx) => ({
+    AWS_ENDPOINT_URL_RDS: `http://${LOOPBACK}:${port(ctx, 'rds-front', 'http')}`,
   }),
 };
 
@@ -338,7 +409,15 @@ const consul: ServerSpec = {
 };
 
 /** In start order; a server's `after` is always earlier in the list. */
-export const SERVERS: readonly ServerSpec[] = [etcd, kubeApiserver, temporal, moto, vault, consul];
+export const SERVERS: readonly ServerSpec[] = [
+  etcd,
+  kubeApiserver,
+  temporal,
+  moto,
+  rdsFront,
+  vault,
+  consul,
+];
 
 /** Tools (not servers) the tests and scripts use. */
 export function toolEnv(layout: Layout): Record<string, string> {

@@ -23,6 +23,8 @@ import { SERVERS, toolEnv, type Secrets, type ServerContext, type ServerSpec } f
 interface ServerState {
   readonly pid: number;
   readonly binary: string;
+  /** the command line it was started with: a server whose configuration changed is restarted */
+  readonly args?: readonly string[];
   readonly ports: Record<string, number>;
   readonly log: string;
   readonly startedAt: string;
@@ -143,6 +145,21 @@ async function waitHealthy(
   );
 }
 
+/**
+ * Stops running servers whose command line would now differ (a new flag, a new script): `up`
+ * then starts them again as configured, on the same ports.
+ */
+async function stopChanged(layout: Layout, state: StackState, say: Say): Promise<void> {
+  for (const spec of SERVERS) {
+    const saved = state.servers[spec.name];
+    if (!isRunning(layout, spec, saved)) continue;
+    const args = spec.args(context(layout, spec, portsOf(state)));
+    if (JSON.stringify(saved.args) === JSON.stringify(args)) continue;
+    say(`${spec.name}: its configuration changed; restarting it`);
+    await stopGroup(saved.pid);
+  }
+}
+
 /** Chooses every port up front so that servers which point at each other agree. */
 async function planPorts(layout: Layout, state: StackState, say: Say) {
   const taken = new Set<number>();
@@ -176,6 +193,7 @@ export async function up(layout: Layout, say: Say): Promise<void> {
     await installAll(layout, say);
     mkdirSync(layout.logs, { recursive: true });
     const state = loadState(layout);
+    await stopChanged(layout, state, say);
     const { ports, running } = await planPorts(layout, state, say);
     const healthy = new Map<string, Promise<void>>();
 
@@ -192,10 +210,17 @@ export async function up(layout: Layout, say: Say): Promise<void> {
         // one log per run, so a failure's tail is this run's; the previous run's stays beside it
         if (existsSync(log)) renameSync(log, `${log}.1`);
         await spec.prepare?.(ctx);
-        pid = startDetached(spec.binary(ctx.bin), spec.args(ctx), log, process.env);
+        const args = spec.args(ctx);
+        pid = startDetached(
+          spec.command?.(ctx.bin) ?? spec.binary(ctx.bin),
+          args,
+          log,
+          process.env,
+        );
         state.servers[spec.name] = {
           pid,
           binary: spec.binary(ctx.bin),
+          args,
           ports: ports[spec.name] ?? {},
           log,
           startedAt: new Date().toISOString(),

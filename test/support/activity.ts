@@ -1,6 +1,7 @@
 // Runs activities outside a worker, in a mock activity context (heartbeats and sleeps work,
 // logs are quiet), and unwraps the failures they raise.
 import assert from 'node:assert/strict';
+import type { Info } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 
@@ -11,6 +12,16 @@ export async function run<A extends unknown[], R>(
   ...args: A
 ): Promise<R> {
   return new MockActivityEnvironment({ attempt: 1 }, { logger: quiet }).run(fn, ...args);
+}
+
+/** Like run(), as an activity of the given workflow run (what RDS tags and attribution see). */
+export async function runIn<A extends unknown[], R>(
+  execution: { workflowId: string; runId: string },
+  fn: (...args: A) => Promise<R>,
+  ...args: A
+): Promise<R> {
+  const info: Partial<Info> = { attempt: 1, workflowExecution: execution };
+  return new MockActivityEnvironment(info, { logger: quiet }).run(fn, ...args);
 }
 
 /** The ApplicationFailure `promise` rejects with; fails the test if it resolves. */

@@ -47,4 +47,12 @@ export const tools = {
   get kubectl(): string {
     return required('RDSFLOW_KUBECTL');
   },
+  /** moto itself, behind the stack's RDS front: what is really there */
+  get motoUrl(): string {
+    return required('RDSFLOW_MOTO_URL');
+  },
+  /** the apiserver's audit log: every write to a Database object */
+  get kubeAuditLog(): string {
+    return required('RDSFLOW_KUBE_AUDIT_LOG');
+  },
 };

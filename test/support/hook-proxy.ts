@@ -2,7 +2,7 @@
 // matching `trap` is forwarded (so its effect happens) and then answered never: `onTrap` runs
 // instead, e.g. to kill the worker that sent it, the worst moment for a crash.
 import { createServer } from 'node:http';
-import { forward, readBody } from './forward.js';
+import { forward, readBody } from '../../infra/forward.js';
 
 export interface Trap {
   (method: string, url: string, body: string): boolean;

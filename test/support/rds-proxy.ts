@@ -1,7 +1,7 @@
 // A loopback proxy in front of moto that adds what moto lacks: a `creating` phase of a chosen
 // length after CreateDBInstance, and throttling faults. It counts DescribeDBInstances calls.
 import { createServer, type Server } from 'node:http';
-import { forward, readBody } from './forward.js';
+import { forward, readBody } from '../../infra/forward.js';
 
 export interface RdsProxy {
   readonly url: string;

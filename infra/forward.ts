@@ -17,7 +17,11 @@ export function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-export function forward(upstream: URL, req: IncomingMessage, body: Buffer): Promise<Answer> {
+export function forward(
+  upstream: URL,
+  req: Pick<IncomingMessage, 'url' | 'method' | 'headers'>,
+  body: Buffer,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const out = request(
       {
