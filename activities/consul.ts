@@ -1,14 +1,19 @@
-// Consul activities: the endpoint (never the password) under rdsflow/<namespace>/<name>/, and
-// the instance registered as an external service so applications can discover it.
-import { activityInfo } from '@temporalio/activity';
+// Consul activities: the endpoint (never the password) under rdsflow/<namespace>/<name>/, with
+// the UID of the object that wrote it beside the keys, and the instance registered as an
+// external service (its meta carries the UID too). Only that UID's workflow removes them.
+import { activityInfo, log } from '@temporalio/activity';
 import type Consul from 'consul';
+import { OWNER_KEYS } from '../contracts/names.js';
 import type { DatabaseNames, ResolvedDatabase } from '../contracts/spec.js';
-import type { Endpoint } from '../contracts/workflow.js';
-import { classifyStoreError } from './errors.js';
+import { FAILURE, type Endpoint } from '../contracts/workflow.js';
+import { classifyStoreError, terminal, transient } from './errors.js';
 
 export interface ConsulSlice {
-  readonly kv: Pick<Consul['kv'], 'set' | 'del'>;
-  readonly catalog: Pick<Consul['catalog'], 'register' | 'deregister'>;
+  readonly kv: Pick<Consul['kv'], 'get' | 'set'>;
+  readonly catalog: Pick<Consul['catalog'], 'register' | 'deregister'> & {
+    readonly node: Pick<Consul['catalog']['node'], 'services'>;
+  };
+  readonly transaction: Pick<Consul['transaction'], 'create'>;
 }
 
 export interface ConsulDeps {
@@ -32,6 +37,27 @@ export function consulValues(db: ResolvedDatabase, endpoint: Endpoint): Record<s
   };
 }
 
+const ownerKey = (db: DatabaseNames) => `${db.consulKey}/${OWNER_KEYS.uid}`;
+
+/** The UID written beside the keys, with the index a check-and-set needs. */
+async function owner(
+  consul: ConsulSlice,
+  db: DatabaseNames,
+): Promise<{ uid: string; index: number } | undefined> {
+  const entry = (await consul.kv.get(ownerKey(db))) as
+    { Value?: string | null; ModifyIndex?: number } | undefined | null;
+  if (!entry) return undefined;
+  return { uid: entry.Value ?? '', index: entry.ModifyIndex ?? 0 };
+}
+
+/** The service registered under the instance's node name, if it carries this UID. */
+async function ourService(consul: ConsulSlice, db: DatabaseNames): Promise<boolean> {
+  const node = (await consul.catalog.node.services(db.dbInstanceIdentifier)) as {
+    Services?: Record<string, { Meta?: Record<string, string> | null }>;
+  } | null;
+  return Object.values(node?.Services ?? {}).some((s) => s.Meta?.['uid'] === db.ref.uid);
+}
+
 export function createConsulActivities(deps: ConsulDeps) {
   const { consul } = deps;
   return {
@@ -40,6 +66,17 @@ export function createConsulActivities(deps: ConsulDeps) {
       endpoint: Endpoint,
     ): Promise<{ consulKey: string; service: string }> {
       return guarded('publishToConsul', async () => {
+        const found = await owner(consul, db);
+        if (found && found.uid !== db.ref.uid && !db.adoptRetained) {
+          throw terminal(
+            FAILURE.entryNotOurs,
+            `Consul keys ${db.consulKey}/ were written for the Database with uid ${found.uid}, ` +
+              `not this one (uid ${db.ref.uid}); rdsflow leaves them alone`,
+            { consulKey: db.consulKey, ownerUid: found.uid },
+          );
+        }
+        // the owner first: keys that exist are always marked with the UID that wrote them
+        await consul.kv.set(ownerKey(db), db.ref.uid);
         for (const [key, value] of Object.entries(consulValues(db, endpoint))) {
           await consul.kv.set(`${db.consulKey}/${key}`, value);
         }
@@ -67,11 +104,43 @@ export function createConsulActivities(deps: ConsulDeps) {
       });
     },
 
-    async removeFromConsul(db: DatabaseNames): Promise<void> {
-      await guarded('removeFromConsul', async () => {
-        // the trailing slash keeps a recursive delete inside this object's folder
-        await consul.kv.del({ key: `${db.consulKey}/`, recurse: true });
-        await consul.catalog.deregister({ node: db.dbInstanceIdentifier });
+    /**
+     * Removes this object's keys and service. The keys go in one transaction that first checks
+     * the owner key is still this UID's (check-index): proven at the moment of the effect.
+     */
+    async removeFromConsul(db: DatabaseNames): Promise<{ removed: boolean; owner?: string }> {
+      return guarded('removeFromConsul', async () => {
+        const found = await owner(consul, db);
+        let removed = false;
+        if (found?.uid === db.ref.uid) {
+          try {
+            const operations = [
+              { KV: { Verb: 'check-index', Key: ownerKey(db), Index: found.index } },
+              // the trailing slash keeps the recursive delete inside this object's folder
+              { KV: { Verb: 'delete-tree', Key: `${db.consulKey}/` } },
+            ];
+            // NOTE: consul 2.0.1 takes the operations array itself; its typings say an object
+            await consul.transaction.create(operations as unknown as { operations: [] });
+          } catch (error: unknown) {
+            // NOTE: Consul answers 409 when a check of the transaction fails: read it again
+            const status = (error as { statusCode?: number }).statusCode;
+            if (status === 409) {
+              throw transient('removeFromConsul: the owner key changed; reading it again', 1);
+            }
+            throw error;
+          }
+          removed = true;
+        } else if (found) {
+          log.warn('Consul keys of another object left in place', {
+            consulKey: db.consulKey,
+            owner: found.uid,
+            uid: db.ref.uid,
+          });
+        }
+        if (await ourService(consul, db)) {
+          await consul.catalog.deregister({ node: db.dbInstanceIdentifier });
+        }
+        return { removed, ...(found && !removed ? { owner: found.uid } : {}) };
       });
     },
   };

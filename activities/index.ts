@@ -6,9 +6,9 @@ import type { DatabaseSnapshot } from '../contracts/workflow.js';
 import { createConsulActivities, type ConsulDeps } from './consul.js';
 import { createKubeStatusActivities, type KubeDeps } from './kube-status.js';
 import { createRdsActivities, type RdsDeps } from './rds.js';
-import { createVaultActivities } from './vault.js';
+import { createVaultActivities, vaultCredentials, type VaultDeps } from './vault.js';
 
-export type ActivityDeps = RdsDeps & ConsulDeps & KubeDeps;
+export type ActivityDeps = Omit<RdsDeps, 'credentials'> & VaultDeps & ConsulDeps & KubeDeps;
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -21,7 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     },
     ...createKubeStatusActivities(deps),
     ...createVaultActivities(deps),
-    ...createRdsActivities(deps),
+    ...createRdsActivities({ ...deps, credentials: vaultCredentials(deps) }),
     ...createConsulActivities(deps),
   };
 }

@@ -6,9 +6,12 @@ import { FAILURE } from '../contracts/workflow.js';
 import {
   addFinalizer,
   httpCodeOf,
+  recordEvent,
   removeFinalizer,
   writeStatus,
   type DatabaseApi,
+  type DatabaseEvent,
+  type EventApi,
   type StatusUpdate,
 } from '../kube/databases.js';
 import { terminal, transient } from './errors.js';
@@ -17,6 +20,7 @@ export type { StatusUpdate } from '../kube/databases.js';
 
 export interface KubeDeps {
   readonly kube: DatabaseApi;
+  readonly events: EventApi;
   /** the clock for condition transition times (activities may read it; tests pin it) */
   readonly now?: () => Date;
 }
@@ -56,6 +60,23 @@ export function createKubeStatusActivities(deps: KubeDeps) {
     async ensureFinalizer(ref: DatabaseRef): Promise<{ present: boolean }> {
       const present = await classified('ensureFinalizer', () => addFinalizer(deps.kube, ref));
       return { present };
+    },
+
+    /**
+     * Records an Event on the object (`kubectl describe` shows it) and the same line in the
+     * worker's log; best effort: an Event that cannot be written is only logged.
+     */
+    async recordEvent(ref: DatabaseRef, event: DatabaseEvent): Promise<{ recorded: boolean }> {
+      const line = { namespace: ref.namespace, name: ref.name, uid: ref.uid, reason: event.reason };
+      if (event.type === 'Warning') log.warn(event.message, line);
+      else log.info(event.message, line);
+      try {
+        await recordEvent(deps.events, ref, event, 'rdsflow-worker', now());
+        return { recorded: true };
+      } catch (error: unknown) {
+        log.warn('event not recorded', { ...line, error: String(error) });
+        return { recorded: false };
+      }
     },
 
     /** Removes our finalizer once the database is gone, letting Kubernetes delete the object. */

@@ -1,12 +1,14 @@
 // Vault (KV v2) activities: the master password is generated here and goes straight to Vault;
-// it never leaves an activity as an argument, result, log line or error message.
-import { randomInt } from 'node:crypto';
+// it never leaves an activity as an argument, result, log line or error message. Every secret
+// carries, in its custom metadata, the UID of the object that wrote it: only that object's
+// workflow overwrites or removes it (DESIGN.md §4a).
+import { randomBytes, randomInt } from 'node:crypto';
 import { activityInfo, log } from '@temporalio/activity';
 import type vault from 'node-vault';
-import type { Endpoint } from '../contracts/workflow.js';
+import { OWNER_KEYS } from '../contracts/names.js';
 import type { DatabaseNames, ResolvedDatabase } from '../contracts/spec.js';
+import { FAILURE, type Endpoint } from '../contracts/workflow.js';
 import { classifyStoreError, terminal } from './errors.js';
-import { FAILURE } from '../contracts/workflow.js';
 
 export type VaultSlice = Pick<vault.client, 'read' | 'write' | 'delete'>;
 
@@ -27,6 +29,17 @@ export interface DbSecret {
   url?: string;
 }
 
+/** The password and which one it is (the instance's credential tag names the one it has). */
+export interface Credentials {
+  readonly password: string;
+  readonly credentialId: string;
+}
+
+/** What RDS activities need from Vault: this object's credentials, never anyone else's. */
+export interface CredentialStore {
+  read(db: ResolvedDatabase): Promise<Credentials>;
+}
+
 // RDS allows printable ASCII except / " @ and space; letters and digits avoid quoting anywhere
 const PASSWORD_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
 const PASSWORD_LENGTH = 32;
@@ -42,29 +55,65 @@ function statusOf(error: unknown): number | undefined {
   return (error as { response?: { statusCode?: number } }).response?.statusCode;
 }
 
-/** Reads the secret, or undefined when there is none (404). */
-async function readSecret(deps: VaultDeps, path: string): Promise<DbSecret | undefined> {
+/** A secret's metadata as far as ownership goes; undefined when nothing is at the path. */
+interface Entry {
+  /** UID of the object that wrote it; undefined for an entry rdsflow did not mark */
+  readonly uid: string | undefined;
+  readonly credentialId: string | undefined;
+  /** kept by a deletion under Retain: another object of this name may adopt it */
+  readonly retained: boolean;
+  /** 0 when the metadata exists but no version was written yet */
+  readonly version: number;
+  /** the live version's data, if it has not been deleted */
+  readonly secret: DbSecret | undefined;
+  readonly custom: Readonly<Record<string, string>>;
+}
+
+async function readEntry(deps: VaultDeps, path: string): Promise<Entry | undefined> {
+  let metadata: {
+    custom_metadata?: Record<string, string> | null;
+    current_version?: number;
+  };
   try {
-    const response = (await deps.vault.read(`${deps.mount}/data/${path}`)) as {
-      data?: { data?: DbSecret };
-    };
-    return response.data?.data;
+    metadata = ((await deps.vault.read(`${deps.mount}/metadata/${path}`)) as { data: object }).data;
   } catch (error: unknown) {
     if (statusOf(error) === 404) return undefined;
     throw error;
   }
+  const version = metadata.current_version ?? 0;
+  let secret: DbSecret | undefined;
+  if (version > 0) {
+    try {
+      const response = (await deps.vault.read(`${deps.mount}/data/${path}`)) as {
+        data?: { data?: DbSecret | null };
+      };
+      secret = response.data?.data ?? undefined;
+    } catch (error: unknown) {
+      // NOTE: KV v2 answers 404 for a soft-deleted latest version; the metadata remains
+      if (statusOf(error) !== 404) throw error;
+    }
+  }
+  return {
+    uid: metadata.custom_metadata?.[OWNER_KEYS.uid],
+    credentialId: metadata.custom_metadata?.[OWNER_KEYS.credential],
+    retained: metadata.custom_metadata?.[OWNER_KEYS.retained] === 'true',
+    custom: metadata.custom_metadata ?? {},
+    version,
+    secret,
+  };
 }
 
-/** The master password, for activities that must hand it to RDS. */
-export async function readMasterPassword(deps: VaultDeps, path: string): Promise<string> {
-  const secret = await guarded('readMasterPassword', () => readSecret(deps, path));
-  if (!secret?.password) {
-    throw terminal(
-      FAILURE.storeRejected,
-      `no master password at ${deps.mount}/${path}; it is created before the instance`,
-    );
-  }
-  return secret.password;
+function ownerText(entry: Entry): string {
+  return entry.uid ? `the Database with uid ${entry.uid}` : 'no Database known to rdsflow';
+}
+
+function notOurs(deps: VaultDeps, db: DatabaseNames, entry: Entry, hint: string): Error {
+  return terminal(
+    FAILURE.entryNotOurs,
+    `Vault secret ${deps.mount}/${db.vaultPath} was written for ${ownerText(entry)}, not this ` +
+      `Database (uid ${db.ref.uid}); rdsflow leaves it alone. ${hint}`,
+    { vaultPath: `${deps.mount}/${db.vaultPath}`, ownerUid: entry.uid ?? null },
+  );
 }
 
 async function guarded<T>(step: string, fn: () => Promise<T>): Promise<T> {
@@ -73,6 +122,24 @@ async function guarded<T>(step: string, fn: () => Promise<T>): Promise<T> {
   } catch (error: unknown) {
     throw classifyStoreError('Vault', step, error, activityInfo().attempt);
   }
+}
+
+/** This object's credentials: its secret must exist and carry its UID. */
+export function vaultCredentials(deps: VaultDeps): CredentialStore {
+  return {
+    read: (db) =>
+      guarded('readMasterPassword', async () => {
+        const entry = await readEntry(deps, db.vaultPath);
+        if (entry && entry.uid !== db.ref.uid) throw notOurs(deps, db, entry, '');
+        if (!entry?.secret?.password || !entry.credentialId) {
+          throw terminal(
+            FAILURE.storeRejected,
+            `no master password at ${deps.mount}/${db.vaultPath}; it is created before the instance`,
+          );
+        }
+        return { password: entry.secret.password, credentialId: entry.credentialId };
+      }),
+  };
 }
 
 export function connectionUrl(secret: DbSecret): string | undefined {
@@ -84,67 +151,143 @@ export function connectionUrl(secret: DbSecret): string | undefined {
 }
 
 export function createVaultActivities(deps: VaultDeps) {
+  const full = (db: DatabaseNames) => `${deps.mount}/${db.vaultPath}`;
+
+  /** Marks the path as this object's and writes a new password (check-and-set on `version`). */
+  async function writeNewPassword(db: ResolvedDatabase, version: number): Promise<void> {
+    // the owner goes on first: a crash between the two writes leaves a marked, empty path
+    await deps.vault.write(`${deps.mount}/metadata/${db.vaultPath}`, {
+      custom_metadata: {
+        [OWNER_KEYS.uid]: db.ref.uid,
+        [OWNER_KEYS.credential]: randomBytes(8).toString('hex'),
+      },
+    });
+    const secret: DbSecret = {
+      username: db.masterUsername,
+      password: generatePassword(),
+      engine: db.engine,
+      dbname: db.databaseName,
+    };
+    await deps.vault.write(`${deps.mount}/data/${db.vaultPath}`, {
+      options: { cas: version },
+      data: secret,
+    });
+  }
+
   return {
     /**
-     * Makes sure a master password exists at the object's path, generating one if not.
-     * Check-and-set 0 means a concurrent or retried attempt can never replace it.
+     * Makes sure this object's master password exists, generating one if not. A secret another
+     * object wrote (credentials kept by a Retain) is taken over only with spec.adoptRetained;
+     * otherwise it is left alone and the step fails with EntryNotOurs.
      */
     async ensureMasterPassword(
       db: ResolvedDatabase,
     ): Promise<{ created: boolean; vaultPath: string }> {
       return guarded('ensureMasterPassword', async () => {
-        const existing = await readSecret(deps, db.vaultPath);
-        if (existing?.password)
-          return { created: false, vaultPath: `${deps.mount}/${db.vaultPath}` };
-        const secret: DbSecret = {
-          username: db.masterUsername,
-          password: generatePassword(),
-          engine: db.engine,
-          dbname: db.databaseName,
-        };
-        try {
-          await deps.vault.write(`${deps.mount}/data/${db.vaultPath}`, {
-            options: { cas: 0 },
-            data: secret,
+        const entry = await readEntry(deps, db.vaultPath);
+        const ours = entry?.uid === db.ref.uid;
+        if (ours && entry.secret?.password && entry.credentialId) {
+          return { created: false, vaultPath: full(db) };
+        }
+        if (entry && !ours && entry.version > 0) {
+          if (!entry.retained) {
+            throw notOurs(deps, db, entry, 'Remove it yourself if it is stale.');
+          }
+          if (!db.adoptRetained) {
+            throw notOurs(
+              deps,
+              db,
+              entry,
+              'They were kept by a deletion under deletionPolicy Retain, with the instance: set ' +
+                'spec.adoptRetained: true to take both over.',
+            );
+          }
+          log.info('taking over retained credentials', {
+            vaultPath: full(db),
+            from: entry.uid ?? 'unmarked',
           });
+        }
+        try {
+          await writeNewPassword(db, entry?.version ?? 0);
         } catch (error: unknown) {
           // NOTE: KV v2 answers 400 when check-and-set fails: another attempt wrote it first
-          if (statusOf(error) === 400 && (await readSecret(deps, db.vaultPath))?.password) {
-            return { created: false, vaultPath: `${deps.mount}/${db.vaultPath}` };
+          const now = statusOf(error) === 400 ? await readEntry(deps, db.vaultPath) : undefined;
+          if (now?.uid === db.ref.uid && now.secret?.password) {
+            return { created: false, vaultPath: full(db) };
           }
           throw error;
         }
-        log.info('master password generated', { vaultPath: `${deps.mount}/${db.vaultPath}` });
-        return { created: true, vaultPath: `${deps.mount}/${db.vaultPath}` };
+        log.info('master password generated', { vaultPath: full(db) });
+        return { created: true, vaultPath: full(db) };
       });
     },
 
-    /** Completes the secret with the endpoint and a connection URL, keeping the password. */
+    /** Completes this object's secret with the endpoint and a connection URL. */
     async writeDbSecret(db: ResolvedDatabase, endpoint: Endpoint): Promise<{ vaultPath: string }> {
-      const password = await readMasterPassword(deps, db.vaultPath);
       return guarded('writeDbSecret', async () => {
+        const entry = await readEntry(deps, db.vaultPath);
+        if (entry && entry.uid !== db.ref.uid) throw notOurs(deps, db, entry, '');
+        if (!entry?.secret?.password) {
+          throw terminal(
+            FAILURE.storeRejected,
+            `no master password at ${full(db)}; it is created before the instance`,
+          );
+        }
         const secret: DbSecret = {
           username: db.masterUsername,
-          password,
+          password: entry.secret.password,
           engine: db.engine,
           dbname: db.databaseName,
           host: endpoint.host,
           port: String(endpoint.port),
         };
         secret.url = connectionUrl(secret);
-        await deps.vault.write(`${deps.mount}/data/${db.vaultPath}`, { data: secret });
-        return { vaultPath: `${deps.mount}/${db.vaultPath}` };
+        // check-and-set: a takeover between the read and this write is not overwritten
+        await deps.vault.write(`${deps.mount}/data/${db.vaultPath}`, {
+          options: { cas: entry.version },
+          data: secret,
+        });
+        return { vaultPath: full(db) };
       });
     },
 
-    /** Removes every version of the secret; a missing one is already gone. */
-    async deleteDbSecret(db: DatabaseNames): Promise<void> {
-      await guarded('deleteDbSecret', async () => {
+    /**
+     * Retain: the secret stays, marked as kept, so that a later Database of this name may adopt
+     * it explicitly (spec.adoptRetained). Only this object's own secret is marked.
+     */
+    async retainDbSecret(db: DatabaseNames): Promise<{ retained: boolean }> {
+      return guarded('retainDbSecret', async () => {
+        const entry = await readEntry(deps, db.vaultPath);
+        if (entry?.uid !== db.ref.uid) return { retained: false };
+        await deps.vault.write(`${deps.mount}/metadata/${db.vaultPath}`, {
+          custom_metadata: { ...entry.custom, [OWNER_KEYS.retained]: 'true' },
+        });
+        return { retained: true };
+      });
+    },
+
+    /**
+     * Removes every version of the secret, only if this object wrote it; a secret of another
+     * UID (or none at all) is left as it is.
+     */
+    async deleteDbSecret(db: DatabaseNames): Promise<{ removed: boolean; owner?: string }> {
+      return guarded('deleteDbSecret', async () => {
+        const entry = await readEntry(deps, db.vaultPath);
+        if (!entry) return { removed: false };
+        if (entry.uid !== db.ref.uid) {
+          log.warn('Vault secret of another object left in place', {
+            vaultPath: full(db),
+            owner: entry.uid ?? 'unmarked',
+            uid: db.ref.uid,
+          });
+          return { removed: false, owner: entry.uid ?? 'unmarked' };
+        }
         try {
           await deps.vault.delete(`${deps.mount}/metadata/${db.vaultPath}`);
         } catch (error: unknown) {
           if (statusOf(error) !== 404) throw error;
         }
+        return { removed: true };
       });
     },
   };

@@ -34,7 +34,20 @@ export interface DatabaseSpec {
   multiAZ?: boolean;
   deletionPolicy?: DeletionPolicy;
   requireApproval?: boolean;
+  /** take over an instance (and its credentials) retained by a deleted Database of this name */
+  adoptRetained?: boolean;
   tags?: Record<string, string>;
+}
+
+/** What `rdsflow approve` approves: one generation's spec, shown on the status. */
+export interface PendingApproval {
+  generation: number;
+  engine: Engine;
+  engineVersion?: string;
+  instanceClass: string;
+  storageGiB: number;
+  multiAZ: boolean;
+  deletionPolicy: DeletionPolicy;
 }
 
 /** Kubernetes' conventional condition shape. */
@@ -58,6 +71,8 @@ export interface DatabaseStatus {
   consulKey?: string;
   workflowId?: string;
   message?: string;
+  /** present while a generation waits for `rdsflow approve` */
+  pendingApproval?: PendingApproval;
 }
 
 /** The identity of one Database object: what the workflow is keyed by and tags carry. */

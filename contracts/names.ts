@@ -10,11 +10,29 @@ export const CONSUL_PREFIX = 'rdsflow';
 /** Keeps a Database object until its workflow reports the database gone. */
 export const FINALIZER = 'rdsflow.io/finalizer';
 
-/** Tags every instance carries so that adoption can prove an instance is ours. */
+/**
+ * Tags on an RDS instance. `uid` is the proof of ownership checked before every change
+ * (DESIGN.md §4a); `run` names the workflow run whose create made the instance, so a cancel
+ * undoes only its own; `credential` names the Vault secret version whose password the instance
+ * has; `retainedFrom` marks an instance released by a deletion under `deletionPolicy: Retain`.
+ */
 export const TAG_KEYS = {
   namespace: 'rdsflow.io/namespace',
   name: 'rdsflow.io/name',
   uid: 'rdsflow.io/uid',
+  run: 'rdsflow.io/created-by-run',
+  credential: 'rdsflow.io/credential-id',
+  retainedFrom: 'rdsflow.io/retained-from',
+} as const;
+
+/** Custom metadata on the KV v2 secret, and the Consul key beside the endpoint keys. */
+export const OWNER_KEYS = {
+  /** the UID of the object whose workflow wrote the entry; only it may remove the entry */
+  uid: 'rdsflow-uid',
+  /** which password this is: the instance's `credential` tag says whether it has it */
+  credential: 'rdsflow-credential-id',
+  /** `true` once a deletion under Retain kept the secret for a later, explicit adoption */
+  retained: 'rdsflow-retained',
 } as const;
 
 const RDS_IDENTIFIER_MAX = 63;
@@ -63,6 +81,14 @@ export function rdsIdentifier(namespace: string, name: string): string {
   const room = RDS_IDENTIFIER_MAX - HASH_LENGTH - 1;
   const base = readable.slice(0, room).replace(/-+$/, '');
   return `${base}-${shortHash(JSON.stringify([namespace, name]))}`;
+}
+
+/**
+ * The final snapshot of one deletion: unique per deleting run (a cancel's rollback, a later
+ * delete and a re-provision's delete never collide), the same for every retry of that run.
+ */
+export function finalSnapshotIdentifier(dbInstanceIdentifier: string, runId: string): string {
+  return `${dbInstanceIdentifier}-final-${shortHash(runId)}`;
 }
 
 export const RDS_IDENTIFIER_PATTERN = /^[a-z](?:[a-z0-9]|-(?!-))*[a-z0-9]$/;

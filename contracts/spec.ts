@@ -8,6 +8,7 @@ import {
   type DatabaseRef,
   type DeletionPolicy,
   type Engine,
+  type PendingApproval,
 } from './database.js';
 import {
   consulKeyPrefix,
@@ -31,6 +32,7 @@ export interface ResolvedDatabase {
   readonly multiAZ: boolean;
   readonly deletionPolicy: DeletionPolicy;
   readonly requireApproval: boolean;
+  readonly adoptRetained: boolean;
   /** the user's tags only; identity tags are added where the instance is created */
   readonly tags: Readonly<Record<string, string>>;
   readonly dbInstanceIdentifier: string;
@@ -100,6 +102,7 @@ const specSchema = z
         .enum(DELETION_POLICIES, { error: `must be one of ${DELETION_POLICIES.join(', ')}` })
         .default('Snapshot'),
       requireApproval: z.boolean({ error: 'must be true or false' }).default(false),
+      adoptRetained: z.boolean({ error: 'must be true or false' }).default(false),
       tags: z
         .record(z.string(), z.string({ error: 'tag values must be strings' }))
         .default({})
@@ -203,9 +206,23 @@ export function resolveDatabase(object: unknown): SpecResult {
       multiAZ: spec.multiAZ,
       deletionPolicy: spec.deletionPolicy,
       requireApproval: spec.requireApproval,
+      adoptRetained: spec.adoptRetained,
       tags: spec.tags,
       ...namesFor({ namespace, name, uid }),
     },
+  };
+}
+
+/** The part of a resolved spec a person approves (`rdsflow approve` shows it). */
+export function approvalOf(db: ResolvedDatabase): PendingApproval {
+  return {
+    generation: db.generation,
+    engine: db.engine,
+    ...(db.engineVersion ? { engineVersion: db.engineVersion } : {}),
+    instanceClass: db.instanceClass,
+    storageGiB: db.storageGiB,
+    multiAZ: db.multiAZ,
+    deletionPolicy: db.deletionPolicy,
   };
 }
 

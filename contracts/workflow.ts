@@ -2,8 +2,14 @@
 // input, its signals and query, and the failure types activities raise. No I/O, no SDK values
 // beyond message definitions, so workflows may import it.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { DatabaseRef, DatabaseSpec, Phase } from './database.js';
-import type { ResolvedDatabase } from './spec.js';
+import type {
+  DatabaseRef,
+  DatabaseSpec,
+  DeletionPolicy,
+  PendingApproval,
+  Phase,
+} from './database.js';
+import type { DatabaseNames, ResolvedDatabase } from './spec.js';
 
 export const WORKFLOW_TYPE = 'databaseWorkflow';
 
@@ -39,15 +45,50 @@ export interface CarriedState {
   /** generation whose spec is in effect on the instance */
   readonly appliedGeneration?: number;
   readonly endpoint?: Endpoint;
+  /** legacy: approval given before approvals were bound to a generation */
   readonly approved?: boolean;
+  /** the newest generation a person approved (`rdsflow approve`) */
+  readonly approvedGeneration?: number;
   /** a delete request arrived while an earlier run was busy */
   readonly deleteRequested?: boolean;
 }
+
+/**
+ * What a deletion did to the RDS instance: `deleted` (and gone), `retained` (tagged as
+ * released, credentials kept), `absent` (nothing there), `not-ours` (another owner's instance
+ * under our identifier: left untouched).
+ */
+export type InstanceOutcome = 'deleted' | 'retained' | 'absent' | 'not-ours';
 
 /** A cancelled workflow ends as Cancelled (with status Cancelled on the object), not with a result. */
 export interface DatabaseWorkflowResult {
   readonly outcome: 'deleted';
   readonly deletionPolicy: string;
+  /** the final snapshot, only when RDS really took it */
+  readonly snapshot?: string;
+  readonly instance?: InstanceOutcome;
+}
+
+/** The delete step's request: one deletion of one instance, proven ours at the moment of it. */
+export interface DeleteInstanceRequest {
+  readonly names: DatabaseNames;
+  readonly policy: DeletionPolicy;
+  /** unique per deletion (finalSnapshotIdentifier) */
+  readonly finalSnapshot: string;
+  /**
+   * A cancel's rollback: delete only an instance whose `created-by-run` tag names this run,
+   * and never retag; anything else is left as it is.
+   */
+  readonly createdByRun?: string;
+}
+
+/**
+ * What deleteDbInstance did: `deleting` (RDS accepted, or was already deleting ours), `absent`,
+ * `retained`, `kept` (a rollback found nothing this run created).
+ */
+export interface DeleteInstanceResult {
+  readonly state: 'deleting' | 'absent' | 'retained' | 'kept';
+  /** the final snapshot RDS was asked for */
   readonly snapshot?: string;
 }
 
@@ -63,11 +104,22 @@ export interface LiveStatus {
   readonly endpoint?: Endpoint;
   readonly observedGeneration?: number;
   readonly message: string;
+  /** the generation waiting for `rdsflow approve`, and what it asks for */
+  readonly awaitingApproval?: PendingApproval;
 }
 
 export const specChangedSignal = defineSignal<[DatabaseSnapshot]>('specChanged');
-export const deleteSignal = defineSignal<[]>('delete');
-export const approveSignal = defineSignal<[{ readonly by?: string }?]>('approve');
+/**
+ * The object is being deleted (or is gone). The watcher sends the object as last seen, so a
+ * policy edited just before the delete is the policy applied.
+ */
+export const deleteSignal = defineSignal<[DatabaseSnapshot?]>('delete');
+/** Approves one generation: a newer spec needs an approval of its own. */
+export interface Approval {
+  readonly generation?: number;
+  readonly by?: string;
+}
+export const approveSignal = defineSignal<[Approval?]>('approve');
 export const retrySignal = defineSignal<[]>('retry');
 export const statusQuery = defineQuery<LiveStatus>('status');
 
@@ -83,6 +135,10 @@ export const FAILURE = {
   instanceGone: 'InstanceGone',
   /** Vault or Consul refused the request (permissions, bad path) */
   storeRejected: 'StoreRejected',
+  /** a Vault secret or Consul entry at our path was written for another object (UID) */
+  entryNotOurs: 'EntryNotOurs',
+  /** deletionPolicy Snapshot, but RDS cannot snapshot the instance in its state */
+  cannotSnapshot: 'CannotSnapshot',
   /** throttling, 5xx, connection errors: worth retrying */
   transient: 'Transient',
 } as const;

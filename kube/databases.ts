@@ -18,6 +18,7 @@ import {
   type DatabaseObject,
   type DatabaseRef,
   type DatabaseStatus,
+  type PendingApproval,
   type Phase,
 } from '../contracts/database.js';
 import { FINALIZER } from '../contracts/names.js';
@@ -41,6 +42,8 @@ export interface StatusUpdate {
   readonly vaultPath?: string;
   readonly consulKey?: string;
   readonly workflowId?: string;
+  /** the generation waiting for approval; absent clears it */
+  readonly pendingApproval?: PendingApproval;
 }
 
 export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -100,7 +103,9 @@ export async function writeStatus(
   const object = await currentObject(kube, ref);
   if (!object) return false;
   const others = (object.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
-  const status: DatabaseStatus = {
+  const status: Omit<DatabaseStatus, 'pendingApproval'> & {
+    pendingApproval: PendingApproval | null;
+  } = {
     phase: update.phase,
     message: update.message,
     conditions: [...others, readyCondition(object.status?.conditions, update, now)],
@@ -112,6 +117,8 @@ export async function writeStatus(
     ...(update.vaultPath ? { secretRef: { vaultPath: update.vaultPath } } : {}),
     ...(update.consulKey ? { consulKey: update.consulKey } : {}),
     ...(update.workflowId ? { workflowId: update.workflowId } : {}),
+    // merge patch: null removes what an earlier AwaitingApproval wrote
+    pendingApproval: update.pendingApproval ?? null,
   };
   try {
     await kube.patchNamespacedCustomObjectStatus(
@@ -203,6 +210,18 @@ export interface DatabaseEvent {
   readonly message: string;
 }
 
+/**
+ * The name only has to be unique; kubectl's convention is <object>.<hex time>. The object's part
+ * is cut so the whole stays within the 253 characters of a DNS subdomain.
+ */
+export function eventName(objectName: string, now: Date): string {
+  const suffix = `${now.getTime().toString(16)}${Math.floor(Math.random() * 0xfff)
+    .toString(16)
+    .padStart(3, '0')}`;
+  const head = objectName.slice(0, 253 - suffix.length - 1).replace(/[.-]+$/, '');
+  return `${head}.${suffix}`;
+}
+
 /** Records a Kubernetes Event on the object (`kubectl describe` shows it). */
 export async function recordEvent(
   events: EventApi,
@@ -215,8 +234,7 @@ export async function recordEvent(
     namespace: ref.namespace,
     body: {
       metadata: {
-        // the name only has to be unique; kubectl's convention is <object>.<hex time>
-        name: `${ref.name}.${now.getTime().toString(16)}${Math.floor(Math.random() * 0xfff).toString(16)}`,
+        name: eventName(ref.name, now),
         namespace: ref.namespace,
       },
       involvedObject: {

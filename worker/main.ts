@@ -3,7 +3,7 @@
 // stop polling, let in-flight activities finish within the grace time, then close everything.
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import {
   DefaultLogger,
   NativeConnection,
@@ -12,6 +12,7 @@ import {
   type LogLevel,
 } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
+import { attributeRdsCalls } from '../activities/rds.js';
 import {
   consulClient,
   kubeClientConfig,
@@ -48,14 +49,17 @@ async function main(): Promise<void> {
   });
 
   const rds = rdsClient(config.aws);
+  attributeRdsCalls(rds);
   const consul = consulClient(config.consul);
-  const kube = kubeClientConfig(config.kube).makeApiClient(CustomObjectsApi);
+  const kc = kubeClientConfig(config.kube);
+  const kube = kc.makeApiClient(CustomObjectsApi);
   const activities = createActivities({
     rds,
     vault: vaultClient(config.vault),
     mount: config.worker.vaultMount,
     consul,
     kube,
+    events: kc.makeApiClient(CoreV1Api),
     timing: {
       pollIntervalMs: config.worker.pollIntervalMs,
       pollWindowMs: config.worker.pollWindowMs,

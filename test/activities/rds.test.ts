@@ -1,22 +1,31 @@
-// RDS activities against moto (behind a small fault proxy for the creating phase, terminal
-// states and throttling), with the password read from the real OpenBao.
+// RDS activities against moto behind a realistic front of their own (creating/deleting take
+// time, RDS's refusals, faults, a journal), with the password read from the real OpenBao. What
+// must not be destroyed is checked in moto itself, before and after.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { DescribeDBInstancesCommand, RDSClient, type Tag } from '@aws-sdk/client-rds';
-import { NOT_YET, createRdsActivities, type PollTiming } from '../../activities/rds.js';
-import { createVaultActivities } from '../../activities/vault.js';
+import { DescribeDBSnapshotsCommand, RDSClient } from '@aws-sdk/client-rds';
+import {
+  NOT_YET,
+  attributeRdsCalls,
+  createRdsActivities,
+  type PollTiming,
+} from '../../activities/rds.js';
+import { createVaultActivities, vaultCredentials } from '../../activities/vault.js';
 import { vaultClient } from '../../config/clients.js';
+import { finalSnapshotIdentifier, workflowIdFor } from '../../contracts/names.js';
 import { resolveDatabase, type ResolvedDatabase } from '../../contracts/spec.js';
-import { FAILURE } from '../../contracts/workflow.js';
-import { failureOf, run } from '../support/activity.js';
-import { config, uniqueName } from '../support/env.js';
-import { startRdsProxy, type RdsProxy } from '../support/rds-proxy.js';
+import { FAILURE, type DeleteInstanceRequest } from '../../contracts/workflow.js';
+import { INSTANT, startRdsFront, type RdsFront } from '../../infra/rds-front.js';
+import { failureOf, run, runIn } from '../support/activity.js';
+import { config, tools, uniqueName } from '../support/env.js';
+import { foreignInstance, moto, motoInstance, tagMap } from '../support/rds.js';
 
-let proxy: RdsProxy;
+let front: RdsFront;
 let rds: RDSClient;
-const vault = { vault: vaultClient(config.vault), mount: 'secret' };
-const timing: PollTiming = { pollIntervalMs: 250, pollWindowMs: 10_000 };
+const vaultDeps = { vault: vaultClient(config.vault), mount: 'secret' };
+const vault = createVaultActivities(vaultDeps);
+const timing: PollTiming = { pollIntervalMs: 100, pollWindowMs: 10_000 };
 
 function database(
   name = uniqueName('act'),
@@ -32,59 +41,76 @@ function database(
 }
 
 function activities(t: PollTiming = timing) {
-  return createRdsActivities({ ...vault, rds, timing: t });
+  return createRdsActivities({ rds, timing: t, credentials: vaultCredentials(vaultDeps) });
 }
 
-function tagMap(tags: Tag[] | undefined): Record<string, string | undefined> {
-  return Object.fromEntries((tags ?? []).map((t) => [t.Key ?? '', t.Value]));
-}
+/** The activity context of the database's provisioning run `runId`. */
+const runOf = (db: ResolvedDatabase, runId = randomUUID()) => ({
+  workflowId: workflowIdFor(db.ref),
+  runId,
+});
 
-async function provisioned(spec: Record<string, unknown> = {}): Promise<ResolvedDatabase> {
+async function provisioned(
+  spec: Record<string, unknown> = {},
+  runId = randomUUID(),
+): Promise<ResolvedDatabase> {
   const db = database(undefined, undefined, spec);
-  await run(createVaultActivities(vault).ensureMasterPassword, db);
-  await run(activities().createDbInstance, db);
+  await run(vault.ensureMasterPassword, db);
+  await runIn(runOf(db, runId), activities().createDbInstance, db);
   return db;
 }
 
+function deletion(db: ResolvedDatabase, policy: DeleteInstanceRequest['policy'], extra = {}) {
+  return {
+    names: db,
+    policy,
+    finalSnapshot: finalSnapshotIdentifier(db.dbInstanceIdentifier, randomUUID()),
+    ...extra,
+  } satisfies DeleteInstanceRequest;
+}
+
 before(async () => {
-  proxy = await startRdsProxy(config.aws.rdsEndpoint ?? '');
+  front = await startRdsFront({ target: tools.motoUrl, timings: INSTANT });
   // one SDK attempt: the classification below is what Temporal's retries see
-  rds = new RDSClient({ region: config.aws.region, endpoint: proxy.url, maxAttempts: 1 });
+  rds = new RDSClient({ region: config.aws.region, endpoint: front.url, maxAttempts: 1 });
+  attributeRdsCalls(rds);
 });
 
 after(async () => {
   rds?.destroy();
-  await proxy?.close();
+  await front?.close();
 });
 
-describe('RDS activities', () => {
-  it('creates an instance tagged with its identity, and adopts it on a repeated call', async () => {
+describe('RDS activities: create, wait, classify', () => {
+  it('creates an instance tagged with its identity, run and credential, and adopts it on a repeated call', async () => {
     const db = database();
-    await run(createVaultActivities(vault).ensureMasterPassword, db);
-    assert.deepEqual(await run(activities().createDbInstance, db), {
+    await run(vault.ensureMasterPassword, db);
+    const execution = runOf(db);
+    assert.deepEqual(await runIn(execution, activities().createDbInstance, db), {
       adopted: false,
       status: 'available',
     });
     // the retried attempt after a crash right after the create call
-    assert.equal((await run(activities().createDbInstance, db)).adopted, true);
-    const described = await rds.send(
-      new DescribeDBInstancesCommand({ DBInstanceIdentifier: db.dbInstanceIdentifier }),
-    );
-    assert.equal(described.DBInstances?.length, 1);
-    const tags = tagMap(described.DBInstances?.[0]?.TagList);
+    assert.equal((await runIn(execution, activities().createDbInstance, db)).adopted, true);
+    const tags = tagMap((await motoInstance(db.dbInstanceIdentifier))?.TagList);
+    assert.equal(tags['rdsflow.io/namespace'], 'activities');
+    assert.equal(tags['rdsflow.io/name'], db.ref.name);
+    assert.equal(tags['rdsflow.io/uid'], db.ref.uid);
+    assert.equal(tags['rdsflow.io/created-by-run'], execution.runId);
+    assert.match(tags['rdsflow.io/credential-id'] ?? '', /^[0-9a-f]{16}$/);
+    // one create; the call names the workflow run it was made for
+    const journal = (await front.journal()).filter((e) => e.identifier === db.dbInstanceIdentifier);
     assert.deepEqual(
-      {
-        ns: tags['rdsflow.io/namespace'],
-        name: tags['rdsflow.io/name'],
-        uid: tags['rdsflow.io/uid'],
-      },
-      { ns: 'activities', name: db.ref.name, uid: db.ref.uid },
+      journal.map((e) => [e.action, e.workflowId, e.runId]),
+      [['CreateDBInstance', execution.workflowId, execution.runId]],
     );
   });
 
-  it("refuses to adopt another object's instance", async () => {
+  it("refuses to adopt another object's instance, naming its owner", async () => {
     const db = await provisioned();
     const impostor = database(db.ref.name, randomUUID());
+    await run(vault.deleteDbSecret, db);
+    await run(vault.ensureMasterPassword, impostor);
     const failure = await failureOf(run(activities().createDbInstance, impostor));
     assert.equal(failure.type, FAILURE.instanceNotOurs);
     assert.equal(failure.nonRetryable, true);
@@ -96,8 +122,8 @@ describe('RDS activities', () => {
 
   it('turns throttling into a retryable failure with a jittered delay, then succeeds', async () => {
     const db = database();
-    await run(createVaultActivities(vault).ensureMasterPassword, db);
-    proxy.throttleNext = 1;
+    await run(vault.ensureMasterPassword, db);
+    await front.fault({ match: db.dbInstanceIdentifier, code: 'Throttling' });
     const failure = await failureOf(run(activities().createDbInstance, db));
     assert.equal(failure.type, FAILURE.transient);
     assert.equal(failure.nonRetryable, false);
@@ -108,8 +134,8 @@ describe('RDS activities', () => {
 
   it('turns InvalidParameter answers into a non-retryable InvalidSpec failure', async () => {
     const db = database();
-    await run(createVaultActivities(vault).ensureMasterPassword, db);
-    proxy.errorNext.push({ code: 'InvalidParameterCombination', status: 400 });
+    await run(vault.ensureMasterPassword, db);
+    await front.fault({ match: db.dbInstanceIdentifier, code: 'InvalidParameterCombination' });
     const failure = await failureOf(run(activities().createDbInstance, db));
     assert.equal(failure.type, FAILURE.invalidSpec);
     assert.equal(failure.nonRetryable, true);
@@ -118,56 +144,54 @@ describe('RDS activities', () => {
 
   it('retries a 5xx from RDS', async () => {
     const db = database();
-    await run(createVaultActivities(vault).ensureMasterPassword, db);
-    proxy.errorNext.push({ code: 'InternalFailure', status: 500 });
+    await run(vault.ensureMasterPassword, db);
+    await front.fault({ match: db.dbInstanceIdentifier, code: 'InternalFailure', status: 500 });
     const failure = await failureOf(run(activities().createDbInstance, db));
     assert.equal(failure.type, FAILURE.transient);
     assert.equal(failure.nonRetryable, false);
   });
 
-  it('waits through the creating phase and sees `available` within one poll interval', async () => {
-    proxy.creatingMs = 3_000;
-    try {
-      const db = await provisioned();
-      const before = proxy.describeCalls;
-      const result = await run(activities().waitUntilAvailable, db.dbInstanceIdentifier);
-      const detected = Date.now();
-      const calls = proxy.describeCalls - before;
-      const delay = detected - (proxy.availableAt.get(db.dbInstanceIdentifier) ?? detected);
-      process.stdout.write(
-        `# creating 3000ms, poll 250ms: ${calls} DescribeDBInstances calls, detected ${delay}ms after available\n`,
-      );
-      assert.ok(result.endpoint.host && result.endpoint.port === 5432);
-      assert.ok(calls >= 2 && calls <= 3_000 / 250 + 3, `${calls} calls`);
-      assert.ok(delay >= 0 && delay < 2_000, `detected ${delay}ms late`);
-    } finally {
-      proxy.creatingMs = 0;
-    }
+  it('waits through creating and backing-up and sees `available` within one poll interval', async () => {
+    const db = database();
+    await front.setTimings({ creatingMs: 2_000, backingUpMs: 1_000 }, db.dbInstanceIdentifier);
+    await run(vault.ensureMasterPassword, db);
+    await run(activities().createDbInstance, db);
+    const t: PollTiming = { pollIntervalMs: 250, pollWindowMs: 10_000 };
+    const before = await front.describeCalls();
+    const result = await run(activities(t).waitUntilAvailable, db.dbInstanceIdentifier);
+    const detected = Date.now();
+    const calls = (await front.describeCalls()) - before;
+    const availableAt = (await front.availableAt(db.dbInstanceIdentifier)) ?? detected;
+    const delay = detected - availableAt;
+    process.stdout.write(
+      `# creating 2000ms + backing-up 1000ms, poll 250ms: ${calls} DescribeDBInstances calls, detected ${delay}ms after available\n`,
+    );
+    assert.ok(result.endpoint.host && result.endpoint.port === 5432);
+    assert.ok(calls >= 2 && calls <= 3_000 / 250 + 3, `${calls} calls`);
+    assert.ok(delay >= 0 && delay < 2_000, `detected ${delay}ms late`);
   });
 
   it('hands a long wait back to the server after one poll window', async () => {
-    proxy.creatingMs = 60_000;
-    try {
-      const db = await provisioned();
-      const failure = await failureOf(
-        run(
-          activities({ pollIntervalMs: 200, pollWindowMs: 1_000 }).waitUntilAvailable,
-          db.dbInstanceIdentifier,
-        ),
-      );
-      assert.equal(failure.type, NOT_YET);
-      assert.equal(failure.nonRetryable, false);
-      assert.equal(failure.nextRetryDelay, 200);
-      assert.match(failure.message, /is creating/);
-    } finally {
-      proxy.creatingMs = 0;
-    }
+    const db = database();
+    await front.setTimings({ creatingMs: 60_000 }, db.dbInstanceIdentifier);
+    await run(vault.ensureMasterPassword, db);
+    await run(activities().createDbInstance, db);
+    const failure = await failureOf(
+      run(
+        activities({ pollIntervalMs: 200, pollWindowMs: 1_000 }).waitUntilAvailable,
+        db.dbInstanceIdentifier,
+      ),
+    );
+    assert.equal(failure.type, NOT_YET);
+    assert.equal(failure.nonRetryable, false);
+    assert.equal(failure.nextRetryDelay, 200);
+    assert.match(failure.message, /creating/);
   });
 
   for (const status of ['storage-full', 'incompatible-parameters', 'failed']) {
     it(`fails for good when the instance is ${status}`, async () => {
       const db = await provisioned();
-      proxy.forceStatus.set(db.dbInstanceIdentifier, status);
+      await front.forceStatus(db.dbInstanceIdentifier, status);
       const failure = await failureOf(
         run(activities().waitUntilAvailable, db.dbInstanceIdentifier),
       );
@@ -176,43 +200,248 @@ describe('RDS activities', () => {
       assert.match(failure.message, new RegExp(status));
     });
   }
+});
 
+describe('RDS activities: change only our own instance, as RDS allows', () => {
   it('modifies an instance in place and syncs its tags', async () => {
     const db = await provisioned({ tags: { team: 'shop', old: 'x' } });
-    await run(activities().modifyDbInstance, { ...db, storageGiB: 50, tags: { team: 'payments' } });
-    const instance = (
-      await rds.send(
-        new DescribeDBInstancesCommand({ DBInstanceIdentifier: db.dbInstanceIdentifier }),
-      )
-    ).DBInstances?.[0];
+    const out = await run(activities().modifyDbInstance, {
+      ...db,
+      storageGiB: 50,
+      tags: { team: 'payments' },
+    });
+    assert.equal(out.changed, true);
+    const instance = await motoInstance(db.dbInstanceIdentifier);
     assert.equal(instance?.AllocatedStorage, 50);
     const tags = tagMap(instance?.TagList);
     assert.equal(tags['team'], 'payments');
     assert.equal(tags['old'], undefined);
     assert.equal(tags['rdsflow.io/uid'], db.ref.uid);
+    // nothing left to change: no call at all
+    const calls = (await front.journal()).length;
+    const again = await run(activities().modifyDbInstance, {
+      ...db,
+      storageGiB: 50,
+      tags: { team: 'payments' },
+    });
+    assert.equal(again.changed, false);
+    assert.equal((await front.journal()).length, calls);
   });
 
-  it('deletes per policy, idempotently, and waits until the instance is gone', async () => {
-    const snapshotted = await provisioned();
-    const out = await run(activities().deleteDbInstance, snapshotted, 'Snapshot');
-    assert.match(
-      out.snapshot ?? '',
-      new RegExp(`^${snapshotted.dbInstanceIdentifier}-final-[a-z0-9]{8}$`),
+  it('waits to modify an instance that is not available (RDS would refuse)', async () => {
+    const db = database();
+    await front.setTimings({ creatingMs: 60_000 }, db.dbInstanceIdentifier);
+    await run(vault.ensureMasterPassword, db);
+    await run(activities().createDbInstance, db);
+    const failure = await failureOf(run(activities().modifyDbInstance, { ...db, storageGiB: 40 }));
+    assert.equal(failure.type, NOT_YET);
+    assert.match(failure.message, /is creating; RDS changes an instance only when it is available/);
+    assert.equal((await motoInstance(db.dbInstanceIdentifier))?.AllocatedStorage, 20);
+  });
+
+  it("never modifies or deletes another owner's instance under our identifier", async () => {
+    const db = database();
+    await run(vault.ensureMasterPassword, db);
+    await foreignInstance(db.dbInstanceIdentifier);
+    const before = await motoInstance(db.dbInstanceIdentifier);
+    assert.ok(before, 'the foreign instance exists');
+
+    const modify = await failureOf(run(activities().modifyDbInstance, { ...db, storageGiB: 90 }));
+    assert.equal(modify.type, FAILURE.instanceNotOurs);
+    assert.match(modify.message, /nobody known to rdsflow .*owner=another-team/);
+    for (const policy of ['Delete', 'Snapshot', 'Retain'] as const) {
+      const removed = await failureOf(run(activities().deleteDbInstance, deletion(db, policy)));
+      assert.equal(removed.type, FAILURE.instanceNotOurs);
+      assert.equal(removed.nonRetryable, true);
+    }
+    const after = await motoInstance(db.dbInstanceIdentifier);
+    assert.equal(after?.DBInstanceStatus, 'available');
+    assert.equal(after?.AllocatedStorage, 20);
+    assert.deepEqual(tagMap(after?.TagList), tagMap(before.TagList));
+    const calls = (await front.journal()).filter(
+      (e) => e.identifier === db.dbInstanceIdentifier && e.action !== 'CreateDBInstance',
     );
-    await run(activities().waitUntilDeleted, snapshotted.dbInstanceIdentifier);
-    // a repeated delete (retry after a crash) is fine
+    assert.deepEqual(calls, [], 'a mutating call reached RDS');
+  });
+
+  it('resets the master password of an adopted instance that does not have the one in Vault', async () => {
+    const db = await provisioned();
+    const before = tagMap((await motoInstance(db.dbInstanceIdentifier))?.TagList);
+    // the secret was lost and generated again (a rollback raced a create): a new password
+    await run(vault.deleteDbSecret, db);
+    assert.equal((await run(vault.ensureMasterPassword, db)).created, true);
+    assert.equal((await run(activities().createDbInstance, db)).adopted, true);
+    const out = await run(activities().modifyDbInstance, db);
+    assert.equal(out.changed, true);
+    const reset = (await front.journal()).filter(
+      (e) => e.identifier === db.dbInstanceIdentifier && e.action === 'ModifyDBInstance',
+    );
+    assert.equal(reset.length, 1);
+    assert.equal(reset[0]?.params['MasterUserPassword'], '***');
+    const after = tagMap((await motoInstance(db.dbInstanceIdentifier))?.TagList);
+    assert.notEqual(after['rdsflow.io/credential-id'], before['rdsflow.io/credential-id']);
+  });
+});
+
+describe('RDS activities: delete per policy, as RDS allows', () => {
+  it('snapshots, waits until gone, and confirms the snapshot really exists', async () => {
+    const db = await provisioned();
+    await front.setTimings({ deletingMs: 1_000 }, db.dbInstanceIdentifier);
+    const request = deletion(db, 'Snapshot');
+    const out = await run(activities().deleteDbInstance, request);
+    assert.equal(out.state, 'deleting');
+    assert.equal(out.snapshot, request.finalSnapshot);
+    // a repeated delete (retry after a crash) finds it deleting: still no second call
+    assert.equal((await run(activities().deleteDbInstance, request)).state, 'deleting');
+    const gone = await run(activities().waitUntilDeleted, { names: db, snapshot: out.snapshot });
+    assert.equal(gone.snapshot, request.finalSnapshot);
+    assert.ok(gone.polls >= 2, 'deleting took no time');
+    const snapshots = await moto.send(
+      new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: request.finalSnapshot }),
+    );
+    assert.equal(snapshots.DBSnapshots?.[0]?.DBInstanceIdentifier, db.dbInstanceIdentifier);
+    assert.equal(await motoInstance(db.dbInstanceIdentifier), undefined);
+    const deletes = (await front.journal()).filter(
+      (e) => e.identifier === db.dbInstanceIdentifier && e.action === 'DeleteDBInstance',
+    );
+    assert.equal(deletes.length, 1);
+  });
+
+  it('waits for a state RDS can snapshot from instead of taking InvalidDBInstanceState as done', async () => {
+    const db = database();
+    await front.setTimings({ creatingMs: 1_500, backingUpMs: 500 }, db.dbInstanceIdentifier);
+    await run(vault.ensureMasterPassword, db);
+    await run(activities().createDbInstance, db);
+    const request = deletion(db, 'Snapshot');
+    // one short window while creating: nothing sent, and no pretence that it is deleting
+    const early = await failureOf(
+      run(activities({ pollIntervalMs: 100, pollWindowMs: 300 }).deleteDbInstance, request),
+    );
+    assert.equal(early.type, NOT_YET);
+    assert.match(early.message, /cannot be deleted yet: creating/);
     assert.equal(
-      (await run(activities().deleteDbInstance, snapshotted, 'Snapshot')).retained,
-      false,
+      (await motoInstance(db.dbInstanceIdentifier))?.DBInstanceIdentifier,
+      db.dbInstanceIdentifier,
+    );
+    // and when RDS itself refuses (the state moved between read and call), that is not done either
+    await front.fault({
+      action: 'DeleteDBInstance',
+      match: db.dbInstanceIdentifier,
+      code: 'InvalidDBInstanceState',
+    });
+    const out = await run(activities().deleteDbInstance, request);
+    assert.equal(out.state, 'deleting');
+    assert.ok((out.polls ?? 0) > 1, 'deleted without waiting for backing-up to end');
+    const journal = (await front.journal()).filter((e) => e.identifier === db.dbInstanceIdentifier);
+    const deletes = journal.filter((e) => e.action === 'DeleteDBInstance');
+    assert.deepEqual(
+      deletes.map((e) => e.outcome),
+      ['InvalidDBInstanceState', 'ok'],
+    );
+    const deleted = deletes.filter((e) => e.outcome === 'ok');
+    assert.equal(deleted[0]?.statusBefore, 'available');
+  });
+
+  it('deletes an instance still creating at once under Delete (no snapshot needed)', async () => {
+    const db = database();
+    await front.setTimings({ creatingMs: 60_000 }, db.dbInstanceIdentifier);
+    await run(vault.ensureMasterPassword, db);
+    await run(activities().createDbInstance, db);
+    const out = await run(activities().deleteDbInstance, deletion(db, 'Delete'));
+    assert.deepEqual(
+      { state: out.state, snapshot: out.snapshot },
+      { state: 'deleting', snapshot: undefined },
+    );
+    assert.equal(await motoInstance(db.dbInstanceIdentifier), undefined);
+  });
+
+  it('refuses a final snapshot RDS cannot take (instance failed), saying how to go on', async () => {
+    const db = await provisioned();
+    await front.forceStatus(db.dbInstanceIdentifier, 'failed');
+    const failure = await failureOf(run(activities().deleteDbInstance, deletion(db, 'Snapshot')));
+    assert.equal(failure.type, FAILURE.cannotSnapshot);
+    assert.match(failure.message, /Set deletionPolicy: Delete/);
+    assert.ok(await motoInstance(db.dbInstanceIdentifier), 'the instance was deleted anyway');
+    await front.forceStatus(db.dbInstanceIdentifier, undefined);
+  });
+
+  it('takes the next snapshot name when the first is taken', async () => {
+    const first = await provisioned();
+    const request = deletion(first, 'Snapshot');
+    await run(activities().deleteDbInstance, request);
+    const second = await provisioned();
+    const out = await run(activities().deleteDbInstance, {
+      ...deletion(second, 'Snapshot'),
+      finalSnapshot: request.finalSnapshot,
+    });
+    assert.equal(out.snapshot, `${request.finalSnapshot}-2`);
+  });
+
+  it('retains: the instance stays, marked released, with no object UID on it', async () => {
+    const db = await provisioned();
+    assert.deepEqual(await run(activities().deleteDbInstance, deletion(db, 'Retain')), {
+      state: 'retained',
+      polls: 1,
+    });
+    const instance = await motoInstance(db.dbInstanceIdentifier);
+    assert.equal(instance?.DBInstanceStatus, 'available');
+    const tags = tagMap(instance?.TagList);
+    assert.equal(tags['rdsflow.io/retained-from'], db.ref.uid);
+    assert.equal(tags['rdsflow.io/uid'], undefined);
+    assert.equal(tags['rdsflow.io/name'], db.ref.name);
+  });
+
+  it('a retained instance is adopted only by a Database of its name that opts in', async () => {
+    const old = await provisioned();
+    await run(activities().deleteDbInstance, deletion(old, 'Retain'));
+    await run(vault.retainDbSecret, old);
+    const plain = database(old.ref.name, randomUUID());
+    // its credentials stay the retained ones: the new object's password step leaves them alone
+    const secretRefused = await failureOf(run(vault.ensureMasterPassword, plain));
+    assert.equal(secretRefused.type, FAILURE.entryNotOurs);
+    assert.match(secretRefused.message, /kept by a deletion under deletionPolicy Retain/);
+    const refused = await failureOf(run(activities().createDbInstance, plain));
+    assert.equal(refused.type, FAILURE.instanceNotOurs);
+    assert.match(
+      refused.message,
+      /retained by the deleted Database .*set spec.adoptRetained: true/,
     );
 
-    const retained = await provisioned();
-    assert.deepEqual(await run(activities().deleteDbInstance, retained, 'Retain'), {
-      retained: true,
+    const adopter = database(old.ref.name, randomUUID(), { adoptRetained: true });
+    assert.equal((await run(vault.ensureMasterPassword, adopter)).created, true);
+    const adopted = await run(activities().createDbInstance, adopter);
+    assert.deepEqual(adopted, { adopted: true, status: 'available', retainedFrom: old.ref.uid });
+    const tags = tagMap((await motoInstance(old.dbInstanceIdentifier))?.TagList);
+    assert.equal(tags['rdsflow.io/uid'], adopter.ref.uid);
+    assert.equal(tags['rdsflow.io/retained-from'], undefined);
+  });
+
+  it('a rollback deletes only what its own run created', async () => {
+    const runId = randomUUID();
+    const db = await provisioned({}, runId);
+    const otherRun = await run(activities().deleteDbInstance, {
+      ...deletion(db, 'Delete'),
+      createdByRun: randomUUID(),
     });
-    const still = await rds.send(
-      new DescribeDBInstancesCommand({ DBInstanceIdentifier: retained.dbInstanceIdentifier }),
+    assert.equal(otherRun.state, 'kept');
+    assert.ok(
+      await motoInstance(db.dbInstanceIdentifier),
+      'a rollback deleted an adopted instance',
     );
-    assert.equal(still.DBInstances?.length, 1);
+    const retained = await run(activities().deleteDbInstance, {
+      ...deletion(db, 'Retain'),
+      createdByRun: runId,
+    });
+    assert.equal(retained.state, 'kept');
+    assert.equal(
+      tagMap((await motoInstance(db.dbInstanceIdentifier))?.TagList)['rdsflow.io/uid'],
+      db.ref.uid,
+    );
+    const own = await run(activities().deleteDbInstance, {
+      ...deletion(db, 'Delete'),
+      createdByRun: runId,
+    });
+    assert.equal(own.state, 'deleting');
+    assert.equal(await motoInstance(db.dbInstanceIdentifier), undefined);
   });
 });

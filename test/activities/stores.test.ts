@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import Consul from 'consul';
 import { createConsulActivities } from '../../activities/consul.js';
 import { createKubeStatusActivities } from '../../activities/kube-status.js';
@@ -81,6 +81,68 @@ describe('Vault activities', () => {
     await run(vaultActivities.deleteDbSecret, db);
   });
 
+  const metadata = async (db: ResolvedDatabase) =>
+    (
+      (await vault.read(`secret/metadata/${db.vaultPath}`)) as {
+        data: { custom_metadata: Record<string, string> | null };
+      }
+    ).data.custom_metadata ?? {};
+
+  it('marks the secret with the UID that wrote it and which password it is', async () => {
+    const db = database();
+    await run(vaultActivities.ensureMasterPassword, db);
+    const marks = await metadata(db);
+    assert.equal(marks['rdsflow-uid'], db.ref.uid);
+    assert.match(marks['rdsflow-credential-id'] ?? '', /^[0-9a-f]{16}$/);
+  });
+
+  it("never overwrites, completes or removes another object's secret at its path", async () => {
+    const owner = database();
+    await run(vaultActivities.ensureMasterPassword, owner);
+    await run(vaultActivities.writeDbSecret, owner, endpoint);
+    const before = await read(owner);
+    assert.match(before['password'] ?? '', /^[A-Za-z0-9]{32}$/);
+    // a later object of the same namespace/name (another UID)
+    const later = database(randomUUID(), owner.ref.name);
+    const ensured = await failureOf(run(vaultActivities.ensureMasterPassword, later));
+    assert.equal(ensured.type, FAILURE.entryNotOurs);
+    assert.equal(ensured.nonRetryable, true);
+    assert.match(ensured.message, new RegExp(`written for the Database with uid ${owner.ref.uid}`));
+    const written = await failureOf(run(vaultActivities.writeDbSecret, later, endpoint));
+    assert.equal(written.type, FAILURE.entryNotOurs);
+    assert.deepEqual(await run(vaultActivities.deleteDbSecret, later), {
+      removed: false,
+      owner: owner.ref.uid,
+    });
+    assert.deepEqual(await run(vaultActivities.retainDbSecret, later), { retained: false });
+    assert.deepEqual(await read(owner), before);
+    assert.equal((await metadata(owner))['rdsflow-uid'], owner.ref.uid);
+  });
+
+  it('lets a later object take over retained credentials only when it opts in', async () => {
+    const owner = database();
+    await run(vaultActivities.ensureMasterPassword, owner);
+    const kept = (await read(owner))['password'];
+    // not retained: even an opt-in does not take it
+    const eager = database(randomUUID(), owner.ref.name);
+    const notRetained = await failureOf(
+      run(vaultActivities.ensureMasterPassword, { ...eager, adoptRetained: true }),
+    );
+    assert.equal(notRetained.type, FAILURE.entryNotOurs);
+    assert.deepEqual(await run(vaultActivities.retainDbSecret, owner), { retained: true });
+    assert.equal((await metadata(owner))['rdsflow-retained'], 'true');
+    const refused = await failureOf(run(vaultActivities.ensureMasterPassword, eager));
+    assert.match(refused.message, /set spec.adoptRetained: true/);
+    assert.equal((await read(owner))['password'], kept);
+
+    const adopter = { ...eager, adoptRetained: true };
+    assert.equal((await run(vaultActivities.ensureMasterPassword, adopter)).created, true);
+    assert.notEqual((await read(adopter))['password'], kept);
+    const marks = await metadata(adopter);
+    assert.equal(marks['rdsflow-uid'], adopter.ref.uid);
+    assert.equal(marks['rdsflow-retained'], undefined);
+  });
+
   it('treats an unreachable Vault as transient', async () => {
     const down = createVaultActivities({
       vault: vaultClient({ address: 'http://127.0.0.1:1', token: 'x' }),
@@ -113,8 +175,9 @@ describe('Consul activities', () => {
     const keys = (await consul.kv.keys(`${db.consulKey}/`)).sort();
     assert.deepEqual(
       keys,
-      ['dbname', 'engine', 'host', 'port'].map((k) => `${db.consulKey}/${k}`),
+      ['dbname', 'engine', 'host', 'port', 'rdsflow-uid'].map((k) => `${db.consulKey}/${k}`),
     );
+    assert.equal((await consul.kv.get(`${db.consulKey}/rdsflow-uid`))?.Value, db.ref.uid);
     assert.equal((await consul.kv.get(`${db.consulKey}/port`))?.Value, '3306');
     const nodes = (await consul.catalog.service.nodes(db.dbInstanceIdentifier)) as {
       ServiceAddress: string;
@@ -139,6 +202,27 @@ describe('Consul activities', () => {
     await run(consulActivities.removeFromConsul, neighbour);
   });
 
+  it("never overwrites or removes another object's keys and service", async () => {
+    const owner = database();
+    await run(consulActivities.publishToConsul, owner, endpoint);
+    const later = database(randomUUID(), owner.ref.name);
+    const refused = await failureOf(
+      run(consulActivities.publishToConsul, later, { host: 'elsewhere', port: 1 }),
+    );
+    assert.equal(refused.type, FAILURE.entryNotOurs);
+    assert.deepEqual(await run(consulActivities.removeFromConsul, later), {
+      removed: false,
+      owner: owner.ref.uid,
+    });
+    assert.equal((await consul.kv.get(`${owner.consulKey}/host`))?.Value, endpoint.host);
+    const nodes = (await consul.catalog.service.nodes(owner.dbInstanceIdentifier)) as {
+      ServiceMeta: Record<string, string>;
+    }[];
+    assert.equal(nodes[0]?.ServiceMeta['uid'], owner.ref.uid);
+    await run(consulActivities.removeFromConsul, owner);
+    assert.equal(await consul.kv.get(`${owner.consulKey}/host`), undefined);
+  });
+
   it('treats an unreachable Consul as transient', async () => {
     const down = createConsulActivities({ consul: new Consul({ host: '127.0.0.1', port: 1 }) });
     const failure = await failureOf(run(down.publishToConsul, database(), endpoint));
@@ -150,7 +234,8 @@ describe('Kubernetes status activities', () => {
   const kube = kubeClientConfig(config.kube).makeApiClient(CustomObjectsApi);
   const ref = { group: API_GROUP, version: API_VERSION, namespace: 'default', plural: PLURAL };
   let clock = new Date('2026-01-01T00:00:00Z');
-  const activities = createKubeStatusActivities({ kube, now: () => clock });
+  const events = kubeClientConfig(config.kube).makeApiClient(CoreV1Api);
+  const activities = createKubeStatusActivities({ kube, events, now: () => clock });
 
   async function create(): Promise<DatabaseObject> {
     return (await kube.createNamespacedCustomObject({
@@ -229,6 +314,37 @@ describe('Kubernetes status activities', () => {
       { written: false },
     );
     await kube.deleteNamespacedCustomObject({ ...ref, name: object.metadata.name });
+  });
+
+  it('records Events on an object with the longest name Kubernetes allows', async () => {
+    const name = `${'a'.repeat(240)}-${randomBytes(6).toString('hex')}`;
+    assert.equal(name.length, 253);
+    const object = (await kube.createNamespacedCustomObject({
+      ...ref,
+      body: {
+        apiVersion: `${API_GROUP}/${API_VERSION}`,
+        kind: 'Database',
+        metadata: { name },
+        spec: { engine: 'postgres' },
+      },
+    })) as DatabaseObject;
+    assert.deepEqual(
+      await run(activities.recordEvent, idOf(object), {
+        type: 'Warning',
+        reason: 'InstanceNotOurs',
+        message: 'left untouched',
+      }),
+      { recorded: true },
+    );
+    const listed = await events.listNamespacedEvent({
+      namespace: 'default',
+      fieldSelector: `involvedObject.uid=${object.metadata.uid}`,
+    });
+    assert.deepEqual(
+      listed.items.map((e) => [e.type, e.reason, e.message]),
+      [['Warning', 'InstanceNotOurs', 'left untouched']],
+    );
+    await kube.deleteNamespacedCustomObject({ ...ref, name });
   });
 
   it('adds the finalizer once and releases it, letting a deleted object go', async () => {

@@ -35,6 +35,7 @@ describe('resolveDatabase', () => {
         multiAZ: false,
         deletionPolicy: 'Snapshot',
         requireApproval: false,
+        adoptRetained: false,
         tags: {},
         dbInstanceIdentifier: 'shop-orders-HASH',
         vaultPath: 'rdsflow/shop/orders',
