@@ -3,6 +3,7 @@
 // then it serves, applying spec changes and finally the delete. Each stage is its own run
 // (continue-as-new). Deterministic: no I/O, no clocks but the SDK's, activity types only.
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -21,9 +22,10 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { StatusUpdate } from '../activities/kube-status.js';
-import type { DeletionPolicy, Phase } from '../contracts/database.js';
+import type { DatabaseRef, DeletionPolicy, PendingApproval, Phase } from '../contracts/database.js';
+import { finalSnapshotIdentifier } from '../contracts/names.js';
 import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes.js';
-import type { DatabaseNames, ResolvedDatabase } from '../contracts/spec.js';
+import { approvalOf, type DatabaseNames, type ResolvedDatabase } from '../contracts/spec.js';
 import {
   FAILURE,
   approveSignal,
@@ -35,7 +37,9 @@ import {
   type DatabaseSnapshot,
   type DatabaseWorkflowInput,
   type DatabaseWorkflowResult,
+  type DeleteInstanceResult,
   type Endpoint,
+  type InstanceOutcome,
   type LiveStatus,
   type Stage,
 } from '../contracts/workflow.js';
@@ -49,6 +53,22 @@ const act = proxyActivities<Activities>({
     maximumInterval: '30 seconds',
     maximumAttempts: 5,
   },
+});
+
+/**
+ * The create call: a cancel waits for its outcome instead of abandoning it, so no instance can
+ * land after a rollback or a delete has looked for it (the activity does not heartbeat, so it
+ * runs to its end and the workflow sees whether it created something).
+ */
+const creating = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 5,
+  },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
 
 /**
@@ -100,9 +120,19 @@ function stepBackoffMs(attempt: number): number {
   return Math.min(300_000, 30_000 * 2 ** Math.max(0, attempt - 2));
 }
 
+/** Results recorded by older workers said `{ retained, snapshot? }`; read both shapes. */
+function deletion(result: DeleteInstanceResult | { retained?: boolean; snapshot?: string }) {
+  if ('state' in result) return result;
+  return {
+    state: result.retained ? 'retained' : 'deleting',
+    ...(result.snapshot ? { snapshot: result.snapshot } : {}),
+  } satisfies DeleteInstanceResult;
+}
+
 /** What this run did, so that a cancel rolls back exactly that. */
 interface CreatedThisRun {
   password: boolean;
+  /** a create was attempted: the rollback looks for an instance tagged with this run */
   instance: boolean;
   consul: boolean;
 }
@@ -116,7 +146,12 @@ class DatabaseFlow {
   latest: DatabaseSnapshot;
   carried: CarriedState;
   deleteRequested: boolean;
+  /** legacy: any approval, for runs that predate approvals bound to a generation */
   approved: boolean;
+  /** the newest generation a person approved */
+  approvedGeneration: number;
+  /** what waits for approval now (live status and the object's status show it) */
+  pending: PendingApproval | undefined;
   retryRequested = false;
   db: ResolvedDatabase | undefined;
   names: DatabaseNames | undefined;
@@ -129,6 +164,9 @@ class DatabaseFlow {
     this.carried = input.carried ?? {};
     this.deleteRequested = this.carried.deleteRequested ?? false;
     this.approved = this.carried.approved ?? false;
+    this.approvedGeneration =
+      this.carried.approvedGeneration ??
+      (this.approved ? (input.object.metadata.generation ?? 0) : 0);
     this.db = this.carried.applied;
     this.names = this.carried.applied;
   }
@@ -139,13 +177,17 @@ class DatabaseFlow {
       if ((object.metadata.generation ?? 0) >= (this.latest.metadata.generation ?? 0))
         this.latest = object;
     });
-    setHandler(deleteSignal, () => {
+    setHandler(deleteSignal, (object) => {
+      // the object as last seen: a policy edited just before the delete is the one applied
+      if (object && (object.metadata.generation ?? 0) >= this.generation) this.latest = object;
       this.deleteRequested = true;
       this.work?.cancel();
     });
-    setHandler(approveSignal, (by) => {
+    setHandler(approveSignal, (approval) => {
       this.approved = true;
-      log.info('approved', { by: by?.by ?? 'unknown' });
+      const generation = approval?.generation;
+      if (typeof generation === 'number') this.approvedGeneration = generation;
+      log.info('approval received', { by: approval?.by ?? 'unknown', generation });
     });
     setHandler(retrySignal, () => {
       this.retryRequested = true;
@@ -164,6 +206,7 @@ class DatabaseFlow {
       ...(this.carried.appliedGeneration !== undefined
         ? { observedGeneration: this.carried.appliedGeneration }
         : {}),
+      ...(this.pending ? { awaitingApproval: this.pending } : {}),
     };
   }
 
@@ -257,6 +300,7 @@ class DatabaseFlow {
       carried: {
         ...this.carried,
         approved: this.approved,
+        ...(this.approvedGeneration > 0 ? { approvedGeneration: this.approvedGeneration } : {}),
         deleteRequested: this.deleteRequested,
         ...carried,
       },
@@ -275,19 +319,24 @@ class DatabaseFlow {
       // an object that vanished before it was guarded must not leave a database behind
       if (patched('finalizer-gone-means-delete')) return this.next('delete');
     }
-    if (db.requireApproval && !this.approved) {
-      await this.report('AwaitingApproval', 'waiting for `rdsflow approve` before any AWS call', {
-        reason: 'AwaitingApproval',
-      });
-      this.step = 'awaitApproval';
-      await condition(() => this.approved || this.deleteRequested);
+    let approved = db;
+    if (db.requireApproval) {
+      if (patched('approval-binds-generation')) {
+        approved = await this.awaitApproval(db, () => this.validate());
+      } else if (!this.approved) {
+        await this.report('AwaitingApproval', 'waiting for `rdsflow approve` before any AWS call', {
+          reason: 'AwaitingApproval',
+        });
+        this.step = 'awaitApproval';
+        await condition(() => this.approved || this.deleteRequested);
+      }
     }
     if (this.deleteRequested) return this.next('delete');
 
     this.work = new CancellationScope();
     let endpoint: Endpoint;
     try {
-      endpoint = await this.work.run(() => this.createAndWait(db));
+      endpoint = await this.work.run(() => this.createAndWait(approved));
     } catch (error: unknown) {
       // a delete request cancels provisioning; go straight to deleting what exists
       if (
@@ -295,12 +344,52 @@ class DatabaseFlow {
         this.deleteRequested &&
         !CancellationScope.current().consideredCancelled
       ) {
-        return this.next('delete', { applied: db });
+        return this.next('delete', { applied: approved });
       }
       throw error;
     }
-    await this.publish(db, endpoint);
-    return this.next('serve', { applied: db, appliedGeneration: db.generation, endpoint });
+    await this.publish(approved, endpoint);
+    return this.next('serve', {
+      applied: approved,
+      appliedGeneration: approved.generation,
+      endpoint,
+    });
+  }
+
+  /**
+   * Waits in AwaitingApproval until a person approves this generation (`rdsflow approve`). A
+   * newer spec arriving meanwhile is validated and needs an approval of its own; the approved
+   * generation's spec is the one that goes ahead. Returns early on a delete request.
+   */
+  async awaitApproval(
+    first: ResolvedDatabase,
+    validate: () => Promise<ResolvedDatabase>,
+  ): Promise<ResolvedDatabase> {
+    let db = first;
+    // an approval is of one generation exactly: one given for a newer spec the workflow has not
+    // been told of yet does not approve the older one it holds
+    while (db.requireApproval && this.approvedGeneration !== db.generation) {
+      this.pending = approvalOf(db);
+      await this.report(
+        'AwaitingApproval',
+        `generation ${db.generation} waits for \`rdsflow approve\` before rdsflow changes RDS: ` +
+          `${db.engine} ${db.instanceClass}, ${db.storageGiB} GiB, deletionPolicy ${db.deletionPolicy}`,
+        { reason: 'AwaitingApproval', pendingApproval: this.pending },
+      );
+      this.step = 'awaitApproval';
+      const waitingFor = db.generation;
+      await condition(
+        () =>
+          this.approvedGeneration === waitingFor ||
+          this.deleteRequested ||
+          this.generation > waitingFor,
+      );
+      if (this.deleteRequested) break;
+      // a newer spec is the one to approve now
+      if (this.generation > waitingFor) db = await validate();
+    }
+    this.pending = undefined;
+    return db;
   }
 
   async createAndWait(db: ResolvedDatabase): Promise<Endpoint> {
@@ -308,7 +397,8 @@ class DatabaseFlow {
     const password = await this.run('ensureMasterPassword', () => act.ensureMasterPassword(db));
     this.created.password = password.created;
     this.created.instance = true; // from here on a cancel must look for an instance
-    const created = await this.run('createDbInstance', () => act.createDbInstance(db));
+    const create = patched('create-awaited-on-cancel') ? creating : act;
+    const created = await this.run('createDbInstance', () => create.createDbInstance(db));
     await this.report(
       'Provisioning',
       `${created.adopted ? 'adopted' : 'created'} RDS instance ${db.dbInstanceIdentifier}; waiting until it is available`,
@@ -316,7 +406,19 @@ class DatabaseFlow {
     const { endpoint } = await this.run('waitUntilAvailable', () =>
       waiting.waitUntilAvailable(db.dbInstanceIdentifier),
     );
-    return endpoint;
+    if (!patched('converge-after-create')) return endpoint;
+    // an adopted instance may lack this spec or the password in Vault: make it so, then wait
+    return await this.converge(db, endpoint);
+  }
+
+  /** Applies the spec and credentials to the instance; waits again only if something changed. */
+  async converge(db: ResolvedDatabase, endpoint: Endpoint): Promise<Endpoint> {
+    const converged = await this.run('modifyDbInstance', () => waiting.modifyDbInstance(db));
+    if (!converged.changed) return endpoint;
+    const again = await this.run('waitUntilAvailable', () =>
+      waiting.waitUntilAvailable(db.dbInstanceIdentifier),
+    );
+    return again.endpoint;
   }
 
   async publish(db: ResolvedDatabase, endpoint: Endpoint): Promise<void> {
@@ -346,20 +448,29 @@ class DatabaseFlow {
 
   async modify(): Promise<never> {
     const before = this.carried.applied;
-    const db = await this.validate();
-    const immutable = before ? immutableChanges(before, db) : [];
-    if (immutable.length > 0) {
-      throw new StepFailed(
-        'validateSpec',
-        FAILURE.invalidSpec,
-        `cannot change after creation: ${immutable.join('; ')}`,
-      );
+    const validateChange = async () => {
+      const next = await this.validate();
+      const immutable = before ? immutableChanges(before, next) : [];
+      if (immutable.length > 0) {
+        throw new StepFailed(
+          'validateSpec',
+          FAILURE.invalidSpec,
+          `cannot change after creation: ${immutable.join('; ')}`,
+        );
+      }
+      return next;
+    };
+    let db = await validateChange();
+    if (db.requireApproval && patched('approval-gates-modify')) {
+      db = await this.awaitApproval(db, validateChange);
+      if (this.deleteRequested) return this.next('delete');
     }
     await this.report(
       'Modifying',
       `applying generation ${db.generation} to ${db.dbInstanceIdentifier}`,
     );
-    await this.run('modifyDbInstance', () => act.modifyDbInstance(db));
+    // `waiting`: RDS changes an instance only when it is available; the activity waits for that
+    await this.run('modifyDbInstance', () => waiting.modifyDbInstance(db));
     const { endpoint } = await this.run('waitUntilAvailable', () =>
       waiting.waitUntilAvailable(db.dbInstanceIdentifier),
     );
@@ -371,22 +482,79 @@ class DatabaseFlow {
     const names = this.names ?? (await this.namesForCleanup());
     const policy = this.deletionPolicy();
     await this.report('Deleting', `deleting per policy ${policy}`);
-    const removed = await this.run('deleteDbInstance', () => act.deleteDbInstance(names, policy));
-    if (!removed.retained) {
-      await this.report('Deleting', `waiting until ${names.dbInstanceIdentifier} is gone`);
-      await this.run('waitUntilDeleted', () =>
-        waiting.waitUntilDeleted(names.dbInstanceIdentifier),
-      );
+    const { instance, snapshot } = await this.deleteInstance(names, policy);
+    if (policy === 'Retain' && patched('retain-keeps-credentials')) {
+      await this.run('retainDbSecret', () => act.retainDbSecret(names));
+    } else {
+      await this.run('deleteDbSecret', () => act.deleteDbSecret(names));
     }
-    await this.run('deleteDbSecret', () => act.deleteDbSecret(names));
     await this.run('removeFromConsul', () => act.removeFromConsul(names));
     await this.report('Deleting', 'database removed; releasing the finalizer');
     await this.run('releaseFinalizer', () => act.releaseFinalizer(names.ref));
     return {
       outcome: 'deleted',
       deletionPolicy: policy,
-      ...(removed.snapshot ? { snapshot: removed.snapshot } : {}),
+      ...(snapshot ? { snapshot } : {}),
+      ...(instance ? { instance } : {}),
     };
+  }
+
+  /**
+   * The instance's part of a deletion. An instance under our identifier that is not ours is left
+   * untouched, said on the object (a Warning Event) and in the log; the deletion goes on.
+   */
+  async deleteInstance(
+    names: DatabaseNames,
+    policy: DeletionPolicy,
+  ): Promise<{ instance?: InstanceOutcome; snapshot?: string }> {
+    const request = {
+      names,
+      policy,
+      finalSnapshot: finalSnapshotIdentifier(names.dbInstanceIdentifier, workflowInfo().runId),
+    };
+    const deleter = patched('delete-waits-deletable') ? waiting : act;
+    let removed: DeleteInstanceResult;
+    try {
+      removed = deletion(
+        await this.run('deleteDbInstance', () => deleter.deleteDbInstance(request)),
+      );
+    } catch (error: unknown) {
+      if (
+        !(error instanceof StepFailed && error.reason === FAILURE.instanceNotOurs) ||
+        !patched('foreign-instance-untouched')
+      ) {
+        throw error;
+      }
+      await this.warn(
+        names.ref,
+        FAILURE.instanceNotOurs,
+        `${error.message} The Database is deleted; the instance is untouched.`,
+      );
+      return { instance: 'not-ours' };
+    }
+    if (removed.state !== 'deleting') {
+      return { instance: removed.state === 'retained' ? 'retained' : 'absent' };
+    }
+    await this.report('Deleting', `waiting until ${names.dbInstanceIdentifier} is gone`);
+    const gone = await this.run('waitUntilDeleted', () =>
+      waiting.waitUntilDeleted({
+        names,
+        ...(removed.snapshot ? { snapshot: removed.snapshot } : {}),
+      }),
+    );
+    // older workers' results did not confirm the snapshot: the request names it
+    const snapshot = 'snapshot' in gone ? gone.snapshot : removed.snapshot;
+    return { instance: 'deleted', ...(snapshot ? { snapshot } : {}) };
+  }
+
+  /** A Warning Event on the object and a line in the worker's log; never stops the story. */
+  async warn(ref: DatabaseRef, reason: string, message: string): Promise<void> {
+    try {
+      await act.recordEvent(ref, { type: 'Warning', reason, message });
+    } catch (error: unknown) {
+      if (isCancellation(error)) throw error;
+      log.warn('event not recorded', { reason, error: describeFailure(error).message });
+    }
   }
 
   async namesForCleanup(): Promise<DatabaseNames> {
@@ -427,29 +595,63 @@ class DatabaseFlow {
     return this.next(this.carried.applied ? 'modify' : 'provision');
   }
 
-  /** Workflow cancelled: undo what this run created, per deletion policy, report Cancelled. */
+  /**
+   * Workflow cancelled: undo what this run created, per deletion policy, report Cancelled. The
+   * instance is deleted only if its tags say this run created it (an adopted one never is); a
+   * step that fails is said in the message, and the rest still runs.
+   */
   async rollback(): Promise<void> {
     const undone: string[] = [];
+    const problems: string[] = [];
     const names = this.names;
     const policy = this.deletionPolicy();
-    if (names && this.created.instance && this.input.stage === 'provision') {
-      const removed = await act.deleteDbInstance(names, policy);
-      if (!removed.retained) {
-        await waiting.waitUntilDeleted(names.dbInstanceIdentifier);
-        undone.push(`RDS instance ${names.dbInstanceIdentifier} (${policy})`);
+    const step = async (what: string, fn: () => Promise<void>) => {
+      try {
+        await fn();
+      } catch (error: unknown) {
+        problems.push(`${what}: ${describeFailure(error).message}`);
       }
+    };
+    if (names && this.created.instance && this.input.stage === 'provision') {
+      await step('RDS instance', async () => {
+        const removed = deletion(
+          await act.deleteDbInstance({
+            names,
+            policy,
+            finalSnapshot: finalSnapshotIdentifier(
+              names.dbInstanceIdentifier,
+              workflowInfo().runId,
+            ),
+            createdByRun: workflowInfo().runId,
+          }),
+        );
+        if (removed.state !== 'deleting') return;
+        await waiting.waitUntilDeleted({
+          names,
+          ...(removed.snapshot ? { snapshot: removed.snapshot } : {}),
+        });
+        undone.push(`RDS instance ${names.dbInstanceIdentifier} (${policy})`);
+      });
     }
     if (names && this.created.consul) {
-      await act.removeFromConsul(names);
-      undone.push('Consul entries');
+      await step('Consul entries', async () => {
+        await act.removeFromConsul(names);
+        undone.push('Consul entries');
+      });
     }
     if (names && this.created.password && policy !== 'Retain') {
-      await act.deleteDbSecret(names);
-      undone.push('Vault secret');
+      await step('Vault secret', async () => {
+        await act.deleteDbSecret(names);
+        undone.push('Vault secret');
+      });
     }
     const summary =
       undone.length > 0 ? `rolled back: ${undone.join(', ')}` : 'nothing to roll back';
-    await this.report('Cancelled', `cancelled by an operator; ${summary}`, { reason: 'Cancelled' });
+    const failed = problems.length > 0 ? `; not rolled back: ${problems.join('; ')}` : '';
+    this.pending = undefined;
+    await this.report('Cancelled', `cancelled by an operator; ${summary}${failed}`, {
+      reason: 'Cancelled',
+    });
   }
 }
 
@@ -469,20 +671,27 @@ export async function databaseWorkflow(
 ): Promise<DatabaseWorkflowResult> {
   const flow = new DatabaseFlow(input);
   flow.install();
+  let inFailed = false;
   try {
-    switch (input.stage) {
-      case 'provision':
-        return await flow.provision();
-      case 'serve':
-        return await flow.serve();
-      case 'modify':
-        return await flow.modify();
-      case 'delete':
-        return await flow.delete();
+    try {
+      switch (input.stage) {
+        case 'provision':
+          return await flow.provision();
+        case 'serve':
+          return await flow.serve();
+        case 'modify':
+          return await flow.modify();
+        case 'delete':
+          return await flow.delete();
+      }
+    } catch (error: unknown) {
+      if (!(error instanceof StepFailed)) throw error;
+      inFailed = true;
+      return await flow.failed(error);
     }
   } catch (error: unknown) {
-    if (error instanceof StepFailed) return await flow.failed(error);
-    if (isCancellation(error)) {
+    // a cancel in phase Failed rolls back and ends Cancelled like any other
+    if (isCancellation(error) && (!inFailed || patched('cancel-in-failed-rolls-back'))) {
       await CancellationScope.nonCancellable(() => flow.rollback());
     }
     throw error;

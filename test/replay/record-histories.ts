@@ -14,6 +14,7 @@ import { connectTemporal } from '../../config/clients.js';
 import { SEARCH_ATTRIBUTES } from '../../contracts/search-attributes.js';
 import { loadConfig } from '../../config/config.js';
 import {
+  approveSignal,
   deleteSignal,
   specChangedSignal,
   statusQuery,
@@ -184,6 +185,65 @@ await record(
       { key: SEARCH_ATTRIBUTES.phase, value: 'Pending' },
     ],
   },
+);
+
+// since the ownership and approval patches (issue 9): each new path has a story of its own
+await record(
+  'approval-rebinding',
+  () => {},
+  async (id, o) => {
+    await waitFor(id, (phase) => phase === 'AwaitingApproval');
+    await client.workflow.getHandle(id).signal(specChangedSignal, {
+      metadata: { ...o.metadata, generation: 2 },
+      spec: { engine: 'postgres', requireApproval: true, storageGiB: 40 },
+    });
+    await sleep(500);
+    await client.workflow.getHandle(id).signal(approveSignal, { by: 'replay', generation: 2 });
+    await waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
+    await client.workflow.getHandle(id).signal(deleteSignal);
+    await client.workflow.getHandle(id).result();
+  },
+  { requireApproval: true, deletionPolicy: 'Delete' },
+);
+
+await record(
+  'retain-then-delete',
+  () => {},
+  async (id, o) => {
+    await waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
+    // the delete request carries the object as last seen
+    await client.workflow.getHandle(id).signal(deleteSignal, {
+      metadata: { ...o.metadata, generation: 1 },
+      spec: { engine: 'postgres', deletionPolicy: 'Retain' },
+    });
+    await client.workflow.getHandle(id).result();
+  },
+  { deletionPolicy: 'Retain' },
+);
+
+await record(
+  'foreign-instance-then-delete',
+  (w) => (w.foreignInstance = true),
+  async (id) => {
+    await waitFor(id, (phase) => phase === 'Failed');
+    await client.workflow.getHandle(id).signal(deleteSignal);
+    await client.workflow.getHandle(id).result();
+  },
+  { deletionPolicy: 'Delete' },
+);
+
+await record(
+  'cancel-in-failed',
+  (w) => (w.rds = 'storage-full'),
+  async (id) => {
+    await waitFor(id, (phase) => phase === 'Failed');
+    await client.workflow.getHandle(id).cancel();
+    await client.workflow
+      .getHandle(id)
+      .result()
+      .catch(() => undefined);
+  },
+  { deletionPolicy: 'Delete' },
 );
 
 await connection.close();

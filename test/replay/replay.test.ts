@@ -22,6 +22,10 @@ describe('committed workflow histories', () => {
       'bad-spec-then-delete',
       'cancel-during-wait',
       'delete-during-provisioning',
+      'approval-rebinding',
+      'retain-then-delete',
+      'foreign-instance-then-delete',
+      'cancel-in-failed',
     ]) {
       assert.ok(
         files.some((f) => f.startsWith(story)),

@@ -137,12 +137,14 @@ describe('database workflow', () => {
         );
         assert.deepEqual(live.endpoint, ENDPOINT);
         assert.equal(live.observedGeneration, 1);
-        assert.deepEqual(world.calls.slice(0, 7), [
+        assert.deepEqual(world.calls.slice(0, 8), [
           'validateSpec',
           'ensureFinalizer',
           'ensureMasterPassword',
           'createDbInstance',
           'waitUntilAvailable',
+          // the instance converged on spec and credentials: nothing to change, no second wait
+          'modifyDbInstance',
           'writeDbSecret',
           'publishToConsul',
         ]);
@@ -155,7 +157,11 @@ describe('database workflow', () => {
         const result = await client.workflow
           .getHandle<typeof databaseWorkflow>(handle.workflowId)
           .result();
-        assert.deepEqual(result, { outcome: 'deleted', deletionPolicy: 'Delete' });
+        assert.deepEqual(result, {
+          outcome: 'deleted',
+          deletionPolicy: 'Delete',
+          instance: 'deleted',
+        });
         assert.deepEqual(world.calls.slice(-5), [
           'deleteDbInstance',
           'waitUntilDeleted',
@@ -215,24 +221,97 @@ describe('database workflow', () => {
     });
   }
 
-  it('waits for approval before any AWS call', async () => {
+  it('waits for the approval of its generation before any AWS call', async () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const handle = await start(snapshot({ requireApproval: true }));
-        const t1 = Date.now();
-        await until(handle, 'AwaitingApproval', (s) => s.phase === 'AwaitingApproval');
-        if (process.env['DEBUG_UNTIL']) console.log('awaiting took', Date.now() - t1);
+        const handle = await start(snapshot({ requireApproval: true, storageGiB: 30 }));
+        const waiting = await until(
+          handle,
+          'AwaitingApproval',
+          (s) => s.phase === 'AwaitingApproval',
+        );
+        assert.deepEqual(waiting.awaitingApproval, {
+          generation: 1,
+          engine: 'postgres',
+          instanceClass: 'db.t3.micro',
+          storageGiB: 30,
+          multiAZ: false,
+          deletionPolicy: 'Snapshot',
+        });
+        assert.deepEqual(world.statuses.at(-1)?.pendingApproval, waiting.awaitingApproval);
         await env.sleep('1 minute');
+        // an approval that names no generation, or another one, approves nothing
+        await handle.signal(approveSignal, { by: 'mallory' });
+        await handle.signal(approveSignal, { by: 'mallory', generation: 2 });
+        await env.sleep('1 minute');
+        assert.equal((await handle.query(statusQuery)).phase, 'AwaitingApproval');
         assert.deepEqual(
           world.calls.filter((c) => AWS_CALLS.includes(c) || c === 'ensureMasterPassword'),
           [],
         );
-        const t0 = Date.now();
-        await handle.signal(approveSignal, { by: 'alice' });
-        if (process.env['DEBUG_UNTIL']) console.log('signal took', Date.now() - t0);
-        await until(handle, 'Available', (s) => s.phase === 'Available');
-        if (process.env['DEBUG_UNTIL']) console.log('until took', Date.now() - t0);
+        await handle.signal(approveSignal, { by: 'alice', generation: 1 });
+        const live = await until(handle, 'Available', (s) => s.phase === 'Available');
+        assert.equal(live.awaitingApproval, undefined);
+        assert.equal(world.statuses.at(-1)?.pendingApproval, undefined);
+      },
+    );
+  });
+
+  it('asks again when the spec changes while it waits: the approved spec is the one created', async () => {
+    await scenario(
+      () => {},
+      async ({ world, start }) => {
+        const object = snapshot({ requireApproval: true, storageGiB: 30 });
+        const handle = await start(object);
+        await until(handle, 'AwaitingApproval', (s) => s.awaitingApproval?.generation === 1);
+        await handle.signal(specChangedSignal, {
+          metadata: { ...object.metadata, generation: 2 },
+          spec: { engine: 'postgres', requireApproval: true, storageGiB: 80 },
+        });
+        const second = await until(
+          handle,
+          'generation 2 awaiting approval',
+          (s) => s.awaitingApproval?.generation === 2,
+        );
+        assert.equal(second.awaitingApproval?.storageGiB, 80);
+        // approving what was shown before does not approve what is there now
+        await handle.signal(approveSignal, { by: 'alice', generation: 1 });
+        await env.sleep('1 minute');
+        assert.ok(!world.calls.includes('createDbInstance'), 'created before its approval');
+        await handle.signal(approveSignal, { by: 'alice', generation: 2 });
+        const live = await until(handle, 'Available', (s) => s.phase === 'Available');
+        assert.equal(live.observedGeneration, 2);
+        assert.equal(world.calls.filter((c) => c === 'createDbInstance').length, 1);
+        // created as approved: the converge step saw generation 2 and nothing else
+        assert.deepEqual(
+          world.modifiedWith.map((db) => (db as { storageGiB: number }).storageGiB),
+          [80],
+        );
+      },
+    );
+  });
+
+  it('asks for approval of a spec change before modifying a database that requires it', async () => {
+    await scenario(
+      () => {},
+      async ({ world, start }) => {
+        const object = snapshot({ requireApproval: true });
+        const handle = await start(object);
+        await until(handle, 'AwaitingApproval', (s) => s.phase === 'AwaitingApproval');
+        await handle.signal(approveSignal, { generation: 1 });
+        await until(handle, 'Available', (s) => s.phase === 'Available' && s.stage === 'serve');
+        const modifiesBefore = world.modifiedWith.length;
+        await client.workflow.getHandle(handle.workflowId).signal(specChangedSignal, {
+          metadata: { ...object.metadata, generation: 2 },
+          spec: { engine: 'postgres', requireApproval: true, storageGiB: 50 },
+        });
+        await until(handle, 'generation 2 awaiting', (s) => s.awaitingApproval?.generation === 2);
+        await env.sleep('1 minute');
+        assert.equal(world.modifiedWith.length, modifiesBefore, 'modified before its approval');
+        await client.workflow.getHandle(handle.workflowId).signal(approveSignal, { generation: 2 });
+        await until(handle, 'generation 2 applied', (s) => s.observedGeneration === 2);
+        assert.equal((world.modifiedWith.at(-1) as { storageGiB: number }).storageGiB, 50);
       },
     );
   });
@@ -344,9 +423,10 @@ describe('database workflow', () => {
           metadata: { ...object.metadata, generation: 2 },
           spec: { engine: 'mysql' },
         });
+        const modifies = world.modifiedWith.length;
         const failed = await until(handle, 'Failed', (s) => s.phase === 'Failed');
         assert.match(failed.message, /spec\.engine \(was postgres\)/);
-        assert.ok(!world.calls.includes('modifyDbInstance'));
+        assert.equal(world.modifiedWith.length, modifies);
         assert.ok(!world.calls.includes('deleteDbInstance'));
       },
     );
@@ -362,10 +442,13 @@ describe('database workflow', () => {
         const result = await client.workflow
           .getHandle<typeof databaseWorkflow>(handle.workflowId)
           .result();
+        const request = world.deletedWith.at(-1);
+        assert.match(request?.finalSnapshot ?? '', /-final-[a-z0-9]{8}$/);
         assert.deepEqual(result, {
           outcome: 'deleted',
           deletionPolicy: 'Snapshot',
-          snapshot: 'final',
+          snapshot: request?.finalSnapshot,
+          instance: 'deleted',
         });
         assert.ok(!world.calls.includes('writeDbSecret'));
         assert.ok(world.calls.includes('releaseFinalizer'));
@@ -416,6 +499,160 @@ describe('database workflow', () => {
         await client.workflow.getHandle(handle.workflowId).signal(retrySignal);
         await until(handle, 'Available', (s) => s.phase === 'Available');
         assert.equal(world.calls.filter((c) => c === 'createDbInstance').length, 2);
+      },
+    );
+  });
+
+  it('lets the deletion finish, untouched, when the instance under its identifier is not ours', async () => {
+    await scenario(
+      (world) => (world.foreignInstance = true),
+      async ({ world, start }) => {
+        const handle = await start(snapshot({ deletionPolicy: 'Delete' }));
+        await until(handle, 'Failed', (s) => s.phase === 'Failed');
+        assert.equal(world.statuses.at(-1)?.reason, 'InstanceNotOurs');
+        await handle.signal(deleteSignal);
+        const result = await client.workflow
+          .getHandle<typeof databaseWorkflow>(handle.workflowId)
+          .result();
+        assert.deepEqual(result, {
+          outcome: 'deleted',
+          deletionPolicy: 'Delete',
+          instance: 'not-ours',
+        });
+        assert.ok(!world.calls.includes('waitUntilDeleted'));
+        assert.ok(world.calls.includes('releaseFinalizer'));
+        assert.deepEqual(
+          world.events.map((e) => e.reason),
+          ['InstanceNotOurs'],
+        );
+        assert.match(world.events[0]?.message ?? '', /the instance is untouched/);
+      },
+    );
+  });
+
+  it('retains the instance and its credentials under Retain', async () => {
+    await scenario(
+      () => {},
+      async ({ world, start }) => {
+        const handle = await start(snapshot({ deletionPolicy: 'Retain' }));
+        await until(handle, 'Available', (s) => s.phase === 'Available' && s.stage === 'serve');
+        await client.workflow.getHandle(handle.workflowId).signal(deleteSignal);
+        const result = await client.workflow
+          .getHandle<typeof databaseWorkflow>(handle.workflowId)
+          .result();
+        assert.deepEqual(result, {
+          outcome: 'deleted',
+          deletionPolicy: 'Retain',
+          instance: 'retained',
+        });
+        assert.ok(world.calls.includes('retainDbSecret'));
+        assert.ok(!world.calls.includes('deleteDbSecret'), 'the credentials were removed');
+      },
+    );
+  });
+
+  it('deletes under the policy of the object as last seen, carried by the delete request', async () => {
+    await scenario(
+      () => {},
+      async ({ world, start }) => {
+        const object = snapshot({ deletionPolicy: 'Delete' });
+        const handle = await start(object);
+        await until(handle, 'Available', (s) => s.phase === 'Available' && s.stage === 'serve');
+        // edited to Retain and deleted while no watcher looked: one delete request carries both
+        await client.workflow.getHandle(handle.workflowId).signal(deleteSignal, {
+          metadata: { ...object.metadata, generation: 2 },
+          spec: { engine: 'postgres', deletionPolicy: 'Retain' },
+        });
+        const result = await client.workflow
+          .getHandle<typeof databaseWorkflow>(handle.workflowId)
+          .result();
+        assert.equal(result.deletionPolicy, 'Retain');
+        assert.deepEqual(
+          world.deletedWith.map((r) => r.policy),
+          ['Retain'],
+        );
+      },
+    );
+  });
+
+  it('never deletes on cancel an instance this run adopted', async () => {
+    await scenario(
+      (world) => {
+        world.adopt = true;
+        world.rds = 'not-yet';
+      },
+      async ({ world, start }) => {
+        const handle = await start(snapshot({ deletionPolicy: 'Delete' }));
+        await until(handle, 'waiting', (s) => s.step === 'waitUntilAvailable');
+        await handle.cancel();
+        await assert.rejects(handle.result());
+        const rollback = world.deletedWith.at(-1);
+        assert.ok(rollback?.createdByRun, 'the rollback did not ask for proof of creation');
+        assert.ok(!world.calls.includes('waitUntilDeleted'));
+        const last = world.statuses.at(-1);
+        assert.equal(last?.phase, 'Cancelled');
+        assert.doesNotMatch(last?.message ?? '', /RDS instance/);
+      },
+    );
+  });
+
+  it('waits for a create in flight before rolling back, so nothing lands unseen', async () => {
+    let release: () => void = () => {};
+    await scenario(
+      (world) => {
+        world.createGate = new Promise<void>((resolve) => (release = resolve));
+      },
+      async ({ world, start }) => {
+        const handle = await start(snapshot({ deletionPolicy: 'Delete' }));
+        await until(handle, 'creating', (s) => s.step === 'createDbInstance');
+        await handle.cancel();
+        await new Promise((r) => setTimeout(r, 500));
+        const early = world.calls.includes('deleteDbInstance');
+        // the create ends either way, so a failure here cannot hang the worker's shutdown
+        release();
+        assert.ok(!early, 'rolled back while the create ran');
+        await assert.rejects(handle.result());
+        const done = world.calls.indexOf('createDbInstance:done');
+        const deleted = world.calls.indexOf('deleteDbInstance');
+        assert.ok(done >= 0 && deleted > done, world.calls.join(','));
+        assert.equal(world.statuses.at(-1)?.phase, 'Cancelled');
+      },
+    );
+  });
+
+  it('rolls back and ends Cancelled when cancelled in phase Failed', async () => {
+    await scenario(
+      (world) => (world.rds = 'storage-full'),
+      async ({ world, start }) => {
+        const handle = await start(snapshot({ deletionPolicy: 'Delete' }));
+        await until(handle, 'Failed', (s) => s.phase === 'Failed');
+        await handle.cancel();
+        await assert.rejects(handle.result());
+        assert.equal(world.statuses.at(-1)?.phase, 'Cancelled');
+        assert.equal(world.statuses.at(-1)?.reason, 'Cancelled');
+        assert.ok(world.deletedWith.at(-1)?.createdByRun, 'nothing rolled back');
+      },
+    );
+  });
+
+  it('names each deletion its own final snapshot', async () => {
+    await scenario(
+      (world) => (world.rds = 'not-yet'),
+      async ({ world, start }) => {
+        const object = snapshot({ deletionPolicy: 'Snapshot' });
+        const handle = await start(object);
+        await until(handle, 'waiting', (s) => s.step === 'waitUntilAvailable');
+        await handle.cancel();
+        await assert.rejects(handle.result());
+        // the same object provisioned again, then deleted
+        world.rds = 'available';
+        const again = await start(object);
+        await until(again, 'Available', (s) => s.phase === 'Available' && s.stage === 'serve');
+        await client.workflow.getHandle(again.workflowId).signal(deleteSignal);
+        await client.workflow.getHandle(again.workflowId).result();
+        const names = world.deletedWith.map((r) => r.finalSnapshot);
+        assert.equal(names.length, 2);
+        assert.notEqual(names[0], names[1]);
       },
     );
   });

@@ -5,7 +5,7 @@ import type { Activities } from '../../activities/index.js';
 import type { StatusUpdate } from '../../activities/kube-status.js';
 import { NOT_YET } from '../../activities/rds.js';
 import { resolveDatabase } from '../../contracts/spec.js';
-import { FAILURE, type Endpoint } from '../../contracts/workflow.js';
+import { FAILURE, type DeleteInstanceRequest, type Endpoint } from '../../contracts/workflow.js';
 
 export interface FakeWorld {
   readonly activities: Activities;
@@ -19,11 +19,29 @@ export interface FakeWorld {
   vaultOutages: number;
   /** the object vanished before the workflow could put its finalizer on it */
   objectGone: boolean;
+  /** an instance of another owner sits under the object's identifier */
+  foreignInstance: boolean;
+  /** createDbInstance finds our own instance (adopts it) instead of creating one */
+  adopt: boolean;
+  /** modifyDbInstance finds something to change (an adopted instance) */
+  drift: boolean;
+  deletedWith: DeleteInstanceRequest[];
+  /** while set, createDbInstance waits for it (a create call in flight) */
+  createGate: Promise<void> | undefined;
+  events: { reason: string; message: string }[];
   modifiedWith: unknown[];
   waitCalls: number;
 }
 
 export const ENDPOINT: Endpoint = { host: 'orders.abc.us-east-1.rds.amazonaws.com', port: 5432 };
+
+function notOurs(): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FAILURE.instanceNotOurs,
+    message: 'RDS instance shop-orders belongs to nobody known to rdsflow (no rdsflow.io/uid tag)',
+    nonRetryable: true,
+  });
+}
 
 export function fakeWorld(): FakeWorld {
   const world: FakeWorld = {
@@ -33,6 +51,12 @@ export function fakeWorld(): FakeWorld {
     pollDelay: '30 seconds',
     vaultOutages: 0,
     objectGone: false,
+    foreignInstance: false,
+    adopt: false,
+    drift: false,
+    deletedWith: [],
+    createGate: undefined,
+    events: [],
     modifiedWith: [],
     waitCalls: 0,
     activities: undefined as unknown as Activities,
@@ -51,7 +75,15 @@ export function fakeWorld(): FakeWorld {
     releaseFinalizer: () => call('releaseFinalizer', { released: true }),
     ensureMasterPassword: (db) =>
       call('ensureMasterPassword', { created: true, vaultPath: `secret/${db.vaultPath}` }),
-    createDbInstance: () => call('createDbInstance', { adopted: false, status: 'creating' }),
+    createDbInstance: async () => {
+      world.calls.push('createDbInstance');
+      if (world.foreignInstance) throw notOurs();
+      if (world.createGate) {
+        await world.createGate;
+        world.calls.push('createDbInstance:done');
+      }
+      return { adopted: world.adopt, status: 'creating' };
+    },
     waitUntilAvailable: () => {
       world.calls.push('waitUntilAvailable');
       world.waitCalls++;
@@ -91,18 +123,44 @@ export function fakeWorld(): FakeWorld {
       call('publishToConsul', { consulKey: db.consulKey, service: db.dbInstanceIdentifier }),
     modifyDbInstance: (db) => {
       world.modifiedWith.push(db);
-      return call('modifyDbInstance', { status: 'modifying' });
+      const changed = world.drift;
+      world.drift = false;
+      return call('modifyDbInstance', { status: 'modifying', changed });
     },
-    deleteDbInstance: (_names, policy) =>
-      call(
+    deleteDbInstance: (request) => {
+      if ('names' in request) world.deletedWith.push(request);
+      if (world.foreignInstance) {
+        world.calls.push('deleteDbInstance');
+        return Promise.reject(notOurs());
+      }
+      const { policy, finalSnapshot, createdByRun } =
+        'names' in request
+          ? request
+          : { policy: 'Snapshot', finalSnapshot: 'final', createdByRun: undefined };
+      return call(
         'deleteDbInstance',
-        policy === 'Retain'
-          ? { retained: true }
-          : { retained: false, ...(policy === 'Snapshot' ? { snapshot: 'final' } : {}) },
-      ),
-    waitUntilDeleted: () => call('waitUntilDeleted', { polls: 1 }),
-    deleteDbSecret: () => call('deleteDbSecret', undefined),
-    removeFromConsul: () => call('removeFromConsul', undefined),
+        createdByRun !== undefined && (world.adopt || policy === 'Retain')
+          ? { state: 'kept' as const }
+          : policy === 'Retain'
+            ? { state: 'retained' as const }
+            : {
+                state: 'deleting' as const,
+                ...(policy === 'Snapshot' ? { snapshot: finalSnapshot } : {}),
+              },
+      );
+    },
+    waitUntilDeleted: (target) =>
+      call('waitUntilDeleted', {
+        polls: 1,
+        ...(typeof target === 'object' && target.snapshot ? { snapshot: target.snapshot } : {}),
+      }),
+    deleteDbSecret: () => call('deleteDbSecret', { removed: true }),
+    retainDbSecret: () => call('retainDbSecret', { retained: true }),
+    removeFromConsul: () => call('removeFromConsul', { removed: true }),
+    recordEvent: (_ref, event) => {
+      world.events.push({ reason: event.reason, message: event.message });
+      return call('recordEvent', { recorded: true });
+    },
   };
   return Object.assign(world, { activities });
 }
