@@ -98,6 +98,15 @@ export function describeView(
         .filter((v) => v !== undefined)
         .join(', '),
     ]);
+    const pending = status?.pendingApproval;
+    if (pending) {
+      rows.push([
+        'awaiting',
+        `approval of generation ${pending.generation}: ${pending.engine} ${pending.instanceClass}, ` +
+          `${pending.storageGiB} GiB, Multi-AZ ${pending.multiAZ ? 'yes' : 'no'}, ` +
+          `deletionPolicy ${pending.deletionPolicy} (rdsflow approve)`,
+      ]);
+    }
     if (status?.dbInstanceIdentifier) rows.push(['instance', status.dbInstanceIdentifier]);
     if (status?.endpoint)
       rows.push(['endpoint', `${status.endpoint.host}:${status.endpoint.port}`]);

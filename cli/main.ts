@@ -8,7 +8,13 @@ import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { kubeClientConfig, lazyTemporal } from '../config/clients.js';
 import { ConfigError, loadConfig, type TemporalConfig } from '../config/config.js';
-import { API_GROUP, API_VERSION, PLURAL, type DatabaseObject } from '../contracts/database.js';
+import {
+  API_GROUP,
+  API_VERSION,
+  PLURAL,
+  type DatabaseObject,
+  type PendingApproval,
+} from '../contracts/database.js';
 import { refFromWorkflowId, workflowIdFor } from '../contracts/names.js';
 import {
   approveSignal,
@@ -41,18 +47,21 @@ commands:
   list                          Databases with phase, engine, endpoint (-n NAMESPACE, -A all)
   describe <ref> [--watch]      the object's status and its workflow's live status
   history <ref>                 step timeline of every run: step, attempts, duration, errors
-  approve <ref> [--watch]       let a database with requireApproval go ahead
+  approve <ref> [--watch]       show the generation waiting for approval, and approve it
   cancel <ref> [--watch]        cancel its workflow: roll back this run, phase Cancelled
+                                (--yes for an Available database)
   retry <ref> [--watch]         re-run a Failed database's step now
   signal <ref> <signal> [json]  send a workflow signal: approve, retry, delete, specChanged
+                                (delete: --yes unless the Database is being deleted)
 
 <ref> is <namespace>/<name>, looked up in Kubernetes, or a workflow ID
 database/<namespace>/<name>/<uid>, which needs only Temporal.
 
 environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, KUBECONFIG, RDSFLOW_TEMPORAL_UI
 
-exit codes: 0 done; 1 failed; 2 bad usage; 3 no such Database; 4 no workflow for it (yet);
-  5 Temporal unreachable; 6 Kubernetes unreachable; 7 --watch saw it end Failed or Cancelled
+exit codes: 0 done; 1 failed; 2 bad usage, or a destructive command without --yes; 3 no such
+  Database; 4 no workflow for it (yet); 5 Temporal unreachable; 6 Kubernetes unreachable;
+  7 --watch saw it end Failed or Cancelled
 `,
   list: `usage: rdsflow list [-n NAMESPACE | -A] [--json]
 
@@ -71,21 +80,26 @@ attempts, duration, outcome and the last error, and the signals it received.
 `,
   approve: `usage: rdsflow approve <ref> [--watch] [--json]
 
-Sends the approve signal (with your user name) to a database waiting in AwaitingApproval.
+Shows what waits for approval (generation, engine, class, storage, Multi-AZ, deletion policy)
+and approves exactly that generation, with your user name. A spec changed meanwhile waits for
+an approval of its own. Exit 1 when nothing waits for approval.
 `,
-  cancel: `usage: rdsflow cancel <ref> [--watch] [--json]
+  cancel: `usage: rdsflow cancel <ref> [--yes] [--watch] [--json]
 
-Cancels the workflow: what the current run created is rolled back per deletionPolicy and the
-object ends with phase Cancelled. A later spec change starts it again.
+Cancels the workflow: what the current run created is rolled back per deletionPolicy (an
+instance it adopted is never deleted) and the object ends with phase Cancelled. A later spec
+change starts it again. An Available database needs --yes: rdsflow stops acting on it.
 `,
   retry: `usage: rdsflow retry <ref> [--watch] [--json]
 
 Sends the retry signal: a Failed database re-runs the failed stage now.
 `,
-  signal: `usage: rdsflow signal <ref> <signal> [json] [--json]
+  signal: `usage: rdsflow signal <ref> <signal> [json] [--yes] [--json]
 
-Sends any of the workflow's signals: approve ['{"by":"me"}'], retry, delete, specChanged
-('<DatabaseSnapshot JSON>'). The same as: temporal workflow signal --workflow-id <id> --name <signal> --input <json>
+Sends any of the workflow's signals: approve '{"generation":N,"by":"me"}', retry, delete,
+specChanged ('<DatabaseSnapshot JSON>'). delete on a Database that is not being deleted removes
+its instance per deletionPolicy and releases the finalizer: it needs --yes (kubectl delete is the
+usual way). The same as: temporal workflow signal --workflow-id <id> --name <signal> --input <json>
 `,
 };
 
@@ -119,6 +133,8 @@ export interface Io {
 interface Options {
   json: boolean;
   watch: boolean;
+  /** go ahead with a destructive command */
+  yes: boolean;
   namespace?: string;
   all: boolean;
 }
@@ -274,6 +290,35 @@ class Session {
     }
   }
 
+  /** What waits for approval: the workflow's live view first, else the object's status. */
+  async pendingApproval(
+    workflowId: string,
+    object: DatabaseObject | undefined,
+  ): Promise<PendingApproval | undefined> {
+    const live = await this.live(workflowId);
+    if (live) return live.awaitingApproval;
+    // no worker answered: the status says what the workflow last asked; the signal checks it
+    if (object) return object.status?.pendingApproval;
+    await this.call(() => this.handle(workflowId).describe(), workflowId);
+    return undefined;
+  }
+
+  /** Cancelling an Available database stops rdsflow acting on it: only with --yes. */
+  async guardCancel(
+    ref: string,
+    workflowId: string,
+    object: DatabaseObject | undefined,
+  ): Promise<void> {
+    if (this.options.yes) return;
+    const phase = object?.status?.phase ?? (await this.live(workflowId))?.phase;
+    if (phase !== 'Available') return;
+    throw new CliError(
+      `${ref} is Available: cancelling its workflow leaves the instance as it is but stops ` +
+        'rdsflow acting on it (phase Cancelled until its spec changes). Re-run with --yes to go ahead.',
+      EXIT.usage,
+    );
+  }
+
   async runs(workflowId: string): Promise<RunHistory[]> {
     const runs: RunHistory[] = [];
     const ids: string[] = [];
@@ -325,6 +370,32 @@ function kubeFailure(error: unknown, what?: string): CliError {
   return new CliError(
     `Kubernetes unreachable: check KUBECONFIG, or pass the workflow ID database/<ns>/<name>/<uid> (${firstLine(error)})`,
     EXIT.kubeUnreachable,
+  );
+}
+
+function approvalLine(p: PendingApproval): string {
+  return (
+    `approving generation ${p.generation}: ${p.engine}${p.engineVersion ? ` ${p.engineVersion}` : ''} ` +
+    `${p.instanceClass}, ${p.storageGiB} GiB, Multi-AZ ${p.multiAZ ? 'yes' : 'no'}, ` +
+    `deletionPolicy ${p.deletionPolicy}`
+  );
+}
+
+/**
+ * A delete signal to the workflow of a Database nobody deleted removes its instance (per
+ * policy) and releases the finalizer: only with --yes.
+ */
+function guardDelete(ref: string, object: DatabaseObject | undefined, options: Options): void {
+  if (options.yes || object?.metadata.deletionTimestamp) return;
+  const what = object
+    ? `${ref} is not being deleted: the delete signal would delete RDS instance ` +
+      `${object.status?.dbInstanceIdentifier ?? '(its instance)'} per deletionPolicy ` +
+      `${object.spec.deletionPolicy ?? 'Snapshot'} and release the finalizer, leaving the object`
+    : `cannot tell whether the Database of ${ref} is being deleted (no Kubernetes lookup by ` +
+      'workflow ID); the delete signal deletes its instance per deletionPolicy';
+  throw new CliError(
+    `${what}. \`kubectl delete database\` is the usual way; re-run with --yes to go ahead.`,
+    EXIT.usage,
   );
 }
 
@@ -386,6 +457,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       options: {
         json: { type: 'boolean', default: false },
         watch: { type: 'boolean', short: 'w', default: false },
+        yes: { type: 'boolean', short: 'y', default: false },
         namespace: { type: 'string', short: 'n' },
         'all-namespaces': { type: 'boolean', short: 'A', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -409,6 +481,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   const options: Options = {
     json: values.json,
     watch: values.watch,
+    yes: values.yes,
     all: values['all-namespaces'],
     ...(values.namespace ? { namespace: values.namespace } : {}),
   };
@@ -452,25 +525,38 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
         print(historyView(workflowId, entries), { workflowId, entries });
         return EXIT.ok;
       }
-      case 'approve':
+      case 'approve': {
+        const pending = await session.pendingApproval(workflowId, object);
+        if (!pending) {
+          throw new CliError(
+            `${rest[0] ?? ''} is not waiting for approval (phase ${object?.status?.phase ?? 'unknown'})`,
+            EXIT.error,
+          );
+        }
+        await session.call(
+          () =>
+            session
+              .handle(workflowId)
+              .signal(approveSignal, { by: userInfo().username, generation: pending.generation }),
+          workflowId,
+        );
+        print(`${approvalLine(pending)}\napproved: ${workflowId}\n`, {
+          workflowId,
+          approve: true,
+          approved: pending,
+        });
+        return options.watch ? await follow(session, io, options, workflowId) : EXIT.ok;
+      }
       case 'retry':
       case 'cancel': {
         const handle = session.handle(workflowId);
-        if (command === 'approve') {
-          await session.call(
-            () => handle.signal(approveSignal, { by: userInfo().username }),
-            workflowId,
-          );
-        } else if (command === 'retry') {
+        if (command === 'retry') {
           await session.call(() => handle.signal(retrySignal), workflowId);
         } else {
+          await session.guardCancel(rest[0] ?? '', workflowId, object);
           await session.call(() => handle.cancel(), workflowId);
         }
-        const done = {
-          cancel: 'cancellation requested',
-          approve: 'approved',
-          retry: 'retry requested',
-        }[command];
+        const done = { cancel: 'cancellation requested', retry: 'retry requested' }[command];
         print(`${done}: ${workflowId}\n`, { workflowId, [command]: true });
         return options.watch ? await follow(session, io, options, workflowId) : EXIT.ok;
       }
@@ -493,6 +579,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
             );
           }
         }
+        if (name === 'delete') guardDelete(rest[0] ?? '', object, options);
         await session.call(() => session.handle(workflowId).signal(name, ...args), workflowId);
         print(`signalled ${name}: ${workflowId}\n`, { workflowId, signal: name });
         return EXIT.ok;

@@ -48,8 +48,11 @@ export interface Fault {
   readonly action?: string;
   /** only identifiers starting with this; any when absent */
   readonly match?: string;
-  readonly code: string;
+  /** answer with this AWS error; without it the call goes ahead (after `delayMs`) */
+  readonly code?: string;
   readonly status?: number;
+  /** hold the call this long before handling it (a create that lands late) */
+  readonly delayMs?: number;
   /** how many calls it answers (1 by default) */
   readonly count?: number;
 }
@@ -335,7 +338,8 @@ export async function startRdsFront(options: {
     };
 
     const fault = takeFault(action, id);
-    const refused = fault
+    if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
+    const refused = fault?.code
       ? { code: fault.code, message: `injected ${fault.code}`, status: fault.status ?? 400 }
       : mutating
         ? refusal(action, params, id, before?.status)
@@ -411,7 +415,7 @@ export async function startRdsFront(options: {
       case 'timings':
         return json(await front.setTimings(input, input['match'] as string | undefined));
       case 'fault':
-        return json(await front.fault(input as unknown as Fault));
+        return json(await front.fault(input));
       case 'status':
         return json(
           await front.forceStatus(

@@ -36,9 +36,15 @@ export type Action =
     }
   /**
    * The object is being deleted. With `input`: signal-with-start (our finalizer holds the object,
-   * so the workflow must run to release it). Without: signal a running workflow, if any.
+   * so the workflow must run to release it). Without: signal a running workflow, if any. The
+   * object as last seen goes with the request, so the deletion applies its newest spec.
    */
-  | { readonly kind: 'delete'; readonly ref: DatabaseRef; readonly input?: DatabaseWorkflowInput }
+  | {
+      readonly kind: 'delete';
+      readonly ref: DatabaseRef;
+      readonly input?: DatabaseWorkflowInput;
+      readonly snapshot?: DatabaseSnapshot;
+    }
   /** the object cannot be provisioned as stored: say so on the object, start nothing */
   | {
       readonly kind: 'reject';
@@ -96,13 +102,13 @@ export function decide(seen: Seen | undefined, observation: Observation): Action
   const ours = (object.metadata.finalizers ?? []).includes(FINALIZER);
 
   if (object.metadata.deletionTimestamp !== undefined) {
-    if (seen?.deleting) return { kind: 'none', why: 'delete already requested' };
-    if (!ours) return { kind: 'delete', ref };
-    return {
-      kind: 'delete',
-      ref,
-      input: { stage: 'delete', object: snapshotOf(object) },
-    };
+    // a spec edited after the delete (a policy, say) is told too: the deletion applies it
+    if (seen?.deleting && seen.generation >= generation) {
+      return { kind: 'none', why: 'delete already requested' };
+    }
+    const snapshot = snapshotOf(object);
+    if (!ours) return { kind: 'delete', ref, snapshot };
+    return { kind: 'delete', ref, snapshot, input: { stage: 'delete', object: snapshot } };
   }
 
   if (seen && seen.generation >= generation) {

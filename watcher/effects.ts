@@ -33,10 +33,14 @@ export type TemporalCall = 'start' | 'signalWithStart' | 'signal';
 export interface Effects {
   start(input: DatabaseWorkflowInput): Promise<void>;
   specChanged(input: DatabaseWorkflowInput, snapshot: DatabaseSnapshot): Promise<void>;
-  /** with `input`: signal-with-start; without: signal a running workflow, if there is one */
+  /**
+   * With `input`: signal-with-start; without: signal a running workflow, if there is one. The
+   * snapshot (the object as last seen) goes with the signal.
+   */
   requestDelete(
     ref: DatabaseRef,
     input?: DatabaseWorkflowInput,
+    snapshot?: DatabaseSnapshot,
   ): Promise<'signalled' | 'not-running'>;
   /** false when the object is gone or already being deleted; `seen` saves a read */
   addFinalizer(ref: DatabaseRef, seen?: DatabaseObject): Promise<boolean>;
@@ -175,20 +179,21 @@ export function createEffects(deps: EffectDeps): Effects {
       );
     },
 
-    async requestDelete(ref, input) {
+    async requestDelete(ref, input, snapshot) {
+      const signalArgs: [DatabaseSnapshot?] = snapshot ? [snapshot] : [];
       if (input) {
         await timed('signalWithStart', async () =>
           deps.temporal.workflow.signalWithStart(WORKFLOW_TYPE, {
             ...(await options(input)),
             signal: deleteSignal,
-            signalArgs: [],
+            signalArgs,
           }),
         );
         return 'signalled';
       }
       try {
         await timed('signal', () =>
-          deps.temporal.workflow.getHandle(workflowIdFor(ref)).signal(deleteSignal),
+          deps.temporal.workflow.getHandle(workflowIdFor(ref)).signal(deleteSignal, ...signalArgs),
         );
         return 'signalled';
       } catch (error: unknown) {

@@ -154,7 +154,7 @@ export class Reconciler {
         return 'done';
       }
       case 'delete': {
-        const outcome = await this.effects.requestDelete(action.ref, action.input);
+        const outcome = await this.effects.requestDelete(action.ref, action.input, action.snapshot);
         this.log.info(
           { ...fields, workflowId: workflowIdFor(action.ref), outcome, started: !!action.input },
           'delete requested',

@@ -12,7 +12,7 @@ import { rdsIdentifier, workflowIdFor } from '../../contracts/names.js';
 import { getObject, waitForPhase } from '../support/database.js';
 import { config, eventually, tools, uniqueName } from '../support/env.js';
 import { startWatcher, startWorker, type AppProcess } from '../support/processes.js';
-import { startRdsProxy, type RdsProxy } from '../support/rds-proxy.js';
+import { motoInstance, stackFront } from '../support/rds.js';
 import { Watched } from '../support/watched.js';
 import { connectTemporal } from '../../config/clients.js';
 import type { Client } from '@temporalio/client';
@@ -50,8 +50,9 @@ function temporalCli(...args: string[]): Promise<string> {
   });
 }
 
+const front = stackFront();
+
 describe('the rdsflow CLI on the running stack', () => {
-  let proxy: RdsProxy;
   let client: Client;
   let watched: Watched;
   const processes: AppProcess[] = [];
@@ -60,8 +61,7 @@ describe('the rdsflow CLI on the running stack', () => {
   before(async () => {
     client = await connectTemporal(config.temporal);
     watched = new Watched(client);
-    proxy = await startRdsProxy(config.aws.rdsEndpoint ?? '');
-    processes.push(await startWorker(watched.taskQueue, { AWS_ENDPOINT_URL_RDS: proxy.url }));
+    processes.push(await startWorker(watched.taskQueue));
     processes.push(
       await startWatcher({ taskQueue: watched.taskQueue, selector: watched.selector }),
     );
@@ -69,7 +69,6 @@ describe('the rdsflow CLI on the running stack', () => {
 
   after(async () => {
     for (const p of processes) await p.stop();
-    await proxy?.close();
     await watched.cleanup();
     await client.connection.close();
     consul.destroy();
@@ -102,8 +101,17 @@ describe('the rdsflow CLI on the running stack', () => {
       /^temporal ui\s+http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\//m,
     );
 
+    assert.match(
+      human.stdout,
+      /^awaiting\s+approval of generation 1: postgres db\.t3\.micro, 20 GiB/m,
+    );
     const approved = await rdsflow('approve', ref('approve'), '--watch');
     assert.equal(approved.code, 0, approved.stdout + approved.stderr);
+    // it says what it approves: one generation's spec
+    assert.match(
+      approved.stdout,
+      /^approving generation 1: postgres db\.t3\.micro, 20 GiB, Multi-AZ no, deletionPolicy Delete$/m,
+    );
     assert.match(approved.stdout, /^approved: database\/default\//m);
     // not a TTY: one line per change, ending Available
     assert.match(approved.stdout, /\] Available +waitForChange/);
@@ -126,8 +134,11 @@ describe('the rdsflow CLI on the running stack', () => {
   });
 
   it('cancel during provisioning: Cancelled, and nothing left behind', async () => {
-    proxy.creatingMs = 600_000;
-    try {
+    await front.setTimings(
+      { creatingMs: 600_000 },
+      rdsIdentifier('default', watched.name('cancel')),
+    );
+    {
       const object = await watched.create('cancel', {
         engine: 'postgres',
         deletionPolicy: 'Delete',
@@ -167,8 +178,6 @@ describe('the rdsflow CLI on the running stack', () => {
       // the watcher leaves a cancelled database alone
       await new Promise((r) => setTimeout(r, 1_000));
       assert.equal((await getObject(watched.name('cancel')))?.status?.phase, 'Cancelled');
-    } finally {
-      proxy.creatingMs = 0;
     }
   });
 
@@ -176,12 +185,12 @@ describe('the rdsflow CLI on the running stack', () => {
     // RDS reports the instance failed (e.g. a quota) until the operator fixes it; the
     // identifier is derived from namespace and name, so the fault is in place before the create
     const identifier = rdsIdentifier('default', watched.name('retry'));
-    proxy.forceStatus.set(identifier, 'failed');
+    await front.forceStatus(identifier, 'failed');
     const object = await watched.create('retry', { engine: 'postgres', deletionPolicy: 'Delete' });
     try {
       await waitForPhase(watched.name('retry'), 'Failed', 60_000);
     } finally {
-      proxy.forceStatus.delete(identifier);
+      await front.forceStatus(identifier, undefined);
     }
     const retried = await rdsflow('retry', ref('retry'), '--watch', '--json');
     assert.equal(retried.code, 0, retried.stdout + retried.stderr);
@@ -209,7 +218,7 @@ describe('the rdsflow CLI on the running stack', () => {
       '--name',
       'approve',
       '--input',
-      '{"by":"ops"}',
+      '{"by":"ops","generation":1}',
     );
     await waitForPhase(watched.name('t-approve'), 'Available', 60_000, logs);
 
@@ -222,6 +231,45 @@ describe('the rdsflow CLI on the running stack', () => {
     await temporalCli('workflow', 'cancel', '--workflow-id', workflowIdFor(c.metadata));
     const cancelled = await waitForPhase(watched.name('t-cancel'), 'Cancelled', 60_000, logs);
     assert.match(cancelled.status?.message ?? '', /cancelled by an operator; nothing to roll back/);
+  });
+
+  it('asks for --yes before a destructive command, and says what it would do', async () => {
+    const object = await watched.create('guard', { engine: 'postgres', deletionPolicy: 'Delete' });
+    const available = await waitForPhase(watched.name('guard'), 'Available', 60_000, logs);
+    const identifier = available.status?.dbInstanceIdentifier ?? '';
+    assert.ok(await motoInstance(identifier), 'the instance exists');
+
+    const deleting = await rdsflow('signal', ref('guard'), 'delete');
+    assert.equal(deleting.code, 2);
+    assert.match(
+      deleting.stderr,
+      new RegExp(
+        `is not being deleted: the delete signal would delete RDS instance ${identifier} per deletionPolicy Delete and release the finalizer.*re-run with --yes`,
+      ),
+    );
+    const byId = await rdsflow('signal', workflowIdFor(object.metadata), 'delete');
+    assert.equal(byId.code, 2);
+    assert.match(byId.stderr, /cannot tell whether the Database .* is being deleted/);
+    const cancelling = await rdsflow('cancel', ref('guard'));
+    assert.equal(cancelling.code, 2);
+    assert.match(cancelling.stderr, /is Available: cancelling its workflow .*--yes/);
+    const notWaiting = await rdsflow('approve', ref('guard'));
+    assert.equal(notWaiting.code, 1);
+    assert.match(notWaiting.stderr, /is not waiting for approval \(phase Available\)/);
+
+    // nothing happened: checked in moto and in the apiserver, not through rdsflow
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.equal((await motoInstance(identifier))?.DBInstanceStatus, 'available');
+    const still = await getObject(watched.name('guard'));
+    assert.equal(still?.status?.phase, 'Available');
+    assert.ok(still?.metadata.finalizers?.includes('rdsflow.io/finalizer'));
+
+    // with --yes, a cancel of an Available database leaves its instance and ends Cancelled
+    const cancelled = await rdsflow('cancel', ref('guard'), '--yes');
+    assert.equal(cancelled.code, 0, cancelled.stderr);
+    const after = await waitForPhase(watched.name('guard'), 'Cancelled', 60_000, logs);
+    assert.match(after.status?.message ?? '', /nothing to roll back/);
+    assert.equal((await motoInstance(identifier))?.DBInstanceStatus, 'available');
   });
 
   it('says what to do, with exit codes a script can rely on', async () => {

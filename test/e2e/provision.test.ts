@@ -147,6 +147,7 @@ describe('a Database applied through kube-apiserver, run by the real worker', ()
     assert.deepEqual(await client.workflow.getHandle(workflowId).result(), {
       outcome: 'deleted',
       deletionPolicy: 'Delete',
+      instance: 'deleted',
     });
   });
 });

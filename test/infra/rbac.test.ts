@@ -49,7 +49,7 @@ describe('deploy/rbac', () => {
     assert.equal(await can('watcher', 'delete', 'events', '-n', 'shop'), false);
   });
 
-  it('lets the worker read one Database, move its finalizer and write its status, nothing more', async () => {
+  it('lets the worker read one Database, move its finalizer, write its status and Events, nothing more', async () => {
     assert.ok(await can('worker', 'get', DB, '-n', 'shop'));
     assert.ok(await can('worker', 'patch', DB, '-n', 'shop'));
     assert.ok(await can('worker', 'patch', `${DB}/status`, '-n', 'shop'));
@@ -57,6 +57,7 @@ describe('deploy/rbac', () => {
     assert.equal(await can('worker', 'watch', DB, '-n', 'shop'), false);
     assert.equal(await can('worker', 'delete', DB, '-n', 'shop'), false);
     assert.equal(await can('worker', 'get', 'secrets', '-n', 'shop'), false);
-    assert.equal(await can('worker', 'create', 'events', '-n', 'shop'), false);
+    assert.ok(await can('worker', 'create', 'events', '-n', 'shop'));
+    assert.equal(await can('worker', 'delete', 'events', '-n', 'shop'), false);
   });
 });

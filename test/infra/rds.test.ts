@@ -1,4 +1,5 @@
-// Smoke: @aws-sdk/client-rds against moto on loopback: create, describe, tag, delete an instance.
+// Smoke: @aws-sdk/client-rds against moto on loopback: create, describe, tag, delete an instance;
+// and the stack's RDS front before it, which behaves like RDS (test/infra/rds-front.test.ts).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
@@ -9,10 +10,8 @@ import {
   DescribeDBInstancesCommand,
   ListTagsForResourceCommand,
 } from '@aws-sdk/client-rds';
-import { rdsClient } from '../../config/clients.js';
 import { config, uniqueName } from '../support/env.js';
-
-const rds = rdsClient(config.aws);
+import { moto as rds } from '../support/rds.js';
 
 describe('RDS API served by moto', () => {
   it('points the SDK at loopback, never at AWS', () => {

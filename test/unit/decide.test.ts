@@ -104,6 +104,24 @@ describe('decide', () => {
     assert.equal(decide(seenAfter(deleting), deleting).kind, 'none');
   });
 
+  it('sends the object as last seen with the delete, and again when its spec moves on', () => {
+    const edited = db({
+      generation: 2,
+      deleting: true,
+      finalizers: [FINALIZER],
+      spec: { engine: 'postgres', deletionPolicy: 'Retain' },
+    });
+    const action = decide(seenAfter(db()), edited);
+    assert.ok(action.kind === 'delete');
+    assert.deepEqual(action.snapshot?.spec, { engine: 'postgres', deletionPolicy: 'Retain' });
+    assert.equal(action.snapshot?.metadata.generation, 2);
+    // deleting already requested at generation 1, then the policy changed: tell it
+    const requested = seenAfter(db({ deleting: true, finalizers: [FINALIZER] }));
+    const again = decide(requested, edited);
+    assert.ok(again.kind === 'delete');
+    assert.equal(again.snapshot?.metadata.generation, 2);
+  });
+
   it('rejects an invalid stored spec without starting anything, and says so once', () => {
     const bad = db({ spec: { engine: 'oracle', storageGiB: 'lots' } });
     const action = decide(undefined, bad);
