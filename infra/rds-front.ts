@@ -173,12 +173,10 @@ export async function startRdsFront(options: {
     return life.phase;
   }
 
-  /** moto's view of one instance: its XML block, or undefined when it has none. */
-  async function motoInstance(id: string): Promise<string | undefined> {
-    const body = Buffer.from(
-      `Action=DescribeDBInstances&Version=2014-10-31&DBInstanceIdentifier=${encodeURIComponent(id)}`,
-    );
-    const answer = await forward(
+  /** One call of the front's own to moto. */
+  function motoCall(params: Record<string, string>) {
+    const body = Buffer.from(new URLSearchParams({ Version: '2014-10-31', ...params }).toString());
+    return forward(
       upstream,
       {
         url: '/',
@@ -191,7 +189,28 @@ export async function startRdsFront(options: {
       },
       body,
     );
+  }
+
+  /** moto's view of one instance: its XML block, or undefined when it has none. */
+  async function motoInstance(id: string): Promise<string | undefined> {
+    const answer = await motoCall({ Action: 'DescribeDBInstances', DBInstanceIdentifier: id });
     return answer.status === 200 ? blocksOf(answer.body.toString())[0] : undefined;
+  }
+
+  /**
+   * NOTE: moto names an instance's automated snapshot `rds:<id>-<minute>` and keeps it after the
+   * instance is gone, so creating an identifier again within the minute fails with
+   * DBSnapshotAlreadyExists, which real RDS never answers to a create. The stale automated
+   * snapshot is removed and the create sent once more.
+   */
+  async function forwardCreate(req: IncomingMessage, body: Buffer) {
+    const answer = await forward(upstream, req, body);
+    const text = answer.body.toString();
+    const stale = /identifier (rds:[^ ]+) already exists/.exec(text)?.[1];
+    if (answer.status !== 400 || field(text, 'Code') !== 'DBSnapshotAlreadyExists' || !stale)
+      return answer;
+    await motoCall({ Action: 'DeleteDBSnapshot', DBSnapshotIdentifier: stale });
+    return forward(upstream, req, body);
   }
 
   /** An instance's XML block as RDS would show it now. */
@@ -350,7 +369,10 @@ export async function startRdsFront(options: {
       return;
     }
     if (action === 'DescribeDBInstances') describeCalls++;
-    const answer = await forward(upstream, req, body);
+    const answer =
+      action === 'CreateDBInstance'
+        ? await forwardCreate(req, body)
+        : await forward(upstream, req, body);
     let text = answer.body.toString();
     if (action === 'DescribeDBInstances') {
       const ghosts = [...lives.entries()]

@@ -612,10 +612,13 @@ class DatabaseFlow {
         problems.push(`${what}: ${describeFailure(error).message}`);
       }
     };
+    // an instance that stays (adopted, not created by this run, or not deletable now) keeps
+    // the password it has: the secret goes only with the instance
+    let instanceStays = this.created.instance;
     if (names && this.created.instance && this.input.stage === 'provision') {
       await step('RDS instance', async () => {
         const removed = deletion(
-          await act.deleteDbInstance({
+          await waiting.deleteDbInstance({
             names,
             policy,
             finalSnapshot: finalSnapshotIdentifier(
@@ -625,7 +628,9 @@ class DatabaseFlow {
             createdByRun: workflowInfo().runId,
           }),
         );
+        instanceStays = removed.state === 'kept' || removed.state === 'retained';
         if (removed.state !== 'deleting') return;
+        instanceStays = false;
         await waiting.waitUntilDeleted({
           names,
           ...(removed.snapshot ? { snapshot: removed.snapshot } : {}),
@@ -639,7 +644,7 @@ class DatabaseFlow {
         undone.push('Consul entries');
       });
     }
-    if (names && this.created.password && policy !== 'Retain') {
+    if (names && this.created.password && policy !== 'Retain' && !instanceStays) {
       await step('Vault secret', async () => {
         await act.deleteDbSecret(names);
         undone.push('Vault secret');

@@ -3,7 +3,6 @@
 // a spec change → applied once; `kubectl delete` → the instance snapshotted and gone from moto,
 // the Vault and Consul entries removed, then the object gone.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -14,7 +13,8 @@ import { consulClient, connectTemporal, rdsClient, vaultClient } from '../../con
 import type { DatabaseObject } from '../../contracts/database.js';
 import { workflowIdFor } from '../../contracts/names.js';
 import { getObject, waitForPhase } from '../support/database.js';
-import { config, eventually, tools, uniqueName } from '../support/env.js';
+import { config, eventually, uniqueName } from '../support/env.js';
+import { kubectl } from '../support/kubectl.js';
 import { startWatcher, startWorker, type AppProcess } from '../support/processes.js';
 import { LABEL } from '../support/watched.js';
 
@@ -22,17 +22,6 @@ const rds = rdsClient(config.aws);
 const vault = vaultClient(config.vault);
 const consul = consulClient(config.consul);
 const sample = fileURLToPath(new URL('../../deploy/samples/orders.yaml', import.meta.url));
-
-function kubectl(args: string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      tools.kubectl,
-      ['--kubeconfig', config.kube.kubeconfigPath ?? '', ...args],
-      (error, stdout, stderr) => (error ? reject(new Error(`${stderr}`)) : resolve(stdout)),
-    );
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
 
 describe('kubectl apply → Available → kubectl delete, through the watcher', () => {
   const id = uniqueName('accept');

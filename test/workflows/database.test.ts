@@ -589,6 +589,8 @@ describe('database workflow', () => {
         const rollback = world.deletedWith.at(-1);
         assert.ok(rollback?.createdByRun, 'the rollback did not ask for proof of creation');
         assert.ok(!world.calls.includes('waitUntilDeleted'));
+        // the instance stays, and so does the password it has
+        assert.ok(!world.calls.includes('deleteDbSecret'), 'the credentials of a kept instance');
         const last = world.statuses.at(-1);
         assert.equal(last?.phase, 'Cancelled');
         assert.doesNotMatch(last?.message ?? '', /RDS instance/);

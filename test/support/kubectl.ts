@@ -1,0 +1,49 @@
+// kubectl as a user runs it, against the local stack's apiserver (the admin kubeconfig).
+import { execFile } from 'node:child_process';
+import { stringify } from 'yaml';
+import { API_GROUP, API_VERSION } from '../../contracts/database.js';
+import { config, tools } from './env.js';
+
+export function kubectl(args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      tools.kubectl,
+      ['--kubeconfig', config.kube.kubeconfigPath ?? '', ...args],
+      (error, stdout, stderr) =>
+        error ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr}`)) : resolve(stdout),
+    );
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+/** `kubectl apply -f -` of a Database in namespace default. */
+export async function applyDatabase(
+  name: string,
+  spec: Record<string, unknown>,
+  labels: Record<string, string> = {},
+): Promise<void> {
+  const manifest = {
+    apiVersion: `${API_GROUP}/${API_VERSION}`,
+    kind: 'Database',
+    metadata: { name, namespace: 'default', labels },
+    spec,
+  };
+  await kubectl(['apply', '-f', '-'], stringify(manifest));
+}
+
+/** `kubectl patch` of a Database's spec (a merge patch, as a user edits it). */
+export async function patchDatabase(name: string, spec: Record<string, unknown>): Promise<void> {
+  await kubectl([
+    'patch',
+    'databases.rdsflow.io',
+    name,
+    '--type=merge',
+    '-p',
+    JSON.stringify({ spec }),
+  ]);
+}
+
+/** `kubectl delete database NAME --wait=false`: the finalizer holds it until rdsflow is done. */
+export async function deleteDatabase(name: string): Promise<void> {
+  await kubectl(['delete', 'databases.rdsflow.io', name, '--wait=false']);
+}
