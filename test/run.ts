@@ -1,6 +1,8 @@
 // `npm test [layer ...]`: runs test/<layer>/**/*.test.ts with Node's test runner. Layers other
 // than `unit` talk to real servers: the environment that points at the local stack is taken
 // from `npm run infra -- up`'s state, and a stack that is not up fails the run (never skips).
+// The `audit` layer looks back at what the other layers did (every RDS call, every history):
+// it runs last, in a run of its own once the others have finished.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -34,7 +36,9 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const chosen = layers.length > 0 ? layers : available;
-const files = chosen.flatMap((layer) => testFiles(join(testDir, layer)));
+const LAST = 'audit';
+const files = chosen.filter((l) => l !== LAST).flatMap((layer) => testFiles(join(testDir, layer)));
+const lastFiles = chosen.includes(LAST) ? testFiles(join(testDir, LAST)) : [];
 
 let env: NodeJS.ProcessEnv = process.env;
 if (chosen.some((layer) => !OFFLINE_LAYERS.has(layer))) {
@@ -55,15 +59,20 @@ if (chosen.some((layer) => !OFFLINE_LAYERS.has(layer))) {
   }
 }
 
-process.stdout.write(
-  `running ${files.length} test files: ${files.map((f) => relative(testDir, f)).join(' ')}\n`,
-);
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', ...files],
-  {
-    env,
-    stdio: 'inherit',
-  },
-);
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+function runFiles(batch: string[]): Promise<number> {
+  process.stdout.write(
+    `running ${batch.length} test files: ${batch.map((f) => relative(testDir, f)).join(' ')}\n`,
+  );
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--test', '--test-reporter=spec', ...batch],
+    { env, stdio: 'inherit' },
+  );
+  return new Promise((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))),
+  );
+}
+
+let code = files.length > 0 ? await runFiles(files) : 0;
+if (lastFiles.length > 0) code = (await runFiles(lastFiles)) || code;
+process.exit(code);

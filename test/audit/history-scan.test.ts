@@ -1,4 +1,4 @@
-// Runs after the other end-to-end tests (files run in name order): every databaseWorkflow
+// Runs after every other layer (test/run.ts runs the audit layer last): every databaseWorkflow
 // history on the server is scanned for every master password Vault holds under rdsflow/.
 // None may appear: passwords go from an activity straight to Vault, never through history.
 import assert from 'node:assert/strict';
