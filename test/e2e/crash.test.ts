@@ -4,23 +4,15 @@
 // and one Vault secret.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import type { Client } from '@temporalio/client';
-import { connectTemporal, rdsClient, vaultClient } from '../../config/clients.js';
+import { connectTemporal, vaultClient } from '../../config/clients.js';
 import { createDatabase, startProvisioning, waitForPhase } from '../support/database.js';
 import { config, uniqueName } from '../support/env.js';
+import { instancesOf } from '../support/rds.js';
 import { startHookProxy, type HookProxy } from '../support/hook-proxy.js';
 import { startWorker, type AppProcess } from '../support/processes.js';
 
-const rds = rdsClient(config.aws);
 const vault = vaultClient(config.vault);
-
-async function instancesOf(uid: string): Promise<number> {
-  const all = await rds.send(new DescribeDBInstancesCommand({}));
-  return (all.DBInstances ?? []).filter((i) =>
-    i.TagList?.some((t) => t.Key === 'rdsflow.io/uid' && t.Value === uid),
-  ).length;
-}
 
 async function secretNames(): Promise<string[]> {
   const listed = (await vault.list('secret/metadata/rdsflow/default/')) as {
@@ -81,7 +73,7 @@ describe('crash safety of the real worker', () => {
     const second = await worker(taskQueue);
     // the killed attempt is retried once its start-to-close timeout (1 minute) runs out
     const available = await waitForPhase(name, 'Available', 150_000, () => second.output());
-    assert.equal(await instancesOf(object.metadata.uid), 1);
+    assert.equal((await instancesOf(object.metadata.uid)).length, 1);
     assert.equal((await secretNames()).filter((k) => k === name).length, 1);
     const secret = (
       (await vault.read(`secret/data/rdsflow/default/${name}`)) as {

@@ -17,6 +17,7 @@ import { config, eventually, uniqueName } from '../support/env.js';
 import { kubectl } from '../support/kubectl.js';
 import { startWatcher, startWorker, type AppProcess } from '../support/processes.js';
 import { LABEL } from '../support/watched.js';
+import { instancesOf } from '../support/rds.js';
 
 const rds = rdsClient(config.aws);
 const vault = vaultClient(config.vault);
@@ -55,10 +56,7 @@ describe('kubectl apply → Available → kubectl delete, through the watcher', 
     const status = available.status ?? {};
     const identifier = status.dbInstanceIdentifier ?? '';
     assert.equal(status.workflowId, workflowIdFor(available.metadata));
-    const instances = await rds.send(new DescribeDBInstancesCommand({}));
-    const ours = (instances.DBInstances ?? []).filter((i) =>
-      i.TagList?.some((t) => t.Key === 'rdsflow.io/uid' && t.Value === available.metadata.uid),
-    );
+    const ours = await instancesOf(available.metadata.uid);
     assert.equal(ours.length, 1, 'one instance, though two watchers saw the object');
     assert.ok(await vault.read(`secret/data/rdsflow/default/${name}`));
     // the Temporal UI's filter finds it by the custom search attributes, phase kept current

@@ -4,6 +4,7 @@ import {
   CreateDBInstanceCommand,
   DescribeDBInstancesCommand,
   RDSClient,
+  paginateDescribeDBInstances,
   type DBInstance,
   type Tag,
 } from '@aws-sdk/client-rds';
@@ -57,4 +58,15 @@ export async function foreignInstance(
   );
   if (!out.DBInstance) throw new Error(`moto created no instance ${identifier}`);
   return out.DBInstance;
+}
+
+/** Every instance in moto tagged with this object's UID (all pages: moto holds many). */
+export async function instancesOf(uid: string): Promise<DBInstance[]> {
+  const found: DBInstance[] = [];
+  for await (const page of paginateDescribeDBInstances({ client: moto }, {})) {
+    for (const instance of page.DBInstances ?? []) {
+      if (tagMap(instance.TagList)['rdsflow.io/uid'] === uid) found.push(instance);
+    }
+  }
+  return found;
 }
