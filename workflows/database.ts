@@ -45,7 +45,7 @@ import {
 } from '../contracts/workflow.js';
 
 /** Quick calls: a few fast retries inside the activity, the workflow's step loop does the rest. */
-const act = proxyActivities<Activities>({
+const QUICK = {
   startToCloseTimeout: '1 minute',
   retry: {
     initialInterval: '1 second',
@@ -53,7 +53,8 @@ const act = proxyActivities<Activities>({
     maximumInterval: '30 seconds',
     maximumAttempts: 5,
   },
-});
+} as const;
+const act = proxyActivities<Activities>(QUICK);
 
 /**
  * The create call: a cancel waits for its outcome instead of abandoning it, so no instance can
@@ -61,13 +62,7 @@ const act = proxyActivities<Activities>({
  * runs to its end and the workflow sees whether it created something).
  */
 const creating = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '30 seconds',
-    maximumAttempts: 5,
-  },
+  ...QUICK,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
 

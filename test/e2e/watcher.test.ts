@@ -14,7 +14,7 @@ import type { DatabaseObject } from '../../contracts/database.js';
 import { workflowIdFor } from '../../contracts/names.js';
 import { getObject, waitForPhase } from '../support/database.js';
 import { config, eventually, uniqueName } from '../support/env.js';
-import { kubectl } from '../support/kubectl.js';
+import { kubectl, patchDatabase } from '../support/kubectl.js';
 import { startWatcher, startWorker, type AppProcess } from '../support/processes.js';
 import { LABEL } from '../support/watched.js';
 import { instancesOf } from '../support/rds.js';
@@ -73,14 +73,7 @@ describe('kubectl apply → Available → kubectl delete, through the watcher', 
     assert.deepEqual(described.memo, { database: `default/${name}`, engine: 'postgres' });
     assert.equal((await consul.kv.get(`rdsflow/default/${name}/engine`))?.Value, 'postgres');
 
-    await kubectl([
-      'patch',
-      'databases.rdsflow.io',
-      name,
-      '--type=merge',
-      '-p',
-      '{"spec":{"storageGiB":30}}',
-    ]);
+    await patchDatabase(name, { storageGiB: 30 });
     await eventually(
       'generation 2 applied',
       async () => {

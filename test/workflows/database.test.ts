@@ -124,6 +124,12 @@ async function until(
 
 const phases = (world: FakeWorld) => world.statuses.map((s) => s.phase);
 
+/** Asks the workflow to delete (following continue-as-new) and returns its final result. */
+async function deleted(handle: Handle) {
+  await client.workflow.getHandle(handle.workflowId).signal(deleteSignal);
+  return client.workflow.getHandle<typeof databaseWorkflow>(handle.workflowId).result();
+}
+
 describe('database workflow', () => {
   it('provisions, publishes, reports Available, then deletes per policy on request', async () => {
     await scenario(
@@ -153,10 +159,7 @@ describe('database workflow', () => {
         assert.deepEqual(available?.endpoint, ENDPOINT);
         assert.deepEqual([...new Set(phases(world))], ['Pending', 'Provisioning', 'Available']);
 
-        await client.workflow.getHandle(handle.workflowId).signal(deleteSignal);
-        const result = await client.workflow
-          .getHandle<typeof databaseWorkflow>(handle.workflowId)
-          .result();
+        const result = await deleted(handle);
         assert.deepEqual(result, {
           outcome: 'deleted',
           deletionPolicy: 'Delete',
@@ -536,10 +539,7 @@ describe('database workflow', () => {
       async ({ world, start }) => {
         const handle = await start(snapshot({ deletionPolicy: 'Retain' }));
         await until(handle, 'Available', (s) => s.phase === 'Available' && s.stage === 'serve');
-        await client.workflow.getHandle(handle.workflowId).signal(deleteSignal);
-        const result = await client.workflow
-          .getHandle<typeof databaseWorkflow>(handle.workflowId)
-          .result();
+        const result = await deleted(handle);
         assert.deepEqual(result, {
           outcome: 'deleted',
           deletionPolicy: 'Retain',
