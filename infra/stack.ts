@@ -152,9 +152,13 @@ async function waitHealthy(
 async function stopChanged(layout: Layout, state: StackState, say: Say): Promise<void> {
   for (const spec of SERVERS) {
     const saved = state.servers[spec.name];
-    if (!isRunning(layout, spec, saved)) continue;
+    // still the process we started, whatever it runs now (another clone's script, an old pin)
+    if (!saved || !isOurProcess(saved.pid, saved.binary)) continue;
     const args = spec.args(context(layout, spec, portsOf(state)));
-    if (JSON.stringify(saved.args) === JSON.stringify(args)) continue;
+    const same =
+      saved.binary === spec.binary(binaries(layout)) &&
+      JSON.stringify(saved.args) === JSON.stringify(args);
+    if (same) continue;
     say(`${spec.name}: its configuration changed; restarting it`);
     await stopGroup(saved.pid);
   }
