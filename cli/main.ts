@@ -24,6 +24,7 @@ import {
   statusQuery,
   type LiveStatus,
 } from '../contracts/workflow.js';
+import { boundedApiClient } from '../kube/bounded.js';
 import { describeView, historyView, listView, progressLine, type WorkflowView } from './format.js';
 import { timeline, type RunHistory } from './timeline.js';
 
@@ -161,9 +162,10 @@ class Session {
   }
 
   get kube(): CustomObjectsApi {
-    this.kubeApi ??= kubeClientConfig(loadConfig(this.io.env, ['kube']).kube).makeApiClient(
-      CustomObjectsApi,
-    );
+    if (!this.kubeApi) {
+      const config = loadConfig(this.io.env, ['kube']).kube;
+      this.kubeApi = boundedApiClient(kubeClientConfig(config), CustomObjectsApi, config);
+    }
     return this.kubeApi;
   }
 

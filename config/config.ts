@@ -61,6 +61,8 @@ const sections = {
   kube: z.object({
     // unset: in-cluster service account, else ~/.kube/config
     KUBECONFIG: z.string().min(1).optional(),
+    // every Kubernetes call (list, get, patch, Lease, a watch's connection) gets this long
+    RDSFLOW_KUBE_TIMEOUT: duration(120_000).default(10_000),
   }),
   aws: z.object({
     AWS_REGION: z
@@ -109,6 +111,13 @@ const sections = {
       .max(1000, 'must be a label selector, e.g. team=shop')
       .regex(/^[A-Za-z0-9.\-_/=!,() ]*$/, 'must be a label selector, e.g. team=shop,tier!=dev')
       .optional(),
+    // objects per page of a list; a list whose pages expire (410) starts over, finally unpaged
+    RDSFLOW_WATCH_PAGE_SIZE: z.coerce
+      .number()
+      .int('must be a whole number')
+      .min(1, 'must be between 1 and 5000')
+      .max(5000, 'must be between 1 and 5000')
+      .default(500),
     RDSFLOW_WATCHER_CONCURRENCY: z.coerce
       .number()
       .int('must be a whole number')
@@ -160,6 +169,8 @@ export interface TemporalConfig {
 }
 export interface KubeConfig {
   readonly kubeconfigPath?: string;
+  /** the limit of one Kubernetes call */
+  readonly timeoutMs: number;
 }
 export interface AwsConfig {
   readonly region: string;
@@ -196,6 +207,7 @@ export interface WatcherConfig {
   readonly namespaces: readonly string[];
   readonly labelSelector?: string;
   readonly concurrency: number;
+  readonly pageSize: number;
   readonly leaderElection: boolean;
   readonly leaseNamespace: string;
   readonly leaseName: string;
@@ -268,6 +280,7 @@ function shape(name: Section, data: Record<string, unknown>): Config[Section] {
         namespaces: data['RDSFLOW_WATCH_NAMESPACES'] as string[],
         labelSelector: data['RDSFLOW_WATCH_SELECTOR'] as string | undefined,
         concurrency: data['RDSFLOW_WATCHER_CONCURRENCY'] as number,
+        pageSize: data['RDSFLOW_WATCH_PAGE_SIZE'] as number,
         leaderElection: data['RDSFLOW_LEADER_ELECTION'] as boolean,
         leaseNamespace: str('RDSFLOW_LEASE_NAMESPACE'),
         leaseName: str('RDSFLOW_LEASE_NAME'),
@@ -293,7 +306,10 @@ function shape(name: Section, data: Record<string, unknown>): Config[Section] {
       });
     }
     case 'kube':
-      return optional({ kubeconfigPath: data['KUBECONFIG'] as string | undefined });
+      return optional({
+        kubeconfigPath: data['KUBECONFIG'] as string | undefined,
+        timeoutMs: data['RDSFLOW_KUBE_TIMEOUT'] as number,
+      });
     case 'aws':
       return optional({
         region: str('AWS_REGION'),

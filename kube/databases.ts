@@ -93,15 +93,50 @@ function readyCondition(
   };
 }
 
-/** Writes phase, message and the Ready condition; false when the object is gone. */
+/** How often a status write is tried again after another writer changed the object first. */
+const STATUS_ATTEMPTS = 5;
+
+/**
+ * Writes phase, message and the Ready condition; false when the object is gone. Conflict-safe:
+ * the patch carries the resourceVersion it was computed from, so a concurrent write (the
+ * watcher's, the worker's) answers 409 and this one is computed again from the new object
+ * instead of overwriting the other's fields (the conditions list is replaced as a whole).
+ */
 export async function writeStatus(
   kube: DatabaseApi,
   ref: DatabaseRef,
   update: StatusUpdate,
   now: Date,
 ): Promise<boolean> {
-  const object = await currentObject(kube, ref);
-  if (!object) return false;
+  for (let attempt = 1; ; attempt++) {
+    const object = await currentObject(kube, ref);
+    if (!object) return false;
+    try {
+      await kube.patchNamespacedCustomObjectStatus(
+        {
+          group: API_GROUP,
+          version: API_VERSION,
+          plural: PLURAL,
+          namespace: ref.namespace,
+          name: ref.name,
+          body: {
+            metadata: { resourceVersion: object.metadata.resourceVersion },
+            status: statusOf(object, update, now),
+          },
+        },
+        mergePatch,
+      );
+      return true;
+    } catch (error: unknown) {
+      const code = httpCodeOf(error);
+      if (code === 404) return false;
+      if (code !== 409 || attempt >= STATUS_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/** The status an update makes of the object's current one (as a merge patch). */
+function statusOf(object: DatabaseObject, update: StatusUpdate, now: Date) {
   const others = (object.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
   const status: Omit<DatabaseStatus, 'pendingApproval'> & {
     pendingApproval: PendingApproval | null;
@@ -120,23 +155,7 @@ export async function writeStatus(
     // merge patch: null removes what an earlier AwaitingApproval wrote
     pendingApproval: update.pendingApproval ?? null,
   };
-  try {
-    await kube.patchNamespacedCustomObjectStatus(
-      {
-        group: API_GROUP,
-        version: API_VERSION,
-        plural: PLURAL,
-        namespace: ref.namespace,
-        name: ref.name,
-        body: { status },
-      },
-      mergePatch,
-    );
-  } catch (error: unknown) {
-    if (httpCodeOf(error) === 404) return false;
-    throw error;
-  }
-  return true;
+  return status;
 }
 
 /**

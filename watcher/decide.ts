@@ -12,10 +12,21 @@ export interface Seen {
   readonly deleting: boolean;
 }
 
-/** What Kubernetes says of an object: it exists as shown, or it is gone (DELETED or relist). */
+/**
+ * What Kubernetes says of an object. `gone` is only what the watch or a relist reported (a
+ * DELETED event, an object missing from a list) and proves nothing: an object that left the
+ * watcher's scope (a label selector, a namespace list) is reported the same way. The reconciler
+ * reads the object before deciding and turns `gone` into `deleted` (not found, or another
+ * UID), `present` (being deleted) or `released` (still there, outside the scope).
+ */
 export type Observation =
   | { readonly kind: 'present'; readonly object: DatabaseObject }
-  | { readonly kind: 'gone'; readonly ref: DatabaseRef };
+  | { readonly kind: 'gone'; readonly ref: DatabaseRef; readonly last?: DatabaseObject }
+  | { readonly kind: 'deleted'; readonly ref: DatabaseRef; readonly last?: DatabaseObject }
+  | { readonly kind: 'released'; readonly object: DatabaseObject };
+
+/** An observation whose meaning has been proven by reading the object: what decide() takes. */
+export type Proven = Exclude<Observation, { readonly kind: 'gone' }>;
 
 export type Action =
   /** nothing to tell Temporal; `why` is for the debug log */
@@ -45,6 +56,11 @@ export type Action =
       readonly input?: DatabaseWorkflowInput;
       readonly snapshot?: DatabaseSnapshot;
     }
+  /**
+   * The object left the watcher's scope but exists: rdsflow stops acting on it (no delete),
+   * says so on the object, and takes it up again when it is back in scope.
+   */
+  | { readonly kind: 'release'; readonly ref: DatabaseRef }
   /** the object cannot be provisioned as stored: say so on the object, start nothing */
   | {
       readonly kind: 'reject';
@@ -82,7 +98,7 @@ export function snapshotOf(object: DatabaseObject): DatabaseSnapshot {
 
 /** What the watcher records once an action on this observation has been carried out. */
 export function seenAfter(observation: Observation): Seen | undefined {
-  if (observation.kind === 'gone') return undefined;
+  if (observation.kind !== 'present') return undefined;
   const { metadata } = observation.object;
   return {
     generation: metadata.generation ?? 1,
@@ -90,12 +106,18 @@ export function seenAfter(observation: Observation): Seen | undefined {
   };
 }
 
-export function decide(seen: Seen | undefined, observation: Observation): Action {
-  if (observation.kind === 'gone') {
+export function decide(seen: Seen | undefined, observation: Proven): Action {
+  if (observation.kind === 'deleted') {
     // normally the workflow released the finalizer and is done; if the finalizer was removed by
     // hand mid-provisioning, this tells the workflow to clean up
-    return { kind: 'delete', ref: observation.ref };
+    const last = observation.last;
+    return {
+      kind: 'delete',
+      ref: observation.ref,
+      ...(last ? { snapshot: snapshotOf(last) } : {}),
+    };
   }
+  if (observation.kind === 'released') return { kind: 'release', ref: refOf(observation.object) };
   const object = observation.object;
   const ref = refOf(object);
   const generation = object.metadata.generation ?? 1;

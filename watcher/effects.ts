@@ -48,8 +48,8 @@ export interface Effects {
   event(ref: DatabaseRef, event: DatabaseEvent): Promise<void>;
   /** objects whose entity workflow runs on this task queue */
   runningWorkflows(): AsyncIterable<DatabaseRef>;
-  /** does the object still exist with this UID? */
-  exists(ref: DatabaseRef): Promise<boolean>;
+  /** the object as it is now, if it still exists with this UID */
+  read(ref: DatabaseRef): Promise<DatabaseObject | undefined>;
 }
 
 /** A Kubernetes answer that retrying will not change (bad request, forbidden, invalid). */
@@ -66,6 +66,11 @@ export interface EffectDeps {
   /** bounds each Temporal call, so an unreachable server fails the call and it is retried */
   readonly callTimeoutMs: number;
   readonly onCall: (call: TemporalCall, outcome: 'ok' | 'error') => void;
+  /**
+   * Leader election's fence: until when (ms since epoch) a call may still land; no Temporal call
+   * starts once it has passed, and none runs past it.
+   */
+  readonly fence?: () => number;
   /** told once when the namespace lacks rdsflow's search attributes */
   readonly onSearchAttributesMissing?: (missing: readonly string[]) => void;
   readonly now?: () => Date;
@@ -114,9 +119,14 @@ function registrationCheck(deps: EffectDeps): () => Promise<boolean> {
 export function createEffects(deps: EffectDeps): Effects {
   const now = deps.now ?? (() => new Date());
   const timed = async <T>(call: TemporalCall, fn: () => Promise<T>): Promise<T> => {
+    const until = deps.fence?.() ?? Number.POSITIVE_INFINITY;
+    if (until <= Date.now()) {
+      deps.onCall(call, 'error');
+      throw new Error(`${call} not sent: this watcher may no longer hold the leader lease`);
+    }
     try {
       const result = await deps.temporal.connection.withDeadline(
-        Date.now() + deps.callTimeoutMs,
+        Math.min(Date.now() + deps.callTimeoutMs, until),
         fn,
       );
       deps.onCall(call, 'ok');
@@ -233,8 +243,8 @@ export function createEffects(deps: EffectDeps): Effects {
       }
     },
 
-    async exists(ref) {
-      return (await currentObject(deps.kube, ref)) !== undefined;
+    read(ref) {
+      return currentObject(deps.kube, ref);
     },
 
     async event(ref, event) {

@@ -24,8 +24,13 @@ export interface LeaseOptions {
 export interface LeaderRoles {
   /** called when this process waits as a candidate */
   standby(): void;
-  /** runs while this process leads; its signal aborts when leadership is lost or on shutdown */
-  active(signal: AbortSignal): Promise<void>;
+  /**
+   * Runs while this process leads; its signal aborts when leadership is lost or on shutdown.
+   * `fence()` is the time (ms since epoch) until which an effect of this term may still land:
+   * 0 once the renew deadline passed, else before the lease could expire and another watcher
+   * take over. Check it right before every effect, and end the effect by then.
+   */
+  active(signal: AbortSignal, fence: () => number): Promise<void>;
 }
 
 export class LeaseElector {
@@ -119,6 +124,9 @@ export class LeaseElector {
   }
 }
 
+/** Room left between the end of a leader's last effect and the lease's earliest expiry. */
+const FENCE_MARGIN_MS = 1_000;
+
 /** Competes for the lease until `signal` aborts; runs `roles.active` whenever it leads. */
 export async function lead(
   api: LeaseApi,
@@ -130,14 +138,24 @@ export async function lead(
   const elector = new LeaseElector(api, options);
   const retryMs = options.retryPeriodMs ?? 2_000;
   const renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
+  // when the last successful renewal was *sent*: others count the lease from no earlier than that
+  let renewedAt = 0;
   const attempt = async (): Promise<boolean> => {
+    const sentAt = Date.now();
     try {
-      return await elector.tryAcquireOrRenew();
+      const held = await elector.tryAcquireOrRenew();
+      if (held) renewedAt = sentAt;
+      return held;
     } catch (error: unknown) {
       log.warn({ err: error, lease: options.name }, 'lease not reachable');
       return false;
     }
   };
+  // NOTE: the renew deadline is shorter than the lease, so a leader that cannot renew stops
+  // acting before any candidate may take the lease over
+  const leaseMs = options.leaseDurationMs ?? 15_000;
+  const fence = () =>
+    Date.now() - renewedAt < renewDeadlineMs ? renewedAt + leaseMs - FENCE_MARGIN_MS : 0;
   const pause = (ms: number) => sleep(ms, undefined, { signal }).catch(() => undefined);
 
   while (!signal.aborted) {
@@ -150,20 +168,25 @@ export async function lead(
     const term = new AbortController();
     const stopTerm = () => term.abort();
     signal.addEventListener('abort', stopTerm, { once: true });
-    const running = roles.active(term.signal).catch((error: unknown) => {
+    // independent of the renew loop, which a hung call could hold up
+    const watchdog = setInterval(
+      () => {
+        if (fence() > Date.now() || term.signal.aborted) return;
+        log.warn({ lease: options.name }, 'leadership lost; stopping work');
+        term.abort();
+      },
+      Math.min(500, retryMs),
+    );
+    const running = roles.active(term.signal, fence).catch((error: unknown) => {
       log.error({ err: error }, 'active term failed; standing down');
       term.abort();
     });
-    let renewed = Date.now();
     while (!term.signal.aborted) {
       await sleep(retryMs, undefined, { signal: term.signal }).catch(() => undefined);
       if (term.signal.aborted) break;
-      if (await attempt()) renewed = Date.now();
-      else if (Date.now() - renewed > renewDeadlineMs) {
-        log.warn({ lease: options.name }, 'leadership lost; stopping work');
-        term.abort();
-      }
+      await attempt();
     }
+    clearInterval(watchdog);
     signal.removeEventListener('abort', stopTerm);
     await running;
   }

@@ -1,8 +1,9 @@
 // List, then watch, Database objects in one scope (all namespaces or one), for as long as the
 // signal allows: resume from the last resourceVersion, ask for bookmarks, relist when the
 // server says the version is too old (410 Gone), reconnect with capped backoff on any error.
-// A relist reports objects that vanished meanwhile as gone, so nothing is missed.
-import { Watch, type CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+// A complete relist reports objects that vanished meanwhile as gone (the reconciler then proves
+// they were deleted before anything is deleted), so nothing is missed.
+import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   API_GROUP,
@@ -11,6 +12,7 @@ import {
   type DatabaseObject,
   type DatabaseRef,
 } from '../contracts/database.js';
+import type { boundedWatch } from '../kube/bounded.js';
 import { malformed, type Observation } from './decide.js';
 import { backoffMs } from './queue.js';
 
@@ -28,7 +30,8 @@ export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'LISTED' | 'VANISHED'
 /** The two calls list-watch needs; kubeSource() is the real one. */
 export interface WatchSource {
   readonly scope: string;
-  list(continueToken: string | undefined): Promise<ListPage>;
+  /** one page; `unpaged` asks for the whole list at once (the fallback when pages keep expiring) */
+  list(continueToken: string | undefined, unpaged?: boolean): Promise<ListPage>;
   /** Streams events from `resourceVersion` until the server closes (or the signal aborts). */
   watch(
     resourceVersion: string,
@@ -46,12 +49,14 @@ export interface ListWatchHooks {
   listed(count: number, handled: Promise<void>): void;
   /** for logs and metrics: relists, reconnects and their causes */
   note(
-    event: 'relist' | 'reconnect' | 'expired' | 'bookmark',
+    event: 'relist' | 'relist-restarted' | 'reconnect' | 'expired' | 'bookmark',
     detail?: Record<string, unknown>,
   ): void;
 }
 
 const PAGE_SIZE = 500;
+/** After this many lists whose continue token expired, the next one is asked for unpaged. */
+const PAGED_ATTEMPTS = 3;
 const WATCH_TIMEOUT_SECONDS = 300;
 /**
  * No event and no bookmark (the apiserver sends one about every minute) for this long means the
@@ -76,24 +81,31 @@ function isExpired(error: unknown): boolean {
   return status === 410;
 }
 
-export function kubeSource(
-  kc: KubeConfig,
-  api: Pick<CustomObjectsApi, 'listClusterCustomObject' | 'listNamespacedCustomObject'>,
-  namespace: string | undefined,
-  labelSelector: string | undefined,
-  idleMs = WATCH_IDLE_MS,
-): WatchSource {
+export interface KubeSourceOptions {
+  /** a bounded watch (kube/bounded.ts) */
+  readonly watcher: Pick<ReturnType<typeof boundedWatch>, 'watch'>;
+  readonly api: Pick<CustomObjectsApi, 'listClusterCustomObject' | 'listNamespacedCustomObject'>;
+  /** undefined: every namespace */
+  readonly namespace?: string;
+  readonly labelSelector?: string;
+  readonly idleMs?: number;
+  readonly pageSize?: number;
+}
+
+export function kubeSource(options: KubeSourceOptions): WatchSource {
+  const { watcher, api, namespace, labelSelector } = options;
+  const idleMs = options.idleMs ?? WATCH_IDLE_MS;
+  const pageSize = options.pageSize ?? PAGE_SIZE;
   const base = { group: API_GROUP, version: API_VERSION, plural: PLURAL, labelSelector };
   const path = namespace
     ? `/apis/${API_GROUP}/${API_VERSION}/namespaces/${namespace}/${PLURAL}`
     : `/apis/${API_GROUP}/${API_VERSION}/${PLURAL}`;
-  const watcher = new Watch(kc);
   return {
     scope: namespace ?? '*',
-    async list(continueToken) {
+    async list(continueToken, unpaged = false) {
       const params = {
         ...base,
-        limit: PAGE_SIZE,
+        ...(unpaged ? {} : { limit: pageSize }),
         ...(continueToken ? { _continue: continueToken } : {}),
       };
       const page = (
@@ -158,6 +170,7 @@ export function kubeSource(
               onEvent(type, object);
             },
             done,
+            signal,
           )
           .then((c) => {
             controller = c;
@@ -194,6 +207,7 @@ export class ListWatch {
       try {
         if (this.resourceVersion === undefined) {
           this.resourceVersion = await this.relist(signal);
+          if (this.resourceVersion === undefined) break; // stopped mid-list: nothing reported
           failures = 0;
         }
         const startedAt = Date.now();
@@ -234,34 +248,23 @@ export class ListWatch {
     }
   }
 
-  /** Lists every object; reports each as present and the ones no longer listed as gone. */
-  private async relist(signal: AbortSignal): Promise<string> {
+  /**
+   * Lists every object, in pages of one consistent list, then reports each as present and the
+   * ones no longer listed as gone. Only a complete list reports anything: an expired continue
+   * token starts the whole list over (after a few, unpaged), and a stop between pages reports
+   * nothing at all. Returns undefined when stopped.
+   */
+  private async relist(signal: AbortSignal): Promise<string | undefined> {
     const receivedAt = Date.now();
-    const listed = new Map<string, DatabaseObject>();
-    let continueToken: string | undefined;
-    let resourceVersion = '';
-    do {
-      let page: ListPage;
-      try {
-        page = await this.source.list(continueToken);
-      } catch (error: unknown) {
-        // NOTE: a continue token expires like a resourceVersion; the list starts over
-        if (isExpired(error) && continueToken) {
-          listed.clear();
-          continueToken = undefined;
-          continue;
-        }
-        throw error;
-      }
-      if (!continueToken) resourceVersion = page.resourceVersion;
-      for (const item of page.items) {
-        const problem = malformed(item);
-        if (problem) this.hooks.malformed(item, problem);
-        else listed.set((item as DatabaseObject).metadata.uid, item as DatabaseObject);
-      }
-      continueToken = page.continueToken;
-    } while (continueToken && !signal.aborted);
-
+    let complete:
+      { items: DatabaseObject[]; bad: [unknown, string][]; version: string } | undefined;
+    for (let attempt = 1; !complete; attempt++) {
+      complete = await this.listAll(signal, attempt > PAGED_ATTEMPTS);
+      if (signal.aborted) return undefined;
+      if (!complete) this.hooks.note('relist-restarted', { scope: this.source.scope, attempt });
+    }
+    for (const [item, problem] of complete.bad) this.hooks.malformed(item, problem);
+    const listed = new Map(complete.items.map((o) => [o.metadata.uid, o]));
     this.hooks.note('relist', { scope: this.source.scope, objects: listed.size });
     const handled: Promise<void>[] = [];
     for (const [uid, ref] of this.known) {
@@ -281,7 +284,37 @@ export class ListWatch {
         Promise.all(handled).then(() => undefined),
       );
     }
-    return resourceVersion;
+    return complete.version;
+  }
+
+  /**
+   * Every page of one list; undefined when its continue token expired (the list must start
+   * over: pages of different lists are not one consistent list) or when stopped.
+   */
+  private async listAll(signal: AbortSignal, unpaged: boolean) {
+    const items: DatabaseObject[] = [];
+    const bad: [unknown, string][] = [];
+    let version = '';
+    let continueToken: string | undefined;
+    do {
+      if (signal.aborted) return undefined;
+      let page: ListPage;
+      try {
+        page = await this.source.list(continueToken, unpaged);
+      } catch (error: unknown) {
+        // NOTE: a continue token expires like a resourceVersion (410) once etcd compacts past it
+        if (isExpired(error) && continueToken) return undefined;
+        throw error;
+      }
+      if (!continueToken) version = page.resourceVersion;
+      for (const item of page.items) {
+        const problem = malformed(item);
+        if (problem) bad.push([item, problem]);
+        else items.push(item as DatabaseObject);
+      }
+      continueToken = page.continueToken;
+    } while (continueToken);
+    return signal.aborted ? undefined : { items, bad, version };
   }
 
   private event(type: string, object: unknown): void {
@@ -301,7 +334,11 @@ export class ListWatch {
       const { namespace, name, uid } = database.metadata;
       if (type === 'DELETED') {
         this.known.delete(uid);
-        void this.hooks.observe({ kind: 'gone', ref: { namespace, name, uid } }, receivedAt, type);
+        void this.hooks.observe(
+          { kind: 'gone', ref: { namespace, name, uid }, last: database },
+          receivedAt,
+          type,
+        );
       } else if (type === 'ADDED' || type === 'MODIFIED') {
         this.known.set(uid, { namespace, name, uid });
         void this.hooks.observe({ kind: 'present', object: database }, receivedAt, type);

@@ -10,6 +10,7 @@ import { kubeClientConfig, lazyTemporal } from '../config/clients.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { listening, startHttp } from '../runtime/http.js';
 import { createLogger } from '../runtime/log.js';
+import { boundedApiClient, boundedWatch } from '../kube/bounded.js';
 import { createEffects } from './effects.js';
 import { lead } from './lease.js';
 import { ListWatch, kubeSource } from './list-watch.js';
@@ -20,14 +21,33 @@ const log = createLogger('rdsflow-watcher');
 
 type State = 'starting' | 'standby' | 'listing' | 'watching' | 'stopping';
 
+const NOTES = {
+  relist: 'listed',
+  'relist-restarted': 'continue token expired mid-list (410); listing again from the start',
+  expired: 'watch expired (410); relisting',
+} as const;
+
 async function main(): Promise<void> {
   const config = loadConfig(process.env, ['temporal', 'kube', 'watcher', 'process']);
   log.level = config.process.logLevel;
   const kc = kubeClientConfig(config.kube);
-  const objects = kc.makeApiClient(CustomObjectsApi);
   const metrics = new WatcherMetrics();
+  const bounds = {
+    timeoutMs: config.kube.timeoutMs,
+    onTimeout: (call: string) => metrics.kubeTimeouts.inc({ call }),
+  };
+  const objects = boundedApiClient(kc, CustomObjectsApi, bounds);
+  const events = boundedApiClient(kc, CoreV1Api, bounds);
   const identity = config.watcher.identity ?? `${hostname()}-${process.pid}`;
   const scopes = config.watcher.namespaces.length > 0 ? config.watcher.namespaces : [undefined];
+  const scopeText = [
+    config.watcher.namespaces.length > 0
+      ? `RDSFLOW_WATCH_NAMESPACES=${config.watcher.namespaces.join(',')}`
+      : 'all namespaces',
+    ...(config.watcher.labelSelector
+      ? [`RDSFLOW_WATCH_SELECTOR=${config.watcher.labelSelector}`]
+      : []),
+  ].join(', ');
 
   let state: State = 'starting';
   const stop = new AbortController();
@@ -68,7 +88,7 @@ async function main(): Promise<void> {
     );
 
     /** One term of activity: list+watch every scope until `signal` aborts. */
-    const watchAll = async (signal: AbortSignal): Promise<void> => {
+    const watchAll = async (signal: AbortSignal, fence?: () => number): Promise<void> => {
       metrics.leader.set(1);
       state = 'listing';
       const reconciler = new Reconciler(
@@ -76,8 +96,9 @@ async function main(): Promise<void> {
           temporal,
           taskQueue: config.temporal.taskQueue,
           kube: objects,
-          events: kc.makeApiClient(CoreV1Api),
+          events,
           callTimeoutMs: 10_000,
+          ...(fence ? { fence } : {}),
           onCall: (call, outcome) => metrics.temporalCalls.inc({ call, outcome }),
           onSearchAttributesMissing: (missing) =>
             log.warn(
@@ -93,7 +114,7 @@ async function main(): Promise<void> {
         }),
         metrics,
         log,
-        { concurrency: config.watcher.concurrency },
+        { concurrency: config.watcher.concurrency, scope: scopeText },
       );
       const initial: Promise<void>[] = [];
       const listWatches = scopes.map((namespace) => {
@@ -105,7 +126,14 @@ async function main(): Promise<void> {
             };
           }),
         );
-        return new ListWatch(kubeSource(kc, objects, namespace, config.watcher.labelSelector), {
+        const source = kubeSource({
+          watcher: boundedWatch(kc, bounds),
+          api: objects,
+          ...(namespace ? { namespace } : {}),
+          ...(config.watcher.labelSelector ? { labelSelector: config.watcher.labelSelector } : {}),
+          pageSize: config.watcher.pageSize,
+        });
+        return new ListWatch(source, {
           observe: (observation, receivedAt, type) =>
             reconciler.observe(observation, receivedAt, type),
           malformed: (object, problem) => {
@@ -126,11 +154,12 @@ async function main(): Promise<void> {
           note: (event, detail) => {
             if (event === 'bookmark') metrics.bookmarks.inc();
             else if (event === 'relist') metrics.relists.inc();
+            else if (event === 'relist-restarted') metrics.relistRestarts.inc();
             if (event === 'reconnect') {
               metrics.errors.inc({ stage: 'watch' });
               log.warn(detail, 'watch interrupted; reconnecting');
             } else if (event !== 'bookmark') {
-              log.info(detail, event === 'relist' ? 'listed' : 'watch expired (410); relisting');
+              log.info(detail, NOTES[event]);
             }
           },
         });
@@ -174,7 +203,7 @@ async function main(): Promise<void> {
 
     if (config.watcher.leaderElection) {
       await lead(
-        kc.makeApiClient(CoordinationV1Api),
+        boundedApiClient(kc, CoordinationV1Api, bounds),
         {
           namespace: config.watcher.leaseNamespace,
           name: config.watcher.leaseName,

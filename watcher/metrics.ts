@@ -48,6 +48,17 @@ export class WatcherMetrics {
     help: 'Full lists (the first one, and after 410 Gone)',
     registers: [this.registry],
   });
+  readonly kubeTimeouts = new Counter({
+    name: 'rdsflow_watcher_kube_timeouts_total',
+    help: 'Kubernetes calls that did not answer within RDSFLOW_KUBE_TIMEOUT, by call',
+    labelNames: ['call'] as const,
+    registers: [this.registry],
+  });
+  readonly relistRestarts = new Counter({
+    name: 'rdsflow_watcher_relist_restarts_total',
+    help: 'Lists started over because their continue token expired between pages',
+    registers: [this.registry],
+  });
   readonly lag = new Histogram({
     name: 'rdsflow_watcher_lag_seconds',
     help: 'From an event reaching the watcher to Temporal acknowledging the call it caused',

@@ -5,7 +5,14 @@
 import type { Logger } from 'pino';
 import type { DatabaseObject } from '../contracts/database.js';
 import { workflowIdFor } from '../contracts/names.js';
-import { decide, seenAfter, type Action, type Observation, type Seen } from './decide.js';
+import {
+  decide,
+  seenAfter,
+  type Action,
+  type Observation,
+  type Proven,
+  type Seen,
+} from './decide.js';
 import type { Effects } from './effects.js';
 import { isPermanentKubeError } from './effects.js';
 import type { EventType } from './list-watch.js';
@@ -14,6 +21,8 @@ import { KeyedQueue } from './queue.js';
 
 export interface ReconcilerOptions {
   readonly concurrency: number;
+  /** the watcher's scope in words, for the Event of an object that left it */
+  readonly scope: string;
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
 }
@@ -31,7 +40,7 @@ export class Reconciler {
     private readonly effects: Effects,
     private readonly metrics: WatcherMetrics,
     private readonly log: Logger,
-    options: ReconcilerOptions,
+    private readonly options: ReconcilerOptions,
   ) {
     this.queue = new KeyedQueue<Item>(
       (uid, item, since) => this.handle(uid, item.observation, since),
@@ -56,7 +65,7 @@ export class Reconciler {
 
   observe(observation: Observation, receivedAt: number, type: EventType): Promise<void> {
     this.metrics.events.inc({ type });
-    const uid = observation.kind === 'gone' ? observation.ref.uid : observation.object.metadata.uid;
+    const uid = 'ref' in observation ? observation.ref.uid : observation.object.metadata.uid;
     const done = this.queue.push(uid, { observation }, receivedAt);
     this.metrics.queueDepth.set(this.queue.depth);
     return done;
@@ -69,32 +78,63 @@ export class Reconciler {
   /**
    * After the first list: a running workflow whose object was not listed may belong to an
    * object that vanished while no watcher looked (its finalizer removed by hand). Each such
-   * object is checked directly (never inferred from the list, which a selector may narrow)
-   * and, when it is really gone, its workflow is asked to clean up.
+   * object is read (never inferred from the list, which a selector or a namespace list
+   * narrows): one really gone, or being deleted, gets its delete request; one that exists
+   * outside this watcher's scope is left alone (another watcher may own it).
    */
   async sweepOrphans(listed: ReadonlySet<string>): Promise<number> {
     let orphans = 0;
     for await (const ref of this.effects.runningWorkflows()) {
       if (listed.has(ref.uid)) continue;
+      const fields = { object: `${ref.namespace}/${ref.name}`, uid: ref.uid };
+      let current: DatabaseObject | undefined;
       try {
-        if (await this.effects.exists(ref)) continue;
+        current = await this.effects.read(ref);
       } catch (error: unknown) {
         this.log.warn(
-          { object: `${ref.namespace}/${ref.name}`, uid: ref.uid, err: error },
+          { ...fields, err: error },
           'cannot check whether the object of a running workflow exists; leaving it',
         );
         continue;
       }
+      if (current && !current.metadata.deletionTimestamp) {
+        this.log.info(
+          fields,
+          "a running workflow's object is outside this watcher's scope; left as it is",
+        );
+        continue;
+      }
       orphans++;
-      void this.observe({ kind: 'gone', ref }, Date.now(), 'VANISHED');
+      void this.observe(
+        current ? { kind: 'present', object: current } : { kind: 'gone', ref },
+        Date.now(),
+        'VANISHED',
+      );
     }
     return orphans;
   }
 
-  private async handle(uid: string, observation: Observation, since: number): Promise<void> {
+  /**
+   * Deletion is proven, never inferred: an object the watch or a relist no longer shows is read
+   * back. Not there, or another object (UID) under its name: deleted. There and being deleted:
+   * the usual delete. There and not being deleted: it left the scope, and is released.
+   */
+  private async prove(observation: Observation): Promise<Proven> {
+    if (observation.kind !== 'gone') return observation;
+    const { ref, last } = observation;
+    // the apiserver's last word on it was a user's delete: proof enough, no read needed
+    if (last?.metadata.deletionTimestamp) return { kind: 'deleted', ref, last };
+    const current = await this.effects.read(ref);
+    if (!current) return { kind: 'deleted', ref, ...(last ? { last } : {}) };
+    if (current.metadata.deletionTimestamp) return { kind: 'present', object: current };
+    return { kind: 'released', object: current };
+  }
+
+  private async handle(uid: string, observed: Observation, since: number): Promise<void> {
+    const observation = await this.prove(observed);
     const action = decide(this.seen.get(uid), observation);
     this.metrics.actions.inc({ action: action.kind });
-    const ref = observation.kind === 'gone' ? observation.ref : observation.object.metadata;
+    const ref = 'ref' in observation ? observation.ref : observation.object.metadata;
     // `object`, not `name`: pino's own `name` field is the logger's
     const fields = { object: `${ref.namespace}/${ref.name}`, uid };
     const seenObject = observation.kind === 'present' ? observation.object : undefined;
@@ -151,6 +191,15 @@ export class Reconciler {
             message: `provisioning workflow ${workflowIdFor(ref)} started`,
           });
         }
+        return 'done';
+      }
+      case 'release': {
+        const message =
+          `rdsflow stopped acting on this Database: it left the watcher's scope (${this.options.scope}). ` +
+          'Nothing was deleted: its RDS instance, credentials and workflow are as they were. ' +
+          'Bring it back into the scope and rdsflow manages it again.';
+        this.log.warn(fields, 'object left the watcher scope; released, nothing deleted');
+        void this.notify(action.ref, { type: 'Warning', reason: 'Released', message });
         return 'done';
       }
       case 'delete': {

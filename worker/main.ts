@@ -21,6 +21,7 @@ import {
   vaultClient,
 } from '../config/clients.js';
 import { ConfigError, loadConfig } from '../config/config.js';
+import { boundedApiClient } from '../kube/bounded.js';
 import { listening, startHttp } from '../runtime/http.js';
 import { createLogger } from '../runtime/log.js';
 import { WorkerMetrics } from './metrics.js';
@@ -51,22 +52,26 @@ async function main(): Promise<void> {
   const rds = rdsClient(config.aws);
   attributeRdsCalls(rds);
   const consul = consulClient(config.consul);
+  const metrics = new WorkerMetrics();
   const kc = kubeClientConfig(config.kube);
-  const kube = kc.makeApiClient(CustomObjectsApi);
+  const bounds = {
+    timeoutMs: config.kube.timeoutMs,
+    onTimeout: (call: string) => metrics.kubeTimeouts.inc({ call }),
+  };
+  const kube = boundedApiClient(kc, CustomObjectsApi, bounds);
   const activities = createActivities({
     rds,
     vault: vaultClient(config.vault),
     mount: config.worker.vaultMount,
     consul,
     kube,
-    events: kc.makeApiClient(CoreV1Api),
+    events: boundedApiClient(kc, CoreV1Api, bounds),
     timing: {
       pollIntervalMs: config.worker.pollIntervalMs,
       pollWindowMs: config.worker.pollWindowMs,
     },
   });
 
-  const metrics = new WorkerMetrics();
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   let server: Server | undefined;
   try {

@@ -23,6 +23,13 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  readonly kubeTimeouts = new Counter({
+    name: 'rdsflow_worker_kube_timeouts_total',
+    help: 'Kubernetes calls that did not answer within RDSFLOW_KUBE_TIMEOUT, by call',
+    labelNames: ['call'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'rdsflow_worker_' });
   }

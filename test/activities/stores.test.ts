@@ -11,6 +11,7 @@ import { createVaultActivities } from '../../activities/vault.js';
 import { consulClient, kubeClientConfig, vaultClient } from '../../config/clients.js';
 import { API_GROUP, API_VERSION, PLURAL, type DatabaseObject } from '../../contracts/database.js';
 import { FINALIZER } from '../../contracts/names.js';
+import { mergePatch, writeStatus } from '../../kube/databases.js';
 import { resolveDatabase, type ResolvedDatabase } from '../../contracts/spec.js';
 import { FAILURE } from '../../contracts/workflow.js';
 import { failureOf, run } from '../support/activity.js';
@@ -295,6 +296,46 @@ describe('Kubernetes status activities', () => {
     });
     status = (await get(object.metadata.name)).status;
     assert.equal(status?.conditions?.[0]?.lastTransitionTime, '2026-01-01T00:05:00.000Z');
+    await kube.deleteNamespacedCustomObject({ ...ref, name: object.metadata.name });
+  });
+
+  it("never loses a concurrent writer's fields: a write computed from a stale object is redone", async () => {
+    const object = await create();
+    let raced = false;
+    // another writer (the watcher, say) adds its own condition between our read and our write
+    const racing: typeof kube = Object.create(kube) as typeof kube;
+    racing.patchNamespacedCustomObjectStatus = async (...args) => {
+      if (!raced) {
+        raced = true;
+        await kube.patchNamespacedCustomObjectStatus(
+          {
+            ...ref,
+            name: object.metadata.name,
+            body: {
+              status: {
+                conditions: [
+                  {
+                    type: 'Reconciled',
+                    status: 'True',
+                    reason: 'Other',
+                    lastTransitionTime: '2026-01-01T00:00:00Z',
+                  },
+                ],
+              },
+            },
+          },
+          mergePatch,
+        );
+      }
+      return (await kube.patchNamespacedCustomObjectStatus(...args)) as object;
+    };
+    assert.equal(
+      await writeStatus(racing, idOf(object), { phase: 'Provisioning', message: 'x' }, clock),
+      true,
+    );
+    const status = (await get(object.metadata.name)).status;
+    assert.deepEqual(status?.conditions?.map((c) => c.type).sort(), ['Ready', 'Reconciled']);
+    assert.equal(status?.phase, 'Provisioning');
     await kube.deleteNamespacedCustomObject({ ...ref, name: object.metadata.name });
   });
 

@@ -20,7 +20,7 @@ describe('loadConfig', () => {
       namespace: 'default',
       taskQueue: 'rdsflow',
     });
-    assert.deepEqual(config.kube, {});
+    assert.deepEqual(config.kube, { timeoutMs: 10_000 });
     assert.deepEqual(config.aws, { region: 'us-east-1' });
     assert.deepEqual(config.consul, { host: '127.0.0.1', port: 8500, secure: false });
   });
@@ -64,6 +64,11 @@ describe('loadConfig', () => {
     assert.throws(
       () => loadConfig({ RDSFLOW_POLL_INTERVAL: '5m' }, ['worker']),
       /RDSFLOW_POLL_INTERVAL: must be more than 0 and at most 1 minutes/,
+    );
+    assert.equal(loadConfig({ RDSFLOW_KUBE_TIMEOUT: '3s' }, ['kube']).kube.timeoutMs, 3_000);
+    assert.throws(
+      () => loadConfig({ RDSFLOW_KUBE_TIMEOUT: 'soon' }, ['kube']),
+      /RDSFLOW_KUBE_TIMEOUT: must be a duration like 250ms, 15s or 5m/,
     );
     assert.throws(
       () => loadConfig({ RDSFLOW_POLL_WINDOW: 'soon' }, ['worker']),

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DatabaseObject, DatabaseStatus } from '../../contracts/database.js';
 import { FINALIZER } from '../../contracts/names.js';
-import { decide, malformed, seenAfter, type Observation } from '../../watcher/decide.js';
+import { decide, malformed, seenAfter, type Proven } from '../../watcher/decide.js';
 
 const uid = '0b9f2f4e-8f57-4d1a-9b8e-3f1c2a7d5e60';
 
@@ -15,7 +15,7 @@ function db(
     deleting?: boolean;
     status?: DatabaseStatus;
   } = {},
-): Observation {
+): Proven & { kind: 'present' } {
   const object = {
     apiVersion: 'rdsflow.io/v1alpha1',
     kind: 'Database',
@@ -87,9 +87,9 @@ describe('decide', () => {
     assert.equal(action.input?.stage, 'delete');
   });
 
-  it('only signals (never starts) when the object is gone or not held by us', () => {
+  it('only signals (never starts) when the object is proven deleted or not held by us', () => {
     const gone = decide(seenAfter(db()), {
-      kind: 'gone',
+      kind: 'deleted',
       ref: { namespace: 'shop', name: 'orders', uid },
     });
     assert.ok(gone.kind === 'delete');
@@ -97,6 +97,30 @@ describe('decide', () => {
     const unguarded = decide(undefined, db({ deleting: true, finalizers: ['other/finalizer'] }));
     assert.ok(unguarded.kind === 'delete');
     assert.equal(unguarded.input, undefined);
+  });
+
+  it('releases, and never deletes, an object that left the scope but exists', () => {
+    const left = db({ finalizers: [FINALIZER], status: { phase: 'Available' } });
+    const action = decide(seenAfter(db()), { kind: 'released', object: left.object });
+    assert.deepEqual(action, {
+      kind: 'release',
+      ref: { namespace: 'shop', name: 'orders', uid },
+    });
+    assert.equal(seenAfter({ kind: 'released', object: left.object }), undefined);
+    // a deleted object's last state goes with its delete request
+    const last = db({
+      generation: 2,
+      deleting: true,
+      spec: { engine: 'postgres', deletionPolicy: 'Retain' },
+    });
+    const deleted = decide(undefined, {
+      kind: 'deleted',
+      ref: { namespace: 'shop', name: 'orders', uid },
+      last: last.object,
+    });
+    assert.ok(deleted.kind === 'delete');
+    assert.equal(deleted.input, undefined);
+    assert.equal(deleted.snapshot?.metadata.generation, 2);
   });
 
   it('asks for a delete once, not on every status write of the deleting object', () => {

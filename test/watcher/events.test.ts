@@ -130,7 +130,8 @@ describe('the watcher turns each Database event into the right Temporal call', (
       const record = (await watched.workflows()).get(watched.workflowIdOf(object));
       return record && record.signals.length > 0 ? record.signals : undefined;
     });
-    assert.deepEqual(signals, [{ name: 'delete' }]);
+    // the DELETED event's last state (generation 1) goes with the delete request
+    assert.deepEqual(signals, [{ name: 'delete', generation: 1 }]);
   });
 
   it('reports what it did in /metrics', async () => {

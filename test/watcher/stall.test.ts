@@ -7,6 +7,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { boundedWatch } from '../../kube/bounded.js';
 import { ListWatch, kubeSource } from '../../watcher/list-watch.js';
 import { eventually } from '../support/env.js';
 
@@ -50,7 +51,11 @@ describe('a silent watch connection', () => {
     const notes: string[] = [];
     const stop = new AbortController();
     const listWatch = new ListWatch(
-      kubeSource(kc, kc.makeApiClient(CustomObjectsApi), undefined, undefined, 300),
+      kubeSource({
+        watcher: boundedWatch(kc, { timeoutMs: 5_000 }),
+        api: kc.makeApiClient(CustomObjectsApi),
+        idleMs: 300,
+      }),
       {
         observe: () => Promise.resolve(),
         malformed: () => undefined,
