@@ -165,7 +165,8 @@ const etcd: ServerSpec = {
     httpProbe(`http://${LOOPBACK}:${port(ctx, 'etcd', 'client')}/health`, (r) =>
       r.body.includes('"true"'),
     ),
-  env: () => ({}),
+  // for tests that work etcd directly (a compaction that expires continue tokens)
+  env: (ctx) => ({ RDSFLOW_ETCD_URL: `http://${LOOPBACK}:${port(ctx, 'etcd', 'client')}` }),
 };
 
 /** Writes to Database objects (not their status), with the object as stored afterwards. */
@@ -244,6 +245,9 @@ const kubeApiserver: ServerSpec = {
       '--audit-log-path': auditLogPath(ctx),
       '--audit-log-maxsize': 200,
       '--audit-log-maxbackup': 1,
+      // NOTE: the apiserver compacts etcd every 5 minutes by default; continue tokens and watch
+      // versions expire with it. Seconds here let the tests meet that expiry (410 Gone).
+      '--etcd-compaction-interval': '5s',
     });
   },
   probe: (ctx) =>

@@ -39,9 +39,16 @@ export async function createDatabase(
   })) as DatabaseObject;
 }
 
-export async function getObject(name: string): Promise<DatabaseObject | undefined> {
+export async function getObject(
+  name: string,
+  namespace = 'default',
+): Promise<DatabaseObject | undefined> {
   try {
-    return (await kube.getNamespacedCustomObject({ ...objectRef, name })) as DatabaseObject;
+    return (await kube.getNamespacedCustomObject({
+      ...objectRef,
+      namespace,
+      name,
+    })) as DatabaseObject;
   } catch (error: unknown) {
     if (error instanceof ApiException && error.code === 404) return undefined;
     throw error;

@@ -51,6 +51,10 @@ export const tools = {
   get motoUrl(): string {
     return required('RDSFLOW_MOTO_URL');
   },
+  /** the stack's etcd (v3 JSON gateway), behind the apiserver */
+  get etcdUrl(): string {
+    return required('RDSFLOW_ETCD_URL');
+  },
   /** the apiserver's audit log: every write to a Database object */
   get kubeAuditLog(): string {
     return required('RDSFLOW_KUBE_AUDIT_LOG');

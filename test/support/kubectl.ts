@@ -16,16 +16,17 @@ export function kubectl(args: string[], input?: string): Promise<string> {
   });
 }
 
-/** `kubectl apply -f -` of a Database in namespace default. */
+/** `kubectl apply -f -` of a Database (in namespace default unless told). */
 export async function applyDatabase(
   name: string,
   spec: Record<string, unknown>,
   labels: Record<string, string> = {},
+  namespace = 'default',
 ): Promise<void> {
   const manifest = {
     apiVersion: `${API_GROUP}/${API_VERSION}`,
     kind: 'Database',
-    metadata: { name, namespace: 'default', labels },
+    metadata: { name, namespace, labels },
     spec,
   };
   await kubectl(['apply', '-f', '-'], stringify(manifest));
@@ -44,6 +45,11 @@ export async function patchDatabase(name: string, spec: Record<string, unknown>)
 }
 
 /** `kubectl delete database NAME --wait=false`: the finalizer holds it until rdsflow is done. */
-export async function deleteDatabase(name: string): Promise<void> {
-  await kubectl(['delete', 'databases.rdsflow.io', name, '--wait=false']);
+export async function deleteDatabase(name: string, namespace = 'default'): Promise<void> {
+  await kubectl(['delete', '-n', namespace, 'databases.rdsflow.io', name, '--wait=false']);
+}
+
+/** `kubectl label database NAME key=value --overwrite`. */
+export async function labelDatabase(name: string, label: string, value: string): Promise<void> {
+  await kubectl(['label', 'databases.rdsflow.io', name, `${label}=${value}`, '--overwrite']);
 }
