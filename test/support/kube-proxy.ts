@@ -1,0 +1,138 @@
+// Loopback stand-ins for an unreachable apiserver, the one kind of fake the watcher tests may
+// use (a hung connection cannot be made with the real apiserver):
+// - a server that accepts connections and never answers (or answers lists only);
+// - a plain-HTTP proxy to the real apiserver that can be partitioned: from then on it forwards
+//   nothing and answers nothing, as a network partition would.
+// Each comes with a kubeconfig that points a watcher at it, as the watcher's service account.
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Socket } from 'node:net';
+import { parse } from 'yaml';
+
+interface KubeconfigFile {
+  clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
+  users: { user: { token: string } }[];
+}
+
+/** A kubeconfig like `base` (its user's token), pointing at `server` over plain HTTP. */
+export function kubeconfigFor(base: string, server: string): string {
+  const parsed = parse(readFileSync(base, 'utf8')) as KubeconfigFile;
+  const token = parsed.users[0]?.user.token ?? '';
+  const path = join(tmpdir(), `rdsflow-kubeconfig-${randomBytes(4).toString('hex')}`);
+  writeFileSync(
+    path,
+    `apiVersion: v1
+kind: Config
+clusters: [{ name: c, cluster: { server: '${server}', insecure-skip-tls-verify: true } }]
+users: [{ name: u, user: { token: '${token}' } }]
+contexts: [{ name: x, context: { cluster: c, user: u, namespace: default } }]
+current-context: x
+`,
+    { mode: 0o600 },
+  );
+  return path;
+}
+
+export interface Standin {
+  readonly url: string;
+  /** requests received, by kind: list, watch, lease, other */
+  readonly seen: Record<string, number>;
+  close(): Promise<void>;
+}
+
+function kindOf(req: IncomingMessage): string {
+  const url = req.url ?? '';
+  if (url.includes('/leases')) return 'lease';
+  if (url.includes('watch=true')) return 'watch';
+  return req.method === 'GET' ? 'list' : 'other';
+}
+
+async function listen(server: Server, sockets: Set<Socket>): Promise<string> {
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+}
+
+function closer(server: Server, sockets: Set<Socket>): () => Promise<void> {
+  return () =>
+    new Promise((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
+}
+
+/**
+ * Accepts every request and never answers it, except the kinds in `answer` (a list gets an
+ * empty one): a hung connect as far as the client can tell.
+ */
+export async function silentApiserver(answer: readonly string[] = []): Promise<Standin> {
+  const seen: Record<string, number> = {};
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    const kind = kindOf(req);
+    seen[kind] = (seen[kind] ?? 0) + 1;
+    if (!answer.includes(kind)) return; // never a byte
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ kind: 'List', items: [], metadata: { resourceVersion: '7' } }));
+  });
+  return { url: await listen(server, sockets), seen, close: closer(server, sockets) };
+}
+
+export interface PartitionableProxy extends Standin {
+  /** from now on: nothing forwarded, nothing answered, open streams fall silent */
+  partition(): void;
+}
+
+/** A plain-HTTP proxy to the real apiserver (TLS, trusting the stack's CA). */
+export async function apiserverProxy(kubeconfig: string): Promise<PartitionableProxy> {
+  const parsed = parse(readFileSync(kubeconfig, 'utf8')) as KubeconfigFile;
+  const upstream = new URL(parsed.clusters[0]?.cluster.server ?? '');
+  const ca = Buffer.from(parsed.clusters[0]?.cluster['certificate-authority-data'] ?? '', 'base64');
+  const seen: Record<string, number> = {};
+  const sockets = new Set<Socket>();
+  let cut = false;
+  const streams = new Set<{ res: ServerResponse; up: IncomingMessage }>();
+  const server = createServer((req, res) => {
+    const kind = kindOf(req);
+    seen[kind] = (seen[kind] ?? 0) + 1;
+    if (cut) return;
+    const out = request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        path: req.url,
+        method: req.method,
+        headers: { ...req.headers, host: upstream.host },
+        ca,
+      },
+      (up) => {
+        if (cut) return;
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        const stream = { res, up };
+        streams.add(stream);
+        up.pipe(res);
+        up.on('end', () => streams.delete(stream));
+      },
+    );
+    out.on('error', () => res.destroy());
+    req.pipe(out);
+  });
+  return {
+    url: await listen(server, sockets),
+    seen,
+    partition() {
+      cut = true;
+      // open streams (watches) fall silent: no close, no reset, no more bytes
+      for (const { up, res } of streams) up.unpipe(res);
+    },
+    close: closer(server, sockets),
+  };
+}
