@@ -65,7 +65,7 @@ function violation(entry: JournalEntry, writes: readonly AuditEvent[]): string |
       w.at <= entry.at &&
       w.namespace === ref.namespace &&
       w.name === ref.name &&
-      w.object?.metadata.uid === ref.uid,
+      w.uid === ref.uid,
   );
   if (!deleted) return 'no user deleted the object, and the requesting run did not create it';
   const policy = objectAt(writes, ref.uid, entry.at)?.spec.deletionPolicy ?? 'Snapshot';

@@ -14,6 +14,8 @@ export interface AuditEvent {
   readonly at: number;
   readonly code: number;
   readonly user: string;
+  /** the object's UID: from the object answered, or the Status of an immediate delete */
+  readonly uid?: string;
   /** the object as stored after the request, when the answer was the object */
   readonly object?: DatabaseObject;
 }
@@ -22,7 +24,7 @@ interface RawEvent {
   verb?: string;
   stage?: string;
   objectRef?: { namespace?: string; name?: string; resource?: string; subresource?: string };
-  responseObject?: { kind?: string } & Partial<DatabaseObject>;
+  responseObject?: { kind?: string; details?: { uid?: string } } & Partial<DatabaseObject>;
   responseStatus?: { code?: number };
   stageTimestamp?: string;
   user?: { username?: string };
@@ -52,6 +54,8 @@ export function databaseWrites(): AuditEvent[] {
         raw.responseObject?.kind === 'Database'
           ? (raw.responseObject as DatabaseObject)
           : undefined;
+      // NOTE: deleting an object with no finalizer left answers a Status naming its UID
+      const uid = object?.metadata.uid ?? raw.responseObject?.details?.uid;
       events.push({
         verb: raw.verb ?? '',
         namespace: ref.namespace ?? '',
@@ -59,6 +63,7 @@ export function databaseWrites(): AuditEvent[] {
         at: Date.parse(raw.stageTimestamp ?? ''),
         code: raw.responseStatus?.code ?? 0,
         user: raw.user?.username ?? '',
+        ...(uid ? { uid } : {}),
         ...(object ? { object } : {}),
       });
     }

@@ -1,0 +1,68 @@
+// The delete-signal audit, run after every other layer: every delete request any watcher (or
+// test) sent to a database workflow during the suite is matched to a user's delete of that very
+// object (same namespace, name and UID) that the apiserver recorded before the request. A delete
+// request for an object that merely left a watcher's view fails the suite.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { connectTemporal } from '../../config/clients.js';
+import { refFromWorkflowId } from '../../contracts/names.js';
+import { WORKFLOW_TYPE } from '../../contracts/workflow.js';
+import { config } from '../support/env.js';
+import { databaseWrites } from '../support/kube-audit.js';
+
+describe('delete-signal audit of the whole suite', () => {
+  it('every delete request follows a user delete of that object', async () => {
+    const writes = databaseWrites();
+    const deletes = writes.filter((w) => w.verb === 'delete' && w.code < 300 && w.uid);
+    // a stack older than its audit log (made before it was switched on) holds earlier requests
+    const since = writes[0]?.at ?? Number.POSITIVE_INFINITY;
+    let before = 0;
+    const client = await connectTemporal(config.temporal);
+    const unmatched: string[] = [];
+    let requests = 0;
+    try {
+      for await (const execution of client.workflow.list({
+        query: `WorkflowType = '${WORKFLOW_TYPE}'`,
+      })) {
+        const ref = refFromWorkflowId(execution.workflowId);
+        if (!ref) continue;
+        const history = await client.workflow
+          .getHandle(execution.workflowId, execution.runId)
+          .fetchHistory();
+        for (const event of history.events ?? []) {
+          if (event.workflowExecutionSignaledEventAttributes?.signalName !== 'delete') continue;
+          const at =
+            Number(event.eventTime?.seconds ?? 0) * 1_000 +
+            Math.floor((event.eventTime?.nanos ?? 0) / 1e6);
+          if (at < since) {
+            before++;
+            continue;
+          }
+          requests++;
+          const proven = deletes.some(
+            (w) =>
+              w.at <= at &&
+              w.namespace === ref.namespace &&
+              w.name === ref.name &&
+              w.uid === ref.uid,
+          );
+          if (!proven) {
+            unmatched.push(
+              `${execution.workflowId} run ${execution.runId}: delete at ${new Date(at).toISOString()} ` +
+                `by ${event.workflowExecutionSignaledEventAttributes.identity ?? '?'}`,
+            );
+          }
+        }
+      }
+    } finally {
+      await client.connection.close();
+    }
+    process.stdout.write(
+      `# audited ${requests} delete requests against ${deletes.length} user deletes` +
+        (before > 0 ? ` (${before} older than the audit log not judged)` : '') +
+        '\n',
+    );
+    assert.ok(requests > 0, 'no delete request to audit: did the watcher and e2e layers run?');
+    assert.deepEqual(unmatched, []);
+  });
+});
