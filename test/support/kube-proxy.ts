@@ -125,6 +125,7 @@ export async function apiserverProxy(kubeconfig: string): Promise<PartitionableP
     out.on('error', () => res.destroy());
     req.pipe(out);
   });
+  const closeServer = closer(server, sockets);
   return {
     url: await listen(server, sockets),
     seen,
@@ -133,6 +134,10 @@ export async function apiserverProxy(kubeconfig: string): Promise<PartitionableP
       // open streams (watches) fall silent: no close, no reset, no more bytes
       for (const { up, res } of streams) up.unpipe(res);
     },
-    close: closer(server, sockets),
+    async close() {
+      // the upstream side of silenced streams too: a watch would otherwise hold the process
+      for (const { up } of streams) up.destroy();
+      await closeServer();
+    },
   };
 }
