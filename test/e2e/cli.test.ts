@@ -11,11 +11,9 @@ import type { DatabaseObject } from '../../contracts/database.js';
 import { rdsIdentifier, workflowIdFor } from '../../contracts/names.js';
 import { getObject, waitForPhase } from '../support/database.js';
 import { config, eventually, tools, uniqueName } from '../support/env.js';
-import { startWatcher, startWorker, type AppProcess } from '../support/processes.js';
+import { Rdsflow } from '../support/running.js';
 import { motoInstance, stackFront } from '../support/rds.js';
-import { Watched } from '../support/watched.js';
-import { connectTemporal } from '../../config/clients.js';
-import type { Client } from '@temporalio/client';
+import type { Watched } from '../support/watched.js';
 
 const bin = fileURLToPath(new URL('../../bin/rdsflow.js', import.meta.url));
 const rds = rdsClient(config.aws);
@@ -53,24 +51,19 @@ function temporalCli(...args: string[]): Promise<string> {
 const front = stackFront();
 
 describe('the rdsflow CLI on the running stack', () => {
-  let client: Client;
+  let rdsflowUnderTest: Rdsflow;
   let watched: Watched;
-  const processes: AppProcess[] = [];
-  const logs = () => processes.map((p) => p.output()).join('\n');
+  let logs: () => string;
 
   before(async () => {
-    client = await connectTemporal(config.temporal);
-    watched = new Watched(client);
-    processes.push(await startWorker(watched.taskQueue));
-    processes.push(
-      await startWatcher({ taskQueue: watched.taskQueue, selector: watched.selector }),
-    );
+    rdsflowUnderTest = await Rdsflow.connect();
+    ({ watched, logs } = rdsflowUnderTest);
+    await rdsflowUnderTest.worker();
+    await rdsflowUnderTest.watcher();
   });
 
   after(async () => {
-    for (const p of processes) await p.stop();
-    await watched.cleanup();
-    await client.connection.close();
+    await rdsflowUnderTest.close();
     consul.destroy();
   });
 

@@ -8,21 +8,17 @@ import { after, before, describe, it } from 'node:test';
 import { DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
-import {
-  connectTemporal,
-  consulClient,
-  kubeClientConfig,
-  vaultClient,
-} from '../../config/clients.js';
+import { consulClient, kubeClientConfig, vaultClient } from '../../config/clients.js';
 import type { DatabaseObject } from '../../contracts/database.js';
 import { rdsIdentifier, workflowIdFor } from '../../contracts/names.js';
 import type { JournalEntry } from '../../infra/rds-front.js';
 import { getObject, waitForPhase } from '../support/database.js';
 import { config, eventually } from '../support/env.js';
+import { Rdsflow } from '../support/running.js';
 import { applyDatabase, deleteDatabase, patchDatabase } from '../support/kubectl.js';
-import { startWatcher, startWorker, type AppProcess } from '../support/processes.js';
+import type { AppProcess } from '../support/processes.js';
 import { foreignInstance, moto, motoInstance, stackFront, tagMap } from '../support/rds.js';
-import { LABEL, Watched } from '../support/watched.js';
+import { LABEL, type Watched } from '../support/watched.js';
 
 const vault = vaultClient(config.vault);
 const consul = consulClient(config.consul);
@@ -53,24 +49,21 @@ async function manualSnapshots(identifier: string): Promise<string[]> {
 }
 
 describe('ownership and destruction, end to end', () => {
+  let rdsflow: Rdsflow;
   let client: Client;
   let watched: Watched;
   let watcher: AppProcess;
-  const processes: AppProcess[] = [];
-  const logs = () => processes.map((p) => p.output()).join('\n');
+  let logs: () => string;
 
   before(async () => {
-    client = await connectTemporal(config.temporal);
-    watched = new Watched(client);
-    processes.push(await startWorker(watched.taskQueue));
-    watcher = await startWatcher({ taskQueue: watched.taskQueue, selector: watched.selector });
-    processes.push(watcher);
+    rdsflow = await Rdsflow.connect();
+    ({ client, watched, logs } = rdsflow);
+    await rdsflow.worker();
+    watcher = await rdsflow.watcher();
   });
 
   after(async () => {
-    for (const p of processes) await p.stop();
-    await watched.cleanup();
-    await client.connection.close();
+    await rdsflow.close();
     consul.destroy();
   });
 
@@ -271,8 +264,7 @@ describe('ownership and destruction, end to end', () => {
     await watcher.stop();
     await patchDatabase(name, { deletionPolicy: 'Retain' });
     await deleteDatabase(name);
-    watcher = await startWatcher({ taskQueue: watched.taskQueue, selector: watched.selector });
-    processes.push(watcher);
+    watcher = await rdsflow.watcher();
     await gone('merged');
     const instance = await motoInstance(identifier);
     assert.ok(instance, 'deleted under the old policy');

@@ -6,36 +6,33 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
-import { connectTemporal, kubeClientConfig } from '../../config/clients.js';
+import { kubeClientConfig } from '../../config/clients.js';
 import type { DatabaseObject } from '../../contracts/database.js';
 import { FINALIZER, workflowIdFor } from '../../contracts/names.js';
 import { mergePatch } from '../../kube/databases.js';
 import { getObject, kube, objectRef } from '../support/database.js';
 import { config, eventually, uniqueName } from '../support/env.js';
+import { Rdsflow } from '../support/running.js';
 import { applyDatabase, labelDatabase, patchDatabase } from '../support/kubectl.js';
-import { health, startWatcher, startWorker, type AppProcess } from '../support/processes.js';
+import { health } from '../support/processes.js';
 import { instancesOf, motoInstance } from '../support/rds.js';
-import { LABEL, Watched } from '../support/watched.js';
+import { LABEL, type Watched } from '../support/watched.js';
 
 const core = kubeClientConfig(config.kube).makeApiClient(CoreV1Api);
 
 describe('an object that leaves the watcher scope is released, not deleted', () => {
+  let rdsflow: Rdsflow;
   let client: Client;
   let watched: Watched;
-  const processes: AppProcess[] = [];
-  const logs = () => processes.map((p) => p.output()).join('\n');
+  let logs: () => string;
 
   before(async () => {
-    client = await connectTemporal(config.temporal);
-    watched = new Watched(client);
-    processes.push(await startWorker(watched.taskQueue));
+    rdsflow = await Rdsflow.connect();
+    ({ client, watched, logs } = rdsflow);
+    await rdsflow.worker();
   });
 
-  after(async () => {
-    for (const p of processes) await p.stop();
-    await watched.cleanup();
-    await client.connection.close();
-  });
+  after(() => rdsflow.close());
 
   const available = (name: string, namespace = 'default', generation = 1) =>
     eventually(
@@ -59,11 +56,7 @@ describe('an object that leaves the watcher scope is released, not deleted', () 
   }
 
   it('a label change out of the selector: released, untouched; labelled back: managed again', async () => {
-    const watcher = await startWatcher({
-      taskQueue: watched.taskQueue,
-      selector: watched.selector,
-    });
-    processes.push(watcher);
+    const watcher = await rdsflow.watcher();
     const name = watched.name('relabel');
     await applyDatabase(
       name,
@@ -114,12 +107,7 @@ describe('an object that leaves the watcher scope is released, not deleted', () 
   it('a namespace dropped from RDSFLOW_WATCH_NAMESPACES, then a restart: nothing deleted', async () => {
     const namespace = uniqueName('scope');
     await core.createNamespace({ body: { metadata: { name: namespace } } });
-    const selector = { taskQueue: watched.taskQueue, selector: watched.selector };
-    const before = await startWatcher({
-      ...selector,
-      env: { RDSFLOW_WATCH_NAMESPACES: namespace },
-    });
-    processes.push(before);
+    const before = await rdsflow.watcher({ RDSFLOW_WATCH_NAMESPACES: namespace });
     const name = 'orders';
     await applyDatabase(
       name,
@@ -131,8 +119,7 @@ describe('an object that leaves the watcher scope is released, not deleted', () 
     const identifier = first.status?.dbInstanceIdentifier ?? '';
     await before.stop();
 
-    const after = await startWatcher({ ...selector, env: { RDSFLOW_WATCH_NAMESPACES: 'default' } });
-    processes.push(after);
+    const after = await rdsflow.watcher({ RDSFLOW_WATCH_NAMESPACES: 'default' });
     await eventually('the new watcher ready', async () =>
       (await health(after)).status === 200 ? true : undefined,
     );

@@ -11,7 +11,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 
 interface KubeconfigFile {
   clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
@@ -23,17 +23,15 @@ export function kubeconfigFor(base: string, server: string): string {
   const parsed = parse(readFileSync(base, 'utf8')) as KubeconfigFile;
   const token = parsed.users[0]?.user.token ?? '';
   const path = join(tmpdir(), `rdsflow-kubeconfig-${randomBytes(4).toString('hex')}`);
-  writeFileSync(
-    path,
-    `apiVersion: v1
-kind: Config
-clusters: [{ name: c, cluster: { server: '${server}', insecure-skip-tls-verify: true } }]
-users: [{ name: u, user: { token: '${token}' } }]
-contexts: [{ name: x, context: { cluster: c, user: u, namespace: default } }]
-current-context: x
-`,
-    { mode: 0o600 },
-  );
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'c', cluster: { server, 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'u', user: { token } }],
+    contexts: [{ name: 'x', context: { cluster: 'c', user: 'u', namespace: 'default' } }],
+    'current-context': 'x',
+  };
+  writeFileSync(path, stringify(config), { mode: 0o600 });
   return path;
 }
 

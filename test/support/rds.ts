@@ -1,5 +1,6 @@
 // RDS as the tests see it: the stack's realistic front (what rdsflow talks to), moto behind it
 // (what is really there, and where other teams' instances are made), and tag helpers.
+import { randomBytes } from 'node:crypto';
 import {
   CreateDBInstanceCommand,
   DescribeDBInstancesCommand,
@@ -52,7 +53,7 @@ export async function foreignInstance(
       Engine: 'postgres',
       AllocatedStorage: 20,
       MasterUsername: 'theirs',
-      MasterUserPassword: 'not-rdsflows-password',
+      MasterUserPassword: randomBytes(12).toString('hex'),
       Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
     }),
   );
