@@ -35,29 +35,25 @@ const listenAddress = z
   .string()
   .regex(/^([A-Za-z0-9.-]*|\[[0-9a-fA-F:]+\]):\d{1,5}$/, 'must be host:port or :port, e.g. :9090');
 
-const sections = {
-  temporal: z
-    .object({
-      TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
-      TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-      RDSFLOW_TASK_QUEUE: z.string().min(1).default('rdsflow'),
-      // where people open the Temporal Web UI; links in CLI output point there
-      RDSFLOW_TEMPORAL_UI: httpUrl.optional(),
-      // a production cluster: the temporal CLI's own variable names
-      TEMPORAL_TLS: z
-        .enum(['true', 'false'], { error: 'must be true or false' })
-        .transform((v) => v === 'true')
-        .optional(),
-      TEMPORAL_TLS_CA: z.string().min(1).optional(),
-      TEMPORAL_TLS_CERT: z.string().min(1).optional(),
-      TEMPORAL_TLS_KEY: z.string().min(1).optional(),
-      TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
-      TEMPORAL_API_KEY: z.string().min(1).optional(),
-    })
-    .refine((v) => (v.TEMPORAL_TLS_CERT === undefined) === (v.TEMPORAL_TLS_KEY === undefined), {
-      message: 'set both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (mTLS), or neither',
-      path: ['TEMPORAL_TLS_CERT'],
-    }),
+/** The variables of each section, as the environment spells them. */
+const variables = {
+  temporal: z.object({
+    TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
+    TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+    RDSFLOW_TASK_QUEUE: z.string().min(1).default('rdsflow'),
+    // where people open the Temporal Web UI; links in CLI output point there
+    RDSFLOW_TEMPORAL_UI: httpUrl.optional(),
+    // a production cluster: the temporal CLI's own variable names
+    TEMPORAL_TLS: z
+      .enum(['true', 'false'], { error: 'must be true or false' })
+      .transform((v) => v === 'true')
+      .optional(),
+    TEMPORAL_TLS_CA: z.string().min(1).optional(),
+    TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+    TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+    TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+    TEMPORAL_API_KEY: z.string().min(1).optional(),
+  }),
   kube: z.object({
     // unset: in-cluster service account, else ~/.kube/config
     KUBECONFIG: z.string().min(1).optional(),
@@ -79,7 +75,6 @@ const sections = {
       .string()
       .regex(/^[A-Za-z0-9_-]+$/, 'must be a mount name like secret')
       .default('secret'),
-    // polls heartbeat once per interval: it must stay well inside the 2-minute heartbeat timeout
     // polls heartbeat once per interval: it must stay well inside the 2-minute heartbeat timeout
     RDSFLOW_POLL_INTERVAL: duration(60_000).default(15_000),
     // one poll window must end well inside the workflow's 15-minute attempt timeout
@@ -145,110 +140,124 @@ const sections = {
   }),
 } as const;
 
+/**
+ * Each section parsed and shaped for its clients: the configuration types are these schemas'
+ * outputs (no hand-written mirror of them).
+ */
+const sections = {
+  temporal: variables.temporal
+    .refine((v) => (v.TEMPORAL_TLS_CERT === undefined) === (v.TEMPORAL_TLS_KEY === undefined), {
+      message: 'set both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (mTLS), or neither',
+      path: ['TEMPORAL_TLS_CERT'],
+    })
+    .transform((v) => {
+      const files = optional({
+        caFile: v.TEMPORAL_TLS_CA,
+        certFile: v.TEMPORAL_TLS_CERT,
+        keyFile: v.TEMPORAL_TLS_KEY,
+        serverName: v.TEMPORAL_TLS_SERVER_NAME,
+      });
+      // TLS to the frontend: on with any TLS file or an API key, or with TEMPORAL_TLS=true
+      const tls =
+        v.TEMPORAL_TLS ?? (Object.keys(files).length > 0 || v.TEMPORAL_API_KEY !== undefined);
+      return optional({
+        address: v.TEMPORAL_ADDRESS,
+        namespace: v.TEMPORAL_NAMESPACE,
+        taskQueue: v.RDSFLOW_TASK_QUEUE,
+        uiUrl: v.RDSFLOW_TEMPORAL_UI?.replace(/\/$/, ''),
+        tls: tls ? files : undefined,
+        apiKey: v.TEMPORAL_API_KEY,
+      });
+    }),
+  kube: variables.kube.transform((v) =>
+    optional({ kubeconfigPath: v.KUBECONFIG, timeoutMs: v.RDSFLOW_KUBE_TIMEOUT }),
+  ),
+  aws: variables.aws.transform((v) =>
+    optional({ region: v.AWS_REGION, rdsEndpoint: v.AWS_ENDPOINT_URL_RDS }),
+  ),
+  vault: variables.vault.transform((v) => ({
+    address: v.VAULT_ADDR.replace(/\/$/, ''),
+    token: v.VAULT_TOKEN,
+  })),
+  worker: variables.worker.transform((v) => ({
+    vaultMount: v.RDSFLOW_VAULT_MOUNT,
+    pollIntervalMs: v.RDSFLOW_POLL_INTERVAL,
+    pollWindowMs: v.RDSFLOW_POLL_WINDOW,
+    shutdownGraceMs: v.RDSFLOW_SHUTDOWN_GRACE,
+  })),
+  process: variables.process.transform((v) => {
+    const cut = v.RDSFLOW_HTTP_ADDR.lastIndexOf(':');
+    return {
+      httpHost: v.RDSFLOW_HTTP_ADDR.slice(0, cut).replace(/^\[|\]$/g, '') || '0.0.0.0',
+      httpPort: Number(v.RDSFLOW_HTTP_ADDR.slice(cut + 1)),
+      logLevel: v.RDSFLOW_LOG_LEVEL,
+    };
+  }),
+  watcher: variables.watcher.transform((v) =>
+    optional({
+      /** empty: all namespaces */
+      namespaces: v.RDSFLOW_WATCH_NAMESPACES,
+      labelSelector: v.RDSFLOW_WATCH_SELECTOR,
+      concurrency: v.RDSFLOW_WATCHER_CONCURRENCY,
+      pageSize: v.RDSFLOW_WATCH_PAGE_SIZE,
+      leaderElection: v.RDSFLOW_LEADER_ELECTION,
+      leaseNamespace: v.RDSFLOW_LEASE_NAMESPACE,
+      leaseName: v.RDSFLOW_LEASE_NAME,
+      identity: v.RDSFLOW_WATCHER_ID,
+    }),
+  ),
+  consul: variables.consul.transform((v) => consul(v.CONSUL_HTTP_ADDR, v.CONSUL_HTTP_TOKEN)),
+} as const;
+
 type Sections = typeof sections;
 export type Section = keyof Sections;
+export type Config = { readonly [S in Section]: Readonly<z.output<Sections[S]>> };
+export type TemporalConfig = Config['temporal'];
+export type KubeConfig = Config['kube'];
+export type AwsConfig = Config['aws'];
+export type VaultConfig = Config['vault'];
+export type ConsulConfig = Config['consul'];
+export type WorkerConfig = Config['worker'];
+export type ProcessConfig = Config['process'];
+export type WatcherConfig = Config['watcher'];
+export type LogLevel = ProcessConfig['logLevel'];
 
 /** Every environment variable rdsflow reads, by section. */
-export const CONFIG_VARIABLES: Readonly<Record<Section, readonly string[]>> = Object.fromEntries(
-  Object.entries(sections).map(([name, schema]) => [name, Object.keys(schema.shape)]),
-) as unknown as Record<Section, readonly string[]>;
-
-export interface TemporalConfig {
-  readonly address: string;
-  readonly namespace: string;
-  readonly taskQueue: string;
-  readonly uiUrl?: string;
-  /** TLS to the frontend: on with any TLS file or an API key, or with TEMPORAL_TLS=true */
-  readonly tls?: {
-    readonly caFile?: string;
-    readonly certFile?: string;
-    readonly keyFile?: string;
-    readonly serverName?: string;
-  };
-  readonly apiKey?: string;
-}
-export interface KubeConfig {
-  readonly kubeconfigPath?: string;
-  /** the limit of one Kubernetes call */
-  readonly timeoutMs: number;
-}
-export interface AwsConfig {
-  readonly region: string;
-  readonly rdsEndpoint?: string;
-}
-export interface VaultConfig {
-  readonly address: string;
-  readonly token: string;
-}
-export interface ConsulConfig {
-  readonly host: string;
-  readonly port: number;
-  readonly secure: boolean;
-  readonly token?: string;
-}
-
-export interface WorkerConfig {
-  readonly vaultMount: string;
-  readonly pollIntervalMs: number;
-  readonly pollWindowMs: number;
-  readonly shutdownGraceMs: number;
-}
-
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
-
-export interface ProcessConfig {
-  readonly httpHost: string;
-  readonly httpPort: number;
-  readonly logLevel: LogLevel;
-}
-
-export interface WatcherConfig {
-  /** empty: all namespaces */
-  readonly namespaces: readonly string[];
-  readonly labelSelector?: string;
-  readonly concurrency: number;
-  readonly pageSize: number;
-  readonly leaderElection: boolean;
-  readonly leaseNamespace: string;
-  readonly leaseName: string;
-  readonly identity?: string;
-}
-
-export interface Config {
-  readonly temporal: TemporalConfig;
-  readonly kube: KubeConfig;
-  readonly aws: AwsConfig;
-  readonly vault: VaultConfig;
-  readonly consul: ConsulConfig;
-  readonly worker: WorkerConfig;
-  readonly process: ProcessConfig;
-  readonly watcher: WatcherConfig;
-}
+export const CONFIG_VARIABLES: { readonly [S in Section]: readonly string[] } = {
+  temporal: Object.keys(variables.temporal.shape),
+  kube: Object.keys(variables.kube.shape),
+  aws: Object.keys(variables.aws.shape),
+  vault: Object.keys(variables.vault.shape),
+  worker: Object.keys(variables.worker.shape),
+  process: Object.keys(variables.process.shape),
+  watcher: Object.keys(variables.watcher.shape),
+  consul: Object.keys(variables.consul.shape),
+};
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
 /**
- * Parses the named sections of `env`. Every problem is reported at once, by variable name;
- * values of secret variables are never echoed.
+ * Parses the named sections of `env`. A variable set to the empty string counts as unset. Every
+ * problem is reported at once, by variable name; values of secret variables are never echoed.
  */
 export function loadConfig<S extends Section>(
   env: NodeJS.ProcessEnv,
   need: readonly S[],
 ): Pick<Config, S> {
+  const set = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
   const problems: string[] = [];
-  const out: Partial<Record<Section, unknown>> = {};
+  const out: Partial<Config> = {};
   for (const name of need) {
-    const parsed = sections[name].safeParse(env);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        const variable = String(issue.path[0] ?? name);
-        problems.push(`${variable}: ${issue.message}`);
-      }
+    const parsed = sections[name].safeParse(set);
+    if (parsed.success) {
+      Object.assign(out, { [name]: parsed.data });
       continue;
     }
-    out[name] = shape(name, parsed.data);
+    for (const issue of parsed.error.issues) {
+      problems.push(`${String(issue.path[0] ?? name)}: ${issue.message}`);
+    }
   }
   if (problems.length > 0) {
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
@@ -256,73 +265,7 @@ export function loadConfig<S extends Section>(
   return out as Pick<Config, S>;
 }
 
-function shape(name: Section, data: Record<string, unknown>): Config[Section] {
-  const str = (key: string) => data[key] as string;
-  switch (name) {
-    case 'worker':
-      return {
-        vaultMount: str('RDSFLOW_VAULT_MOUNT'),
-        pollIntervalMs: data['RDSFLOW_POLL_INTERVAL'] as number,
-        pollWindowMs: data['RDSFLOW_POLL_WINDOW'] as number,
-        shutdownGraceMs: data['RDSFLOW_SHUTDOWN_GRACE'] as number,
-      };
-    case 'process': {
-      const address = str('RDSFLOW_HTTP_ADDR');
-      const cut = address.lastIndexOf(':');
-      return {
-        httpHost: address.slice(0, cut).replace(/^\[|\]$/g, '') || '0.0.0.0',
-        httpPort: Number(address.slice(cut + 1)),
-        logLevel: str('RDSFLOW_LOG_LEVEL') as LogLevel,
-      };
-    }
-    case 'watcher':
-      return optional({
-        namespaces: data['RDSFLOW_WATCH_NAMESPACES'] as string[],
-        labelSelector: data['RDSFLOW_WATCH_SELECTOR'] as string | undefined,
-        concurrency: data['RDSFLOW_WATCHER_CONCURRENCY'] as number,
-        pageSize: data['RDSFLOW_WATCH_PAGE_SIZE'] as number,
-        leaderElection: data['RDSFLOW_LEADER_ELECTION'] as boolean,
-        leaseNamespace: str('RDSFLOW_LEASE_NAMESPACE'),
-        leaseName: str('RDSFLOW_LEASE_NAME'),
-        identity: data['RDSFLOW_WATCHER_ID'] as string | undefined,
-      });
-    case 'temporal': {
-      const files = optional({
-        caFile: data['TEMPORAL_TLS_CA'] as string | undefined,
-        certFile: data['TEMPORAL_TLS_CERT'] as string | undefined,
-        keyFile: data['TEMPORAL_TLS_KEY'] as string | undefined,
-        serverName: data['TEMPORAL_TLS_SERVER_NAME'] as string | undefined,
-      });
-      const apiKey = data['TEMPORAL_API_KEY'] as string | undefined;
-      const explicit = data['TEMPORAL_TLS'] as boolean | undefined;
-      const tls = explicit ?? (Object.keys(files).length > 0 || apiKey !== undefined);
-      return optional({
-        address: str('TEMPORAL_ADDRESS'),
-        namespace: str('TEMPORAL_NAMESPACE'),
-        taskQueue: str('RDSFLOW_TASK_QUEUE'),
-        uiUrl: (data['RDSFLOW_TEMPORAL_UI'] as string | undefined)?.replace(/\/$/, ''),
-        tls: tls ? files : undefined,
-        apiKey,
-      });
-    }
-    case 'kube':
-      return optional({
-        kubeconfigPath: data['KUBECONFIG'] as string | undefined,
-        timeoutMs: data['RDSFLOW_KUBE_TIMEOUT'] as number,
-      });
-    case 'aws':
-      return optional({
-        region: str('AWS_REGION'),
-        rdsEndpoint: data['AWS_ENDPOINT_URL_RDS'] as string | undefined,
-      });
-    case 'vault':
-      return { address: str('VAULT_ADDR').replace(/\/$/, ''), token: str('VAULT_TOKEN') };
-    case 'consul':
-      return consul(str('CONSUL_HTTP_ADDR'), data['CONSUL_HTTP_TOKEN'] as string | undefined);
-  }
-}
-
-function consul(address: string, token: string | undefined): ConsulConfig {
+function consul(address: string, token: string | undefined) {
   const url = new URL(/^https?:\/\//.test(address) ? address : `http://${address}`);
   const secure = url.protocol === 'https:';
   return optional({
@@ -333,7 +276,14 @@ function consul(address: string, token: string | undefined): ConsulConfig {
   });
 }
 
+/** Keys whose value may be undefined become optional keys. */
+type Optional<T> = { [K in keyof T as undefined extends T[K] ? never : K]: T[K] } & {
+  [K in keyof T as undefined extends T[K] ? K : never]?: Exclude<T[K], undefined>;
+};
+
 /** Drops undefined fields so optional properties are absent rather than undefined. */
-function optional<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+function optional<T extends object>(value: T): Optional<T> {
+  return Object.fromEntries(
+    Object.entries(value).filter(([, v]) => v !== undefined),
+  ) as Optional<T>;
 }

@@ -25,6 +25,21 @@ describe('loadConfig', () => {
     assert.deepEqual(config.consul, { host: '127.0.0.1', port: 8500, secure: false });
   });
 
+  it('treats a variable set to the empty string as unset', () => {
+    const config = loadConfig(
+      {
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL_RDS: '',
+        RDSFLOW_WATCH_SELECTOR: '',
+        RDSFLOW_KUBE_TIMEOUT: '',
+      },
+      ['aws', 'watcher', 'kube'],
+    );
+    assert.deepEqual(config.aws, { region: 'us-east-1' });
+    assert.equal(config.watcher.labelSelector, undefined);
+    assert.equal(config.kube.timeoutMs, 10_000);
+  });
+
   it('shapes each section for the clients', () => {
     const consulToken = randomBytes(8).toString('hex');
     const config = loadConfig(
