@@ -41,7 +41,7 @@ describe('delete-signal audit of the whole suite', () => {
           requests++;
           const proven = deletes.some(
             (w) =>
-              w.at <= at &&
+              w.receivedAt <= at &&
               w.namespace === ref.namespace &&
               w.name === ref.name &&
               w.uid === ref.uid,

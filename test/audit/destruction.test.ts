@@ -62,7 +62,7 @@ function violation(entry: JournalEntry, writes: readonly AuditEvent[]): string |
   const deleted = writes.some(
     (w) =>
       w.verb === 'delete' &&
-      w.at <= entry.at &&
+      w.receivedAt <= entry.at &&
       w.namespace === ref.namespace &&
       w.name === ref.name &&
       w.uid === ref.uid,

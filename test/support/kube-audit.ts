@@ -10,8 +10,13 @@ export interface AuditEvent {
   readonly verb: string;
   readonly namespace: string;
   readonly name: string;
-  /** when the apiserver finished the request (ms since epoch) */
+  /** when the apiserver finished the request (ms since epoch): the object stored then */
   readonly at: number;
+  /**
+   * when the request reached the apiserver: what a user asked for is known from then (a watch
+   * can show its effect before the request's answer is complete)
+   */
+  readonly receivedAt: number;
   readonly code: number;
   readonly user: string;
   /** the object's UID: from the object answered, or the Status of an immediate delete */
@@ -27,6 +32,7 @@ interface RawEvent {
   responseObject?: { kind?: string; details?: { uid?: string } } & Partial<DatabaseObject>;
   responseStatus?: { code?: number };
   stageTimestamp?: string;
+  requestReceivedTimestamp?: string;
   user?: { username?: string };
 }
 
@@ -61,6 +67,7 @@ export function databaseWrites(): AuditEvent[] {
         namespace: ref.namespace ?? '',
         name: ref.name ?? object?.metadata.name ?? '',
         at: Date.parse(raw.stageTimestamp ?? ''),
+        receivedAt: Date.parse(raw.requestReceivedTimestamp ?? raw.stageTimestamp ?? ''),
         code: raw.responseStatus?.code ?? 0,
         user: raw.user?.username ?? '',
         ...(uid ? { uid } : {}),
