@@ -1,7 +1,7 @@
 // Kubernetes activities: the object's status subresource and its finalizer (kube/databases.ts
 // does the work; here its errors become the workflow's failure types).
 import { activityInfo, log } from '@temporalio/activity';
-import type { DatabaseRef } from '../contracts/database.js';
+import type { DatabaseRef, StatusUpdate } from '../contracts/database.js';
 import { FAILURE } from '../contracts/workflow.js';
 import {
   addFinalizer,
@@ -12,11 +12,8 @@ import {
   type DatabaseApi,
   type DatabaseEvent,
   type EventApi,
-  type StatusUpdate,
 } from '../kube/databases.js';
 import { terminal, transient } from './errors.js';
-
-export type { StatusUpdate } from '../kube/databases.js';
 
 export interface KubeDeps {
   readonly kube: DatabaseApi;
@@ -45,7 +42,14 @@ async function classified<T>(step: string, call: () => Promise<T>): Promise<T> {
   }
 }
 
-export function createKubeStatusActivities(deps: KubeDeps) {
+export interface KubeStatusActivities {
+  reportStatus(ref: DatabaseRef, update: StatusUpdate): Promise<{ written: boolean }>;
+  ensureFinalizer(ref: DatabaseRef): Promise<{ present: boolean }>;
+  recordEvent(ref: DatabaseRef, event: DatabaseEvent): Promise<{ recorded: boolean }>;
+  releaseFinalizer(ref: DatabaseRef): Promise<{ released: boolean }>;
+}
+
+export function createKubeStatusActivities(deps: KubeDeps): KubeStatusActivities {
   const now = deps.now ?? (() => new Date());
   return {
     /** Writes phase, message and the Ready condition; false when the object is gone. */

@@ -75,6 +75,22 @@ export interface DatabaseStatus {
   pendingApproval?: PendingApproval;
 }
 
+/** One status write: phase, message and the Ready condition, plus where things are. */
+export interface StatusUpdate {
+  readonly phase: Phase;
+  readonly message: string;
+  /** CamelCase reason for the Ready condition; defaults to the phase */
+  readonly reason?: string;
+  readonly observedGeneration?: number;
+  readonly dbInstanceIdentifier?: string;
+  readonly endpoint?: { readonly host: string; readonly port: number };
+  readonly vaultPath?: string;
+  readonly consulKey?: string;
+  readonly workflowId?: string;
+  /** the generation waiting for approval; absent clears it */
+  readonly pendingApproval?: PendingApproval;
+}
+
 /** The identity of one Database object: what the workflow is keyed by and tags carry. */
 export interface DatabaseRef {
   namespace: string;

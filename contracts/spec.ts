@@ -160,36 +160,52 @@ interface LooseObject {
   spec?: unknown;
 }
 
+interface Identity {
+  readonly ref: DatabaseRef;
+  readonly generation: number;
+  /** why the namespace/name cannot name anything, if so */
+  readonly refIssue: string | undefined;
+  readonly problems: readonly string[];
+}
+
+/** The object's identity as far as it is sound, and what is wrong with it. */
+function identityOf(loose: LooseObject): Identity {
+  const meta = loose.metadata ?? {};
+  const text = (value: unknown) => (typeof value === 'string' ? value : '');
+  const ref = { namespace: text(meta.namespace), name: text(meta.name), uid: text(meta.uid) };
+  const refIssue = refProblem(ref.namespace, ref.name);
+  const uidIssue = /^[0-9a-zA-Z-]{1,64}$/.test(ref.uid)
+    ? undefined
+    : 'metadata.uid: missing or malformed';
+  const generation =
+    typeof meta.generation === 'number' && Number.isInteger(meta.generation) ? meta.generation : 0;
+  const problems = [refIssue, uidIssue].filter((p): p is string => p !== undefined);
+  return { ref, generation, refIssue, problems };
+}
+
+/** Every problem of a spec that did not parse, by field path. */
+function specProblems(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const path = ['spec', ...issue.path.map(String)].join('.');
+    const what =
+      issue.code === 'unrecognized_keys'
+        ? `unknown field(s) ${issue.keys.join(', ')}`
+        : issue.message;
+    return `${path}: ${what}`;
+  });
+}
+
 /** Validates and munges a Database object; every problem comes back, by field path. */
 export function resolveDatabase(object: unknown): SpecResult {
   const loose = (typeof object === 'object' && object !== null ? object : {}) as LooseObject;
-  const meta = loose.metadata ?? {};
-  const problems: string[] = [];
-  const namespace = typeof meta.namespace === 'string' ? meta.namespace : '';
-  const name = typeof meta.name === 'string' ? meta.name : '';
-  const uid = typeof meta.uid === 'string' ? meta.uid : '';
-  const refIssue = refProblem(namespace, name);
-  if (refIssue) problems.push(refIssue);
-  if (!/^[0-9a-zA-Z-]{1,64}$/.test(uid)) problems.push('metadata.uid: missing or malformed');
-  const generation =
-    typeof meta.generation === 'number' && Number.isInteger(meta.generation) ? meta.generation : 0;
-
+  const { ref, generation, refIssue, problems: identityProblems } = identityOf(loose);
   const parsed = specSchema.safeParse(loose.spec ?? undefined);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const path = ['spec', ...issue.path.map(String)].join('.');
-      problems.push(
-        `${path}: ${issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message}`,
-      );
-    }
-  }
+  const problems = [...identityProblems, ...(parsed.success ? [] : specProblems(parsed.error))];
   if (problems.length > 0 || !parsed.success) {
     return {
       ok: false,
       problems: problems.length > 0 ? problems : ['spec: invalid'],
-      ...(refIssue === undefined && uid !== ''
-        ? { names: namesFor({ namespace, name, uid }) }
-        : {}),
+      ...(refIssue === undefined && ref.uid !== '' ? { names: namesFor(ref) } : {}),
     };
   }
   const spec = parsed.data;
@@ -201,16 +217,36 @@ export function resolveDatabase(object: unknown): SpecResult {
       ...(spec.engineVersion ? { engineVersion: spec.engineVersion } : {}),
       instanceClass: spec.instanceClass,
       storageGiB: spec.storageGiB,
-      databaseName: spec.databaseName ?? defaultDatabaseName(spec.engine, name),
+      databaseName: spec.databaseName ?? defaultDatabaseName(spec.engine, ref.name),
       masterUsername: spec.masterUsername,
       multiAZ: spec.multiAZ,
       deletionPolicy: spec.deletionPolicy,
       requireApproval: spec.requireApproval,
       adoptRetained: spec.adoptRetained,
       tags: spec.tags,
-      ...namesFor({ namespace, name, uid }),
+      ...namesFor(ref),
     },
   };
+}
+
+/** Fields that RDS cannot change in place. */
+export function immutableChanges(before: ResolvedDatabase, after: ResolvedDatabase): string[] {
+  const changes: string[] = [];
+  if (before.engine !== after.engine) changes.push(`spec.engine (was ${before.engine})`);
+  if (before.databaseName !== after.databaseName)
+    changes.push(`spec.databaseName (was ${before.databaseName})`);
+  if (before.masterUsername !== after.masterUsername)
+    changes.push(`spec.masterUsername (was ${before.masterUsername})`);
+  return changes;
+}
+
+/**
+ * The deletion policy a spec asks for, read by the schema's own rule, even when the rest of the
+ * spec is invalid (a deletion must still know it); undefined when it names none.
+ */
+export function deletionPolicyOf(spec: unknown): DeletionPolicy | undefined {
+  const parsed = z.object({ deletionPolicy: z.enum(DELETION_POLICIES) }).safeParse(spec);
+  return parsed.success ? parsed.data.deletionPolicy : undefined;
 }
 
 /** The part of a resolved spec a person approves (`rdsflow approve` shows it). */

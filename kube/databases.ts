@@ -19,10 +19,9 @@ import {
   type DatabaseRef,
   type DatabaseStatus,
   type PendingApproval,
-  type Phase,
+  type StatusUpdate,
 } from '../contracts/database.js';
 import { FINALIZER } from '../contracts/names.js';
-import type { Endpoint } from '../contracts/workflow.js';
 
 export type DatabaseApi = Pick<
   CustomObjectsApi,
@@ -30,21 +29,6 @@ export type DatabaseApi = Pick<
 >;
 
 export type EventApi = Pick<CoreV1Api, 'createNamespacedEvent'>;
-
-export interface StatusUpdate {
-  readonly phase: Phase;
-  readonly message: string;
-  /** CamelCase reason for the Ready condition; defaults to the phase */
-  readonly reason?: string;
-  readonly observedGeneration?: number;
-  readonly dbInstanceIdentifier?: string;
-  readonly endpoint?: Endpoint;
-  readonly vaultPath?: string;
-  readonly consulKey?: string;
-  readonly workflowId?: string;
-  /** the generation waiting for approval; absent clears it */
-  readonly pendingApproval?: PendingApproval;
-}
 
 export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 

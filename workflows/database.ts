@@ -3,29 +3,24 @@
 // then it serves, applying spec changes and finally the delete. Each stage is its own run
 // (continue-as-new). Deterministic: no I/O, no clocks but the SDK's, activity types only.
 import {
-  ActivityCancellationType,
-  ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
-  TimeoutFailure,
   condition,
   continueAsNew,
   isCancellation,
   log,
   patched,
-  proxyActivities,
-  setCurrentDetails,
   setHandler,
-  sleep,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
-import type { StatusUpdate } from '../activities/kube-status.js';
-import type { DatabaseRef, DeletionPolicy, PendingApproval, Phase } from '../contracts/database.js';
+import type { DatabaseRef, DeletionPolicy } from '../contracts/database.js';
 import { finalSnapshotIdentifier } from '../contracts/names.js';
-import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes.js';
-import { approvalOf, type DatabaseNames, type ResolvedDatabase } from '../contracts/spec.js';
+import {
+  approvalOf,
+  deletionPolicyOf,
+  immutableChanges,
+  type DatabaseNames,
+  type ResolvedDatabase,
+} from '../contracts/spec.js';
 import {
   FAILURE,
   approveSignal,
@@ -40,80 +35,12 @@ import {
   type DeleteInstanceResult,
   type Endpoint,
   type InstanceOutcome,
-  type LiveStatus,
   type Stage,
 } from '../contracts/workflow.js';
-
-/** Quick calls: a few fast retries inside the activity, the workflow's step loop does the rest. */
-const QUICK = {
-  startToCloseTimeout: '1 minute',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '30 seconds',
-    maximumAttempts: 5,
-  },
-} as const;
-const act = proxyActivities<Activities>(QUICK);
-
-/**
- * The create call: a cancel waits for its outcome instead of abandoning it, so no instance can
- * land after a rollback or a delete has looked for it (the activity does not heartbeat, so it
- * runs to its end and the workflow sees whether it created something).
- */
-const creating = proxyActivities<Activities>({
-  ...QUICK,
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-});
-
-/**
- * Long waits: one poll window per attempt (heartbeating), then the server re-schedules after the
- * activity's own delay. Hours of creation cost one activity's worth of history.
- */
-const waiting = proxyActivities<Activities>({
-  startToCloseTimeout: '15 minutes',
-  heartbeatTimeout: '2 minutes',
-  scheduleToCloseTimeout: '8 hours',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 1, maximumInterval: '5 minutes' },
-});
-
-/** A step that cannot succeed by retrying: the database goes to phase Failed. */
-class StepFailed extends Error {
-  constructor(
-    readonly step: string,
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'StepFailed';
-  }
-}
-
-interface Failure {
-  readonly retryable: boolean;
-  readonly type: string;
-  readonly message: string;
-}
-
-function describeFailure(error: unknown): Failure {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  if (cause instanceof ApplicationFailure) {
-    return { retryable: !cause.nonRetryable, type: cause.type ?? 'Error', message: cause.message };
-  }
-  if (cause instanceof TimeoutFailure) {
-    return { retryable: false, type: 'Timeout', message: `timed out (${cause.timeoutType})` };
-  }
-  return {
-    retryable: true,
-    type: 'Error',
-    message: error instanceof Error ? error.message : String(error),
-  };
-}
-
-/** Backoff between workflow-level retries of a step: 30s doubling to 5 minutes. */
-function stepBackoffMs(attempt: number): number {
-  return Math.min(300_000, 30_000 * 2 ** Math.max(0, attempt - 2));
-}
+import { StepFailed, describeFailure } from './failures.js';
+import { act, creating, waiting } from './profiles.js';
+import { Progress } from './progress.js';
+import { StepRunner } from './steps.js';
 
 /** Results recorded by older workers said `{ retained, snapshot? }`; read both shapes. */
 function deletion(result: DeleteInstanceResult | { retained?: boolean; snapshot?: string }) {
@@ -133,11 +60,6 @@ interface CreatedThisRun {
 }
 
 class DatabaseFlow {
-  phase: Phase = 'Pending';
-  step = 'starting';
-  attempt = 1;
-  lastError: string | undefined;
-  message = 'accepted';
   latest: DatabaseSnapshot;
   carried: CarriedState;
   deleteRequested: boolean;
@@ -145,14 +67,15 @@ class DatabaseFlow {
   approved: boolean;
   /** the newest generation a person approved */
   approvedGeneration: number;
-  /** what waits for approval now (live status and the object's status show it) */
-  pending: PendingApproval | undefined;
   retryRequested = false;
   db: ResolvedDatabase | undefined;
   names: DatabaseNames | undefined;
   readonly created: CreatedThisRun = { password: false, instance: false, consul: false };
   /** cancelled (not failed) when a delete request interrupts provisioning */
   work: CancellationScope | undefined;
+  /** what an operator sees: phase, step, attempt, the object's status, the UI's phase */
+  readonly progress: Progress;
+  readonly steps: StepRunner;
 
   constructor(readonly input: DatabaseWorkflowInput) {
     this.latest = input.object;
@@ -164,10 +87,17 @@ class DatabaseFlow {
       (this.approved ? (input.object.metadata.generation ?? 0) : 0);
     this.db = this.carried.applied;
     this.names = this.carried.applied;
+    this.progress = new Progress({
+      stage: input.stage,
+      object: () => this.latest,
+      names: () => this.names,
+      carried: () => this.carried,
+    });
+    this.steps = new StepRunner(this.progress);
   }
 
   install(): void {
-    setHandler(statusQuery, () => this.live());
+    setHandler(statusQuery, () => this.progress.live());
     setHandler(specChangedSignal, (object) => {
       if ((object.metadata.generation ?? 0) >= (this.latest.metadata.generation ?? 0))
         this.latest = object;
@@ -189,93 +119,12 @@ class DatabaseFlow {
     });
   }
 
-  live(): LiveStatus {
-    return {
-      phase: this.phase,
-      stage: this.input.stage,
-      step: this.step,
-      attempt: this.attempt,
-      message: this.message,
-      ...(this.lastError ? { lastError: this.lastError } : {}),
-      ...(this.carried.endpoint ? { endpoint: this.carried.endpoint } : {}),
-      ...(this.carried.appliedGeneration !== undefined
-        ? { observedGeneration: this.carried.appliedGeneration }
-        : {}),
-      ...(this.pending ? { awaitingApproval: this.pending } : {}),
-    };
-  }
-
   get generation(): number {
     return this.latest.metadata.generation ?? 0;
   }
 
-  /** Writes status to the object; a failure to report never stops the database's story. */
-  async report(phase: Phase, message: string, extra: Partial<StatusUpdate> = {}): Promise<void> {
-    this.showPhase(phase);
-    this.phase = phase;
-    this.message = message;
-    // the UI's "current details": not a command, so free of replay concerns
-    setCurrentDetails(`**${phase}**: ${message}`);
-    const names = this.names;
-    const update: StatusUpdate = {
-      phase,
-      message,
-      observedGeneration: this.generation,
-      workflowId: workflowInfo().workflowId,
-      ...(names ? { dbInstanceIdentifier: names.dbInstanceIdentifier } : {}),
-      ...(this.carried.endpoint ? { endpoint: this.carried.endpoint } : {}),
-      ...extra,
-    };
-    try {
-      await act.reportStatus(this.latest.metadata, update);
-    } catch (error: unknown) {
-      if (isCancellation(error)) throw error;
-      log.warn('status not written', { phase, error: describeFailure(error).message });
-    }
-  }
-
-  /**
-   * Keeps the DatabasePhase search attribute current, so the UI can filter by phase. Only when
-   * the starter set the attributes (they are registered on this Temporal namespace): upserting
-   * an unregistered one would fail every workflow task.
-   */
-  showPhase(phase: Phase): void {
-    const shown = workflowInfo().typedSearchAttributes.get(SEARCH_ATTRIBUTES.phase);
-    if (shown === undefined || shown === phase) return;
-    if (patched('search-attribute-phase')) {
-      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.phase, value: phase }]);
-    }
-  }
-
-  /** Runs one activity call as a named step, retrying transient failures with backoff. */
-  async run<T>(step: string, call: () => Promise<T>): Promise<T> {
-    this.step = step;
-    this.attempt = 1;
-    for (;;) {
-      try {
-        const result = await call();
-        this.lastError = undefined;
-        return result;
-      } catch (error: unknown) {
-        if (isCancellation(error)) throw error;
-        const failure = describeFailure(error);
-        this.lastError = failure.message;
-        if (!failure.retryable) throw new StepFailed(step, failure.type, failure.message);
-        this.attempt++;
-        await this.report(
-          this.phase,
-          `${step}: attempt ${this.attempt - 1} failed, retrying: ${failure.message}`,
-          {
-            reason: 'Retrying',
-          },
-        );
-        await sleep(stepBackoffMs(this.attempt));
-      }
-    }
-  }
-
   async validate(): Promise<ResolvedDatabase> {
-    const result = await this.run('validateSpec', () => act.validateSpec(this.latest));
+    const result = await this.steps.run('validateSpec', () => act.validateSpec(this.latest));
     if (!result.ok) {
       if (result.names) this.names ??= result.names;
       throw new StepFailed(
@@ -306,9 +155,9 @@ class DatabaseFlow {
   // --- stages -------------------------------------------------------------------------------
 
   async provision(): Promise<never> {
-    await this.report('Pending', 'validating the spec');
+    await this.progress.report('Pending', 'validating the spec');
     const db = await this.validate();
-    const finalizer = await this.run('ensureFinalizer', () => act.ensureFinalizer(db.ref));
+    const finalizer = await this.steps.run('ensureFinalizer', () => act.ensureFinalizer(db.ref));
     if (!finalizer.present) {
       log.warn('finalizer not added: the object is gone or being deleted');
       // an object that vanished before it was guarded must not leave a database behind
@@ -319,10 +168,14 @@ class DatabaseFlow {
       if (patched('approval-binds-generation')) {
         approved = await this.awaitApproval(db, () => this.validate());
       } else if (!this.approved) {
-        await this.report('AwaitingApproval', 'waiting for `rdsflow approve` before any AWS call', {
-          reason: 'AwaitingApproval',
-        });
-        this.step = 'awaitApproval';
+        await this.progress.report(
+          'AwaitingApproval',
+          'waiting for `rdsflow approve` before any AWS call',
+          {
+            reason: 'AwaitingApproval',
+          },
+        );
+        this.progress.step = 'awaitApproval';
         await condition(() => this.approved || this.deleteRequested);
       }
     }
@@ -364,14 +217,14 @@ class DatabaseFlow {
     // an approval is of one generation exactly: one given for a newer spec the workflow has not
     // been told of yet does not approve the older one it holds
     while (db.requireApproval && this.approvedGeneration !== db.generation) {
-      this.pending = approvalOf(db);
-      await this.report(
+      this.progress.pending = approvalOf(db);
+      await this.progress.report(
         'AwaitingApproval',
         `generation ${db.generation} waits for \`rdsflow approve\` before rdsflow changes RDS: ` +
           `${db.engine} ${db.instanceClass}, ${db.storageGiB} GiB, deletionPolicy ${db.deletionPolicy}`,
-        { reason: 'AwaitingApproval', pendingApproval: this.pending },
+        { reason: 'AwaitingApproval', pendingApproval: this.progress.pending },
       );
-      this.step = 'awaitApproval';
+      this.progress.step = 'awaitApproval';
       const waitingFor = db.generation;
       await condition(
         () =>
@@ -383,22 +236,24 @@ class DatabaseFlow {
       // a newer spec is the one to approve now
       if (this.generation > waitingFor) db = await validate();
     }
-    this.pending = undefined;
+    this.progress.pending = undefined;
     return db;
   }
 
   async createAndWait(db: ResolvedDatabase): Promise<Endpoint> {
-    await this.report('Provisioning', `creating RDS instance ${db.dbInstanceIdentifier}`);
-    const password = await this.run('ensureMasterPassword', () => act.ensureMasterPassword(db));
+    await this.progress.report('Provisioning', `creating RDS instance ${db.dbInstanceIdentifier}`);
+    const password = await this.steps.run('ensureMasterPassword', () =>
+      act.ensureMasterPassword(db),
+    );
     this.created.password = password.created;
     this.created.instance = true; // from here on a cancel must look for an instance
     const create = patched('create-awaited-on-cancel') ? creating : act;
-    const created = await this.run('createDbInstance', () => create.createDbInstance(db));
-    await this.report(
+    const created = await this.steps.run('createDbInstance', () => create.createDbInstance(db));
+    await this.progress.report(
       'Provisioning',
       `${created.adopted ? 'adopted' : 'created'} RDS instance ${db.dbInstanceIdentifier}; waiting until it is available`,
     );
-    const { endpoint } = await this.run('waitUntilAvailable', () =>
+    const { endpoint } = await this.steps.run('waitUntilAvailable', () =>
       waiting.waitUntilAvailable(db.dbInstanceIdentifier),
     );
     if (!patched('converge-after-create')) return endpoint;
@@ -408,9 +263,9 @@ class DatabaseFlow {
 
   /** Applies the spec and credentials to the instance; waits again only if something changed. */
   async converge(db: ResolvedDatabase, endpoint: Endpoint): Promise<Endpoint> {
-    const converged = await this.run('modifyDbInstance', () => waiting.modifyDbInstance(db));
+    const converged = await this.steps.run('modifyDbInstance', () => waiting.modifyDbInstance(db));
     if (!converged.changed) return endpoint;
-    const again = await this.run('waitUntilAvailable', () =>
+    const again = await this.steps.run('waitUntilAvailable', () =>
       waiting.waitUntilAvailable(db.dbInstanceIdentifier),
     );
     return again.endpoint;
@@ -418,10 +273,10 @@ class DatabaseFlow {
 
   async publish(db: ResolvedDatabase, endpoint: Endpoint): Promise<void> {
     this.carried = { ...this.carried, endpoint };
-    const secret = await this.run('writeDbSecret', () => act.writeDbSecret(db, endpoint));
+    const secret = await this.steps.run('writeDbSecret', () => act.writeDbSecret(db, endpoint));
     this.created.consul = true;
-    const consul = await this.run('publishToConsul', () => act.publishToConsul(db, endpoint));
-    await this.report('Available', `available at ${endpoint.host}:${endpoint.port}`, {
+    const consul = await this.steps.run('publishToConsul', () => act.publishToConsul(db, endpoint));
+    await this.progress.report('Available', `available at ${endpoint.host}:${endpoint.port}`, {
       reason: 'Available',
       endpoint,
       vaultPath: secret.vaultPath,
@@ -431,10 +286,12 @@ class DatabaseFlow {
   }
 
   async serve(): Promise<never> {
-    this.phase = 'Available';
-    this.step = 'waitForChange';
+    this.progress.phase = 'Available';
+    this.progress.step = 'waitForChange';
     const at = this.carried.endpoint;
-    this.message = at ? `available at ${at.host}:${at.port}; waiting for changes` : 'available';
+    this.progress.message = at
+      ? `available at ${at.host}:${at.port}; waiting for changes`
+      : 'available';
     const applied = this.carried.appliedGeneration ?? 0;
     await condition(() => this.deleteRequested || this.generation > applied || this.retryRequested);
     if (this.deleteRequested) return this.next('delete');
@@ -460,13 +317,13 @@ class DatabaseFlow {
       db = await this.awaitApproval(db, validateChange);
       if (this.deleteRequested) return this.next('delete');
     }
-    await this.report(
+    await this.progress.report(
       'Modifying',
       `applying generation ${db.generation} to ${db.dbInstanceIdentifier}`,
     );
     // `waiting`: RDS changes an instance only when it is available; the activity waits for that
-    await this.run('modifyDbInstance', () => waiting.modifyDbInstance(db));
-    const { endpoint } = await this.run('waitUntilAvailable', () =>
+    await this.steps.run('modifyDbInstance', () => waiting.modifyDbInstance(db));
+    const { endpoint } = await this.steps.run('waitUntilAvailable', () =>
       waiting.waitUntilAvailable(db.dbInstanceIdentifier),
     );
     await this.publish(db, endpoint);
@@ -476,16 +333,16 @@ class DatabaseFlow {
   async delete(): Promise<DatabaseWorkflowResult> {
     const names = this.names ?? (await this.namesForCleanup());
     const policy = this.deletionPolicy();
-    await this.report('Deleting', `deleting per policy ${policy}`);
+    await this.progress.report('Deleting', `deleting per policy ${policy}`);
     const { instance, snapshot } = await this.deleteInstance(names, policy);
     if (policy === 'Retain' && patched('retain-keeps-credentials')) {
-      await this.run('retainDbSecret', () => act.retainDbSecret(names));
+      await this.steps.run('retainDbSecret', () => act.retainDbSecret(names));
     } else {
-      await this.run('deleteDbSecret', () => act.deleteDbSecret(names));
+      await this.steps.run('deleteDbSecret', () => act.deleteDbSecret(names));
     }
-    await this.run('removeFromConsul', () => act.removeFromConsul(names));
-    await this.report('Deleting', 'database removed; releasing the finalizer');
-    await this.run('releaseFinalizer', () => act.releaseFinalizer(names.ref));
+    await this.steps.run('removeFromConsul', () => act.removeFromConsul(names));
+    await this.progress.report('Deleting', 'database removed; releasing the finalizer');
+    await this.steps.run('releaseFinalizer', () => act.releaseFinalizer(names.ref));
     return {
       outcome: 'deleted',
       deletionPolicy: policy,
@@ -511,7 +368,7 @@ class DatabaseFlow {
     let removed: DeleteInstanceResult;
     try {
       removed = deletion(
-        await this.run('deleteDbInstance', () => deleter.deleteDbInstance(request)),
+        await this.steps.run('deleteDbInstance', () => deleter.deleteDbInstance(request)),
       );
     } catch (error: unknown) {
       if (
@@ -530,8 +387,8 @@ class DatabaseFlow {
     if (removed.state !== 'deleting') {
       return { instance: removed.state === 'retained' ? 'retained' : 'absent' };
     }
-    await this.report('Deleting', `waiting until ${names.dbInstanceIdentifier} is gone`);
-    const gone = await this.run('waitUntilDeleted', () =>
+    await this.progress.report('Deleting', `waiting until ${names.dbInstanceIdentifier} is gone`);
+    const gone = await this.steps.run('waitUntilDeleted', () =>
       waiting.waitUntilDeleted({
         names,
         ...(removed.snapshot ? { snapshot: removed.snapshot } : {}),
@@ -553,7 +410,7 @@ class DatabaseFlow {
   }
 
   async namesForCleanup(): Promise<DatabaseNames> {
-    const result = await this.run('validateSpec', () => act.validateSpec(this.latest));
+    const result = await this.steps.run('validateSpec', () => act.validateSpec(this.latest));
     const names = result.ok ? result.database : result.names;
     if (!names)
       throw new StepFailed(
@@ -564,10 +421,9 @@ class DatabaseFlow {
     return names;
   }
 
+  /** The newest spec's policy (even when the rest of it is invalid), else the one applied. */
   deletionPolicy(): DeletionPolicy {
-    const fromSpec = (this.latest.spec as { deletionPolicy?: unknown }).deletionPolicy;
-    if (fromSpec === 'Snapshot' || fromSpec === 'Delete' || fromSpec === 'Retain') return fromSpec;
-    return this.carried.applied?.deletionPolicy ?? 'Snapshot';
+    return deletionPolicyOf(this.latest.spec) ?? this.carried.applied?.deletionPolicy ?? 'Snapshot';
   }
 
   /**
@@ -577,9 +433,9 @@ class DatabaseFlow {
   async failed(error: StepFailed): Promise<never> {
     const failedGeneration = this.generation;
     const deleting = this.input.stage === 'delete';
-    this.lastError = error.message;
-    await this.report('Failed', error.message, { reason: error.reason });
-    this.step = 'awaitFix';
+    this.progress.lastError = error.message;
+    await this.progress.report('Failed', error.message, { reason: error.reason });
+    this.progress.step = 'awaitFix';
     await condition(
       () =>
         this.retryRequested ||
@@ -648,22 +504,11 @@ class DatabaseFlow {
     const summary =
       undone.length > 0 ? `rolled back: ${undone.join(', ')}` : 'nothing to roll back';
     const failed = problems.length > 0 ? `; not rolled back: ${problems.join('; ')}` : '';
-    this.pending = undefined;
-    await this.report('Cancelled', `cancelled by an operator; ${summary}${failed}`, {
+    this.progress.pending = undefined;
+    await this.progress.report('Cancelled', `cancelled by an operator; ${summary}${failed}`, {
       reason: 'Cancelled',
     });
   }
-}
-
-/** Fields that RDS cannot change in place. */
-function immutableChanges(before: ResolvedDatabase, after: ResolvedDatabase): string[] {
-  const changes: string[] = [];
-  if (before.engine !== after.engine) changes.push(`spec.engine (was ${before.engine})`);
-  if (before.databaseName !== after.databaseName)
-    changes.push(`spec.databaseName (was ${before.databaseName})`);
-  if (before.masterUsername !== after.masterUsername)
-    changes.push(`spec.masterUsername (was ${before.masterUsername})`);
-  return changes;
 }
 
 export async function databaseWorkflow(

@@ -2,7 +2,7 @@
 // Vault, Consul and the object's status, recording every call. Validation is the real one.
 import { ApplicationFailure } from '@temporalio/common';
 import type { Activities } from '../../activities/index.js';
-import type { StatusUpdate } from '../../activities/kube-status.js';
+import type { StatusUpdate } from '../../contracts/database.js';
 import { NOT_YET } from '../../activities/rds.js';
 import { resolveDatabase } from '../../contracts/spec.js';
 import { FAILURE, type DeleteInstanceRequest, type Endpoint } from '../../contracts/workflow.js';

@@ -1,0 +1,39 @@
+// The activity profiles of the database workflow: how long one call may take and how Temporal
+// retries it (the first of the two retry layers; workflows/steps.ts states the design).
+// Activity *types* only: the workflow never imports activity code.
+import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+
+/** Quick calls: a few fast retries inside the activity, the workflow's step loop does the rest. */
+const QUICK = {
+  startToCloseTimeout: '1 minute',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 5,
+  },
+} as const;
+
+export const act = proxyActivities<Activities>(QUICK);
+
+/**
+ * The create call: a cancel waits for its outcome instead of abandoning it, so no instance can
+ * land after a rollback or a delete has looked for it (the activity does not heartbeat, so it
+ * runs to its end and the workflow sees whether it created something).
+ */
+export const creating = proxyActivities<Activities>({
+  ...QUICK,
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+
+/**
+ * Long waits: one poll window per attempt (heartbeating), then the server re-schedules after the
+ * activity's own delay. Hours of creation cost one activity's worth of history.
+ */
+export const waiting = proxyActivities<Activities>({
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '2 minutes',
+  scheduleToCloseTimeout: '8 hours',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 1, maximumInterval: '5 minutes' },
+});
