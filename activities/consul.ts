@@ -58,90 +58,112 @@ async function ourService(consul: ConsulSlice, db: DatabaseNames): Promise<boole
   return Object.values(node?.Services ?? {}).some((s) => s.Meta?.['uid'] === db.ref.uid);
 }
 
-export function createConsulActivities(deps: ConsulDeps) {
-  const { consul } = deps;
-  return {
-    async publishToConsul(
-      db: ResolvedDatabase,
-      endpoint: Endpoint,
-    ): Promise<{ consulKey: string; service: string }> {
-      return guarded('publishToConsul', async () => {
-        const found = await owner(consul, db);
-        if (found && found.uid !== db.ref.uid && !db.adoptRetained) {
-          throw terminal(
-            FAILURE.entryNotOurs,
-            `Consul keys ${db.consulKey}/ were written for the Database with uid ${found.uid}, ` +
-              `not this one (uid ${db.ref.uid}); rdsflow leaves them alone`,
-            { consulKey: db.consulKey, ownerUid: found.uid },
-          );
-        }
-        // the owner first: keys that exist are always marked with the UID that wrote them
-        await consul.kv.set(ownerKey(db), db.ref.uid);
-        for (const [key, value] of Object.entries(consulValues(db, endpoint))) {
-          await consul.kv.set(`${db.consulKey}/${key}`, value);
-        }
-        // NOTE: an RDS instance is on no agent's node, so it is registered as an external node
-        // of its own (Consul's pattern for external services), named like the instance
-        await consul.catalog.register({
-          node: db.dbInstanceIdentifier,
-          address: endpoint.host,
-          nodemeta: { 'external-node': 'true', 'external-probe': 'false' },
-          service: {
-            id: db.dbInstanceIdentifier,
-            service: db.dbInstanceIdentifier,
-            address: endpoint.host,
-            port: endpoint.port,
-            tags: ['rdsflow', db.engine],
-            meta: {
-              namespace: db.ref.namespace,
-              name: db.ref.name,
-              uid: db.ref.uid,
-              dbname: db.databaseName,
-            },
-          },
-        });
-        return { consulKey: db.consulKey, service: db.dbInstanceIdentifier };
-      });
+/** Writes the owner key, then the endpoint keys, then the external service. */
+async function publish(
+  consul: ConsulSlice,
+  db: ResolvedDatabase,
+  endpoint: Endpoint,
+): Promise<void> {
+  // the owner first: keys that exist are always marked with the UID that wrote them
+  await consul.kv.set(ownerKey(db), db.ref.uid);
+  for (const [key, value] of Object.entries(consulValues(db, endpoint))) {
+    await consul.kv.set(`${db.consulKey}/${key}`, value);
+  }
+  // NOTE: an RDS instance is on no agent's node, so it is registered as an external node of
+  // its own (Consul's pattern for external services), named like the instance
+  await consul.catalog.register({
+    node: db.dbInstanceIdentifier,
+    address: endpoint.host,
+    nodemeta: { 'external-node': 'true', 'external-probe': 'false' },
+    service: {
+      id: db.dbInstanceIdentifier,
+      service: db.dbInstanceIdentifier,
+      address: endpoint.host,
+      port: endpoint.port,
+      tags: ['rdsflow', db.engine],
+      meta: {
+        namespace: db.ref.namespace,
+        name: db.ref.name,
+        uid: db.ref.uid,
+        dbname: db.databaseName,
+      },
     },
+  });
+}
 
-    /**
-     * Removes this object's keys and service. The keys go in one transaction that first checks
-     * the owner key is still this UID's (check-index): proven at the moment of the effect.
-     */
-    async removeFromConsul(db: DatabaseNames): Promise<{ removed: boolean; owner?: string }> {
-      return guarded('removeFromConsul', async () => {
-        const found = await owner(consul, db);
-        let removed = false;
-        if (found?.uid === db.ref.uid) {
-          try {
-            const operations = [
-              { KV: { Verb: 'check-index', Key: ownerKey(db), Index: found.index } },
-              // the trailing slash keeps the recursive delete inside this object's folder
-              { KV: { Verb: 'delete-tree', Key: `${db.consulKey}/` } },
-            ];
-            // NOTE: consul 2.0.1 takes the operations array itself; its typings say an object
-            await consul.transaction.create(operations as unknown as { operations: [] });
-          } catch (error: unknown) {
-            // NOTE: Consul answers 409 when a check of the transaction fails: read it again
-            const status = (error as { statusCode?: number }).statusCode;
-            if (status === 409) {
-              throw transient('removeFromConsul: the owner key changed; reading it again', 1);
-            }
-            throw error;
-          }
-          removed = true;
-        } else if (found) {
-          log.warn('Consul keys of another object left in place', {
-            consulKey: db.consulKey,
-            owner: found.uid,
-            uid: db.ref.uid,
-          });
-        }
-        if (await ourService(consul, db)) {
-          await consul.catalog.deregister({ node: db.dbInstanceIdentifier });
-        }
-        return { removed, ...(found && !removed ? { owner: found.uid } : {}) };
+export async function publishToConsul(
+  deps: ConsulDeps,
+  db: ResolvedDatabase,
+  endpoint: Endpoint,
+): Promise<{ consulKey: string; service: string }> {
+  return guarded('publishToConsul', async () => {
+    const found = await owner(deps.consul, db);
+    if (found && found.uid !== db.ref.uid && !db.adoptRetained) {
+      throw terminal(
+        FAILURE.entryNotOurs,
+        `Consul keys ${db.consulKey}/ were written for the Database with uid ${found.uid}, ` +
+          `not this one (uid ${db.ref.uid}); rdsflow leaves them alone`,
+        { consulKey: db.consulKey, ownerUid: found.uid },
+      );
+    }
+    await publish(deps.consul, db, endpoint);
+    return { consulKey: db.consulKey, service: db.dbInstanceIdentifier };
+  });
+}
+
+/** Deletes the keys in one transaction whose first operation checks the owner key's index. */
+async function removeKeys(consul: ConsulSlice, db: DatabaseNames, index: number): Promise<void> {
+  const operations = [
+    { KV: { Verb: 'check-index', Key: ownerKey(db), Index: index } },
+    // the trailing slash keeps the recursive delete inside this object's folder
+    { KV: { Verb: 'delete-tree', Key: `${db.consulKey}/` } },
+  ];
+  try {
+    // NOTE: consul 2.0.1 takes the operations array itself; its typings say an object
+    await consul.transaction.create(operations as unknown as { operations: [] });
+  } catch (error: unknown) {
+    // NOTE: Consul answers 409 when a check of the transaction fails: read it again
+    if ((error as { statusCode?: number }).statusCode === 409) {
+      throw transient('removeFromConsul: the owner key changed; reading it again', 1);
+    }
+    throw error;
+  }
+}
+
+/**
+ * Removes this object's keys and service. The keys go in one transaction that first checks
+ * the owner key is still this UID's (check-index): proven at the moment of the effect.
+ */
+export async function removeFromConsul(
+  deps: ConsulDeps,
+  db: DatabaseNames,
+): Promise<{ removed: boolean; owner?: string }> {
+  return guarded('removeFromConsul', async () => {
+    const found = await owner(deps.consul, db);
+    const removed = found?.uid === db.ref.uid;
+    if (removed) await removeKeys(deps.consul, db, found.index);
+    else if (found) {
+      log.warn('Consul keys of another object left in place', {
+        consulKey: db.consulKey,
+        owner: found.uid,
+        uid: db.ref.uid,
       });
-    },
+    }
+    if (await ourService(deps.consul, db)) {
+      await deps.consul.catalog.deregister({ node: db.dbInstanceIdentifier });
+    }
+    return { removed, ...(found && !removed ? { owner: found.uid } : {}) };
+  });
+}
+
+export interface ConsulActivities {
+  publishToConsul(db: ResolvedDatabase, endpoint: Endpoint): ReturnType<typeof publishToConsul>;
+  removeFromConsul(db: DatabaseNames): ReturnType<typeof removeFromConsul>;
+}
+
+export function createConsulActivities(deps: ConsulDeps): ConsulActivities {
+  return {
+    publishToConsul: (db, endpoint) => publishToConsul(deps, db, endpoint),
+    removeFromConsul: (db) => removeFromConsul(deps, db),
   };
 }

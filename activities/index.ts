@@ -3,14 +3,29 @@
 import type { SpecResult } from '../contracts/spec.js';
 import { resolveDatabase } from '../contracts/spec.js';
 import type { DatabaseSnapshot } from '../contracts/workflow.js';
-import { createConsulActivities, type ConsulDeps } from './consul.js';
-import { createKubeStatusActivities, type KubeDeps } from './kube-status.js';
-import { createRdsActivities, type RdsDeps } from './rds.js';
-import { createVaultActivities, vaultCredentials, type VaultDeps } from './vault.js';
+import { createConsulActivities, type ConsulActivities, type ConsulDeps } from './consul.js';
+import {
+  createKubeStatusActivities,
+  type KubeDeps,
+  type KubeStatusActivities,
+} from './kube-status.js';
+import { createRdsActivities, type RdsActivities, type RdsDeps } from './rds.js';
+import {
+  createVaultActivities,
+  vaultCredentials,
+  type VaultActivities,
+  type VaultDeps,
+} from './vault.js';
 
 export type ActivityDeps = Omit<RdsDeps, 'credentials'> & VaultDeps & ConsulDeps & KubeDeps;
 
-export function createActivities(deps: ActivityDeps) {
+/** Every activity of the database workflow (the workflow imports this type only). */
+export interface Activities
+  extends KubeStatusActivities, VaultActivities, RdsActivities, ConsulActivities {
+  validateSpec(object: DatabaseSnapshot): Promise<SpecResult>;
+}
+
+export function createActivities(deps: ActivityDeps): Activities {
   return {
     /**
      * Validation runs as an activity, not in workflow code, so that improving the rules never
@@ -25,5 +40,3 @@ export function createActivities(deps: ActivityDeps) {
     ...createConsulActivities(deps),
   };
 }
-
-export type Activities = ReturnType<typeof createActivities>;

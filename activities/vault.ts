@@ -150,145 +150,179 @@ export function connectionUrl(secret: DbSecret): string | undefined {
   return `${scheme}://${user}:${password}@${secret.host}:${secret.port}/${encodeURIComponent(secret.dbname)}`;
 }
 
-export function createVaultActivities(deps: VaultDeps) {
-  const full = (db: DatabaseNames) => `${deps.mount}/${db.vaultPath}`;
+const full = (deps: VaultDeps, db: DatabaseNames): string => `${deps.mount}/${db.vaultPath}`;
 
-  /** Marks the path as this object's and writes a new password (check-and-set on `version`). */
-  async function writeNewPassword(db: ResolvedDatabase, version: number): Promise<void> {
-    // the owner goes on first: a crash between the two writes leaves a marked, empty path
-    await deps.vault.write(`${deps.mount}/metadata/${db.vaultPath}`, {
-      custom_metadata: {
-        [OWNER_KEYS.uid]: db.ref.uid,
-        [OWNER_KEYS.credential]: randomBytes(8).toString('hex'),
-      },
-    });
+/** Marks the path as this object's and writes a new password (check-and-set on `version`). */
+async function writeNewPassword(
+  deps: VaultDeps,
+  db: ResolvedDatabase,
+  version: number,
+): Promise<void> {
+  // the owner goes on first: a crash between the two writes leaves a marked, empty path
+  await deps.vault.write(`${deps.mount}/metadata/${db.vaultPath}`, {
+    custom_metadata: {
+      [OWNER_KEYS.uid]: db.ref.uid,
+      [OWNER_KEYS.credential]: randomBytes(8).toString('hex'),
+    },
+  });
+  const secret: DbSecret = {
+    username: db.masterUsername,
+    password: generatePassword(),
+    engine: db.engine,
+    dbname: db.databaseName,
+  };
+  await deps.vault.write(`${deps.mount}/data/${db.vaultPath}`, {
+    options: { cas: version },
+    data: secret,
+  });
+}
+
+/**
+ * What to do with what is at the path: keep this object's password, write a new one, or refuse
+ * (another object's secret: taken over only when it was retained and the spec opts in).
+ */
+function passwordPlan(
+  deps: VaultDeps,
+  db: ResolvedDatabase,
+  entry: Entry | undefined,
+): 'keep' | 'write' {
+  const ours = entry?.uid === db.ref.uid;
+  if (ours && entry.secret?.password && entry.credentialId) return 'keep';
+  if (!entry || ours || entry.version === 0) return 'write';
+  if (!entry.retained) throw notOurs(deps, db, entry, 'Remove it yourself if it is stale.');
+  if (!db.adoptRetained) {
+    throw notOurs(
+      deps,
+      db,
+      entry,
+      'They were kept by a deletion under deletionPolicy Retain, with the instance: set ' +
+        'spec.adoptRetained: true to take both over.',
+    );
+  }
+  log.info('taking over retained credentials', {
+    vaultPath: full(deps, db),
+    from: entry.uid ?? 'unmarked',
+  });
+  return 'write';
+}
+
+/**
+ * Makes sure this object's master password exists, generating one if not. A secret another
+ * object wrote (credentials kept by a Retain) is taken over only with spec.adoptRetained;
+ * otherwise it is left alone and the step fails with EntryNotOurs.
+ */
+export async function ensureMasterPassword(
+  deps: VaultDeps,
+  db: ResolvedDatabase,
+): Promise<{ created: boolean; vaultPath: string }> {
+  const vaultPath = full(deps, db);
+  return guarded('ensureMasterPassword', async () => {
+    const entry = await readEntry(deps, db.vaultPath);
+    if (passwordPlan(deps, db, entry) === 'keep') return { created: false, vaultPath };
+    try {
+      await writeNewPassword(deps, db, entry?.version ?? 0);
+    } catch (error: unknown) {
+      // NOTE: KV v2 answers 400 when check-and-set fails: another attempt wrote it first
+      const now = statusOf(error) === 400 ? await readEntry(deps, db.vaultPath) : undefined;
+      if (now?.uid === db.ref.uid && now.secret?.password) return { created: false, vaultPath };
+      throw error;
+    }
+    log.info('master password generated', { vaultPath });
+    return { created: true, vaultPath };
+  });
+}
+
+/** Completes this object's secret with the endpoint and a connection URL. */
+export async function writeDbSecret(
+  deps: VaultDeps,
+  db: ResolvedDatabase,
+  endpoint: Endpoint,
+): Promise<{ vaultPath: string }> {
+  return guarded('writeDbSecret', async () => {
+    const entry = await readEntry(deps, db.vaultPath);
+    if (entry && entry.uid !== db.ref.uid) throw notOurs(deps, db, entry, '');
+    if (!entry?.secret?.password) {
+      throw terminal(
+        FAILURE.storeRejected,
+        `no master password at ${full(deps, db)}; it is created before the instance`,
+      );
+    }
     const secret: DbSecret = {
       username: db.masterUsername,
-      password: generatePassword(),
+      password: entry.secret.password,
       engine: db.engine,
       dbname: db.databaseName,
+      host: endpoint.host,
+      port: String(endpoint.port),
     };
+    secret.url = connectionUrl(secret);
+    // check-and-set: a takeover between the read and this write is not overwritten
     await deps.vault.write(`${deps.mount}/data/${db.vaultPath}`, {
-      options: { cas: version },
+      options: { cas: entry.version },
       data: secret,
     });
-  }
+    return { vaultPath: full(deps, db) };
+  });
+}
 
+/**
+ * Retain: the secret stays, marked as kept, so that a later Database of this name may adopt it
+ * explicitly (spec.adoptRetained). Only this object's own secret is marked.
+ */
+export async function retainDbSecret(
+  deps: VaultDeps,
+  db: DatabaseNames,
+): Promise<{ retained: boolean }> {
+  return guarded('retainDbSecret', async () => {
+    const entry = await readEntry(deps, db.vaultPath);
+    if (entry?.uid !== db.ref.uid) return { retained: false };
+    await deps.vault.write(`${deps.mount}/metadata/${db.vaultPath}`, {
+      custom_metadata: { ...entry.custom, [OWNER_KEYS.retained]: 'true' },
+    });
+    return { retained: true };
+  });
+}
+
+/**
+ * Removes every version of the secret, only if this object wrote it; a secret of another UID
+ * (or none at all) is left as it is.
+ */
+export async function deleteDbSecret(
+  deps: VaultDeps,
+  db: DatabaseNames,
+): Promise<{ removed: boolean; owner?: string }> {
+  return guarded('deleteDbSecret', async () => {
+    const entry = await readEntry(deps, db.vaultPath);
+    if (!entry) return { removed: false };
+    if (entry.uid !== db.ref.uid) {
+      log.warn('Vault secret of another object left in place', {
+        vaultPath: full(deps, db),
+        owner: entry.uid ?? 'unmarked',
+        uid: db.ref.uid,
+      });
+      return { removed: false, owner: entry.uid ?? 'unmarked' };
+    }
+    try {
+      await deps.vault.delete(`${deps.mount}/metadata/${db.vaultPath}`);
+    } catch (error: unknown) {
+      if (statusOf(error) !== 404) throw error;
+    }
+    return { removed: true };
+  });
+}
+
+export interface VaultActivities {
+  ensureMasterPassword(db: ResolvedDatabase): ReturnType<typeof ensureMasterPassword>;
+  writeDbSecret(db: ResolvedDatabase, endpoint: Endpoint): ReturnType<typeof writeDbSecret>;
+  retainDbSecret(db: DatabaseNames): ReturnType<typeof retainDbSecret>;
+  deleteDbSecret(db: DatabaseNames): ReturnType<typeof deleteDbSecret>;
+}
+
+export function createVaultActivities(deps: VaultDeps): VaultActivities {
   return {
-    /**
-     * Makes sure this object's master password exists, generating one if not. A secret another
-     * object wrote (credentials kept by a Retain) is taken over only with spec.adoptRetained;
-     * otherwise it is left alone and the step fails with EntryNotOurs.
-     */
-    async ensureMasterPassword(
-      db: ResolvedDatabase,
-    ): Promise<{ created: boolean; vaultPath: string }> {
-      return guarded('ensureMasterPassword', async () => {
-        const entry = await readEntry(deps, db.vaultPath);
-        const ours = entry?.uid === db.ref.uid;
-        if (ours && entry.secret?.password && entry.credentialId) {
-          return { created: false, vaultPath: full(db) };
-        }
-        if (entry && !ours && entry.version > 0) {
-          if (!entry.retained) {
-            throw notOurs(deps, db, entry, 'Remove it yourself if it is stale.');
-          }
-          if (!db.adoptRetained) {
-            throw notOurs(
-              deps,
-              db,
-              entry,
-              'They were kept by a deletion under deletionPolicy Retain, with the instance: set ' +
-                'spec.adoptRetained: true to take both over.',
-            );
-          }
-          log.info('taking over retained credentials', {
-            vaultPath: full(db),
-            from: entry.uid ?? 'unmarked',
-          });
-        }
-        try {
-          await writeNewPassword(db, entry?.version ?? 0);
-        } catch (error: unknown) {
-          // NOTE: KV v2 answers 400 when check-and-set fails: another attempt wrote it first
-          const now = statusOf(error) === 400 ? await readEntry(deps, db.vaultPath) : undefined;
-          if (now?.uid === db.ref.uid && now.secret?.password) {
-            return { created: false, vaultPath: full(db) };
-          }
-          throw error;
-        }
-        log.info('master password generated', { vaultPath: full(db) });
-        return { created: true, vaultPath: full(db) };
-      });
-    },
-
-    /** Completes this object's secret with the endpoint and a connection URL. */
-    async writeDbSecret(db: ResolvedDatabase, endpoint: Endpoint): Promise<{ vaultPath: string }> {
-      return guarded('writeDbSecret', async () => {
-        const entry = await readEntry(deps, db.vaultPath);
-        if (entry && entry.uid !== db.ref.uid) throw notOurs(deps, db, entry, '');
-        if (!entry?.secret?.password) {
-          throw terminal(
-            FAILURE.storeRejected,
-            `no master password at ${full(db)}; it is created before the instance`,
-          );
-        }
-        const secret: DbSecret = {
-          username: db.masterUsername,
-          password: entry.secret.password,
-          engine: db.engine,
-          dbname: db.databaseName,
-          host: endpoint.host,
-          port: String(endpoint.port),
-        };
-        secret.url = connectionUrl(secret);
-        // check-and-set: a takeover between the read and this write is not overwritten
-        await deps.vault.write(`${deps.mount}/data/${db.vaultPath}`, {
-          options: { cas: entry.version },
-          data: secret,
-        });
-        return { vaultPath: full(db) };
-      });
-    },
-
-    /**
-     * Retain: the secret stays, marked as kept, so that a later Database of this name may adopt
-     * it explicitly (spec.adoptRetained). Only this object's own secret is marked.
-     */
-    async retainDbSecret(db: DatabaseNames): Promise<{ retained: boolean }> {
-      return guarded('retainDbSecret', async () => {
-        const entry = await readEntry(deps, db.vaultPath);
-        if (entry?.uid !== db.ref.uid) return { retained: false };
-        await deps.vault.write(`${deps.mount}/metadata/${db.vaultPath}`, {
-          custom_metadata: { ...entry.custom, [OWNER_KEYS.retained]: 'true' },
-        });
-        return { retained: true };
-      });
-    },
-
-    /**
-     * Removes every version of the secret, only if this object wrote it; a secret of another
-     * UID (or none at all) is left as it is.
-     */
-    async deleteDbSecret(db: DatabaseNames): Promise<{ removed: boolean; owner?: string }> {
-      return guarded('deleteDbSecret', async () => {
-        const entry = await readEntry(deps, db.vaultPath);
-        if (!entry) return { removed: false };
-        if (entry.uid !== db.ref.uid) {
-          log.warn('Vault secret of another object left in place', {
-            vaultPath: full(db),
-            owner: entry.uid ?? 'unmarked',
-            uid: db.ref.uid,
-          });
-          return { removed: false, owner: entry.uid ?? 'unmarked' };
-        }
-        try {
-          await deps.vault.delete(`${deps.mount}/metadata/${db.vaultPath}`);
-        } catch (error: unknown) {
-          if (statusOf(error) !== 404) throw error;
-        }
-        return { removed: true };
-      });
-    },
+    ensureMasterPassword: (db) => ensureMasterPassword(deps, db),
+    writeDbSecret: (db, endpoint) => writeDbSecret(deps, db, endpoint),
+    retainDbSecret: (db) => retainDbSecret(deps, db),
+    deleteDbSecret: (db) => deleteDbSecret(deps, db),
   };
 }

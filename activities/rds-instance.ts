@@ -1,0 +1,232 @@
+// Reading an RDS instance as rdsflow needs it: its status and tags, whose it is (the proof
+// checked before every change, DESIGN.md §4a), polling with heartbeats, and the named RDS
+// statuses. Shared by the RDS activities (activities/rds.ts, activities/rds-delete.ts).
+import {
+  DescribeDBInstancesCommand,
+  type DBInstance,
+  type RDSClient,
+  type Tag,
+} from '@aws-sdk/client-rds';
+import { ApplicationFailure } from '@temporalio/common';
+import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
+import type { DatabaseRef } from '../contracts/database.js';
+import { TAG_KEYS } from '../contracts/names.js';
+import type { ResolvedDatabase } from '../contracts/spec.js';
+import { FAILURE, type Endpoint } from '../contracts/workflow.js';
+import { classifyAwsError, terminal } from './errors.js';
+import type { CredentialStore } from './vault.js';
+
+export type RdsSlice = Pick<RDSClient, 'send'>;
+
+export interface PollTiming {
+  /** time between two DescribeDBInstances calls */
+  readonly pollIntervalMs: number;
+  /** how long one activity attempt polls before handing back to the server to retry later */
+  readonly pollWindowMs: number;
+}
+
+export interface RdsDeps {
+  readonly rds: RdsSlice;
+  readonly timing: PollTiming;
+  /** this object's master password, for the create and for a reset */
+  readonly credentials: CredentialStore;
+}
+
+/** RDS instance statuses (DBInstanceStatus), named once. */
+export const RDS_STATUS = {
+  available: 'available',
+  creating: 'creating',
+  deleting: 'deleting',
+  modifying: 'modifying',
+  stopped: 'stopped',
+} as const;
+
+/** Statuses from which an instance will not become available without a person. */
+export const RDS_TERMINAL_STATUSES: ReadonlySet<string> = new Set([
+  'failed',
+  'incompatible-parameters',
+  'incompatible-network',
+  'incompatible-option-group',
+  'incompatible-restore',
+  'incompatible-credentials',
+  'inaccessible-encryption-credentials',
+  'inaccessible-encryption-credentials-recoverable',
+  'restore-error',
+  'storage-full',
+  'stopped',
+]);
+
+/**
+ * NOTE: RDS deletes an instance in these states only with SkipFinalSnapshot (DeleteDBInstance
+ * reference); deletionPolicy Snapshot cannot be honoured for them.
+ */
+export const RDS_NO_SNAPSHOT_STATUSES: ReadonlySet<string> = new Set([
+  'failed',
+  'incompatible-restore',
+  'incompatible-network',
+]);
+
+/**
+ * States in which RDS takes a final snapshot on delete. In any other (creating, backing-up,
+ * modifying, ...) it answers InvalidDBInstanceState ("currently creating - a final snapshot
+ * cannot be taken"), so a Snapshot deletion waits for one of these.
+ */
+export const RDS_SNAPSHOT_READY_STATUSES: ReadonlySet<string> = new Set([
+  RDS_STATUS.available,
+  RDS_STATUS.stopped,
+  'storage-full',
+]);
+
+export const NOT_YET = 'NotYetAvailable';
+
+export type Tags = Readonly<Record<string, string | undefined>>;
+
+export function tagsOf(instance: DBInstance): Tags {
+  return Object.fromEntries((instance.TagList ?? []).map((t) => [t.Key ?? '', t.Value]));
+}
+
+export function identityTags(ref: DatabaseRef): Tag[] {
+  return [
+    { Key: TAG_KEYS.namespace, Value: ref.namespace },
+    { Key: TAG_KEYS.name, Value: ref.name },
+    { Key: TAG_KEYS.uid, Value: ref.uid },
+  ];
+}
+
+export function userTags(db: ResolvedDatabase): Tag[] {
+  return Object.entries(db.tags).map(([Key, Value]) => ({ Key, Value }));
+}
+
+export function errorName(error: unknown): string {
+  return (error as { name?: string }).name ?? '';
+}
+
+export const isNotFound = (error: unknown): boolean => /DBInstanceNotFound/.test(errorName(error));
+export const isInvalidState = (error: unknown): boolean =>
+  /InvalidDBInstanceState/.test(errorName(error));
+
+export async function aws<T>(step: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error: unknown) {
+    throw classifyAwsError(step, error, activityInfo().attempt);
+  }
+}
+
+export async function describe(deps: RdsDeps, identifier: string): Promise<DBInstance | undefined> {
+  try {
+    const out = await deps.rds.send(
+      new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier }),
+    );
+    return out.DBInstances?.[0];
+  } catch (error: unknown) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+export function endpointOf(instance: DBInstance): Endpoint | undefined {
+  const host = instance.Endpoint?.Address;
+  const port = instance.Endpoint?.Port;
+  return host && port ? { host, port } : undefined;
+}
+
+/** Who an instance belongs to, in words, from its tags. */
+export function ownerOf(tags: Tags): string {
+  if (tags[TAG_KEYS.uid]) {
+    return `${tags[TAG_KEYS.namespace] ?? '?'}/${tags[TAG_KEYS.name] ?? '?'} (uid ${tags[TAG_KEYS.uid]})`;
+  }
+  if (tags[TAG_KEYS.retainedFrom]) {
+    return `nobody: it was retained by the deleted Database ${tags[TAG_KEYS.namespace] ?? '?'}/${tags[TAG_KEYS.name] ?? '?'} (uid ${tags[TAG_KEYS.retainedFrom]})`;
+  }
+  const others = Object.entries(tags)
+    .filter(([k]) => k !== '')
+    .map(([k, v]) => `${k}=${v ?? ''}`)
+    .slice(0, 5);
+  return `nobody known to rdsflow (no rdsflow.io/uid tag${others.length > 0 ? `; tags ${others.join(', ')}` : ''})`;
+}
+
+export function notOurs(identifier: string, ref: DatabaseRef, tags: Tags, doing: string): Error {
+  const retained = !tags[TAG_KEYS.uid] && tags[TAG_KEYS.retainedFrom];
+  return terminal(
+    FAILURE.instanceNotOurs,
+    `RDS instance ${identifier} belongs to ${ownerOf(tags)}, not to this Database (uid ${ref.uid}); ` +
+      `rdsflow will not ${doing} it.` +
+      (retained ? ' To take it over, set spec.adoptRetained: true.' : ''),
+    { dbInstanceIdentifier: identifier, ownerTags: tags },
+  );
+}
+
+/** The instance, read now, if it carries this object's UID; otherwise InstanceNotOurs. */
+export async function ours(
+  deps: RdsDeps,
+  step: string,
+  identifier: string,
+  ref: DatabaseRef,
+  doing: string,
+): Promise<{ instance: DBInstance; tags: Tags } | undefined> {
+  const instance = await aws(step, () => describe(deps, identifier));
+  if (!instance) return undefined;
+  const tags = tagsOf(instance);
+  if (tags[TAG_KEYS.uid] !== ref.uid) throw notOurs(identifier, ref, tags, doing);
+  return { instance, tags };
+}
+
+export function notYet(message: string, deps: RdsDeps): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: NOT_YET,
+    message,
+    nextRetryDelay: deps.timing.pollIntervalMs,
+  });
+}
+
+/**
+ * Polls with heartbeats until `attempt` returns a result, for at most one poll window; then
+ * hands back to the server with a retryable NotYetAvailable, so a long wait costs no history
+ * events and no worker slot between windows, and survives worker crashes.
+ */
+export async function poll<T>(
+  deps: RdsDeps,
+  what: string,
+  attempt: () => Promise<{ result?: T; status: string }>,
+): Promise<T & { polls: number }> {
+  const { pollIntervalMs, pollWindowMs } = deps.timing;
+  const deadline = Date.now() + pollWindowMs;
+  let polls = 0;
+  let status: string;
+  for (;;) {
+    const outcome = await attempt();
+    polls++;
+    status = outcome.status;
+    if (outcome.result !== undefined) return { ...outcome.result, polls };
+    heartbeat({ status, polls });
+    if (Date.now() + pollIntervalMs > deadline) break;
+    await sleep(pollIntervalMs);
+  }
+  throw notYet(`${what}: ${status}`, deps);
+}
+
+/**
+ * Names, on every RDS request made from an activity, the workflow (and run) it was made for:
+ * `x-rdsflow-workflow-id` carries the Database's identity, so a proxy, a log or the test suite's
+ * destruction audit can attribute each call to the object that asked for it.
+ */
+export function attributeRdsCalls(rds: Pick<RDSClient, 'middlewareStack'>): void {
+  rds.middlewareStack.add(
+    (next) => async (args) => {
+      let execution: { workflowId: string; runId: string } | undefined;
+      try {
+        execution = activityInfo().workflowExecution;
+      } catch {
+        // not inside an activity: nothing to attribute
+      }
+      const request = args.request as { headers?: Record<string, string> } | undefined;
+      if (execution && request?.headers) {
+        request.headers['x-rdsflow-workflow-id'] = execution.workflowId;
+        request.headers['x-rdsflow-run-id'] = execution.runId;
+      }
+      return next(args);
+    },
+    { step: 'build', name: 'rdsflowAttribution' },
+  );
+}
