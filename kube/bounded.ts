@@ -83,7 +83,18 @@ export function boundedApiClient<T extends object>(
  * a pending connection at once when `signal` aborts (a prompt shutdown even while connecting).
  * Once streaming, the caller's idle watchdog takes over.
  */
-export function boundedWatch(kc: KubeConfig, bounds: KubeBounds) {
+export interface BoundedWatch {
+  /** Starts a watch; resolves once its response headers came (or it failed: `done` says so). */
+  watch(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    onEvent: (type: string, object: unknown) => void,
+    done: (error: unknown) => void,
+    signal: AbortSignal,
+  ): Promise<AbortController>;
+}
+
+export function boundedWatch(kc: KubeConfig, bounds: KubeBounds): BoundedWatch {
   return {
     async watch(
       path: string,

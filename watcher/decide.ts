@@ -106,6 +106,52 @@ export function seenAfter(observation: Observation): Seen | undefined {
   };
 }
 
+const ours = (object: DatabaseObject): boolean =>
+  (object.metadata.finalizers ?? []).includes(FINALIZER);
+
+/** An object being deleted: ask for its deletion once, and again if its spec moves on. */
+function decideDeleting(seen: Seen | undefined, object: DatabaseObject): Action {
+  // a spec edited after the delete (a policy, say) is told too: the deletion applies it
+  if (seen?.deleting && seen.generation >= (object.metadata.generation ?? 1)) {
+    return { kind: 'none', why: 'delete already requested' };
+  }
+  const ref = refOf(object);
+  const snapshot = snapshotOf(object);
+  if (!ours(object)) return { kind: 'delete', ref, snapshot };
+  return { kind: 'delete', ref, snapshot, input: { stage: 'delete', object: snapshot } };
+}
+
+/** A spec that cannot be provisioned as stored: say so once, start nothing. */
+function decideInvalid(object: DatabaseObject, problems: readonly string[]): Action {
+  const status = object.status;
+  const generation = object.metadata.generation ?? 1;
+  const said =
+    (status?.observedGeneration ?? 0) >= generation &&
+    status?.phase === 'Failed' &&
+    status.conditions?.some((c) => c.type === 'Ready' && c.reason === REJECTED_REASON);
+  if (said) return { kind: 'none', why: 'invalid spec already reported' };
+  return { kind: 'reject', ref: refOf(object), generation, problems };
+}
+
+/** A live object with a generation this watcher has not handled. */
+function decideGeneration(seen: Seen | undefined, object: DatabaseObject): Action {
+  const generation = object.metadata.generation ?? 1;
+  const reported = (object.status?.observedGeneration ?? 0) >= generation;
+  const resolved = resolveDatabase(snapshotOf(object));
+  if (!resolved.ok) return decideInvalid(object, resolved.problems);
+  if (object.status?.phase === 'Cancelled' && reported) {
+    return { kind: 'none', why: 'cancelled by an operator; a new generation starts it again' };
+  }
+  const input: DatabaseWorkflowInput = { stage: 'provision', object: snapshotOf(object) };
+  // first sighting of a new object, or of one whose workflow has reported this generation: a
+  // plain start (reusing a running execution) adds nothing to a running workflow's history.
+  // Otherwise the generation may have moved while no watcher looked: tell the workflow.
+  if (!seen && (reported || generation === 1)) {
+    return { kind: 'start', input, addFinalizer: !ours(object) };
+  }
+  return { kind: 'specChanged', input, snapshot: snapshotOf(object), addFinalizer: !ours(object) };
+}
+
 export function decide(seen: Seen | undefined, observation: Proven): Action {
   if (observation.kind === 'deleted') {
     // normally the workflow released the finalizer and is done; if the finalizer was removed by
@@ -119,46 +165,9 @@ export function decide(seen: Seen | undefined, observation: Proven): Action {
   }
   if (observation.kind === 'released') return { kind: 'release', ref: refOf(observation.object) };
   const object = observation.object;
-  const ref = refOf(object);
-  const generation = object.metadata.generation ?? 1;
-  const ours = (object.metadata.finalizers ?? []).includes(FINALIZER);
-
-  if (object.metadata.deletionTimestamp !== undefined) {
-    // a spec edited after the delete (a policy, say) is told too: the deletion applies it
-    if (seen?.deleting && seen.generation >= generation) {
-      return { kind: 'none', why: 'delete already requested' };
-    }
-    const snapshot = snapshotOf(object);
-    if (!ours) return { kind: 'delete', ref, snapshot };
-    return { kind: 'delete', ref, snapshot, input: { stage: 'delete', object: snapshot } };
-  }
-
-  if (seen && seen.generation >= generation) {
+  if (object.metadata.deletionTimestamp !== undefined) return decideDeleting(seen, object);
+  if (seen && seen.generation >= (object.metadata.generation ?? 1)) {
     return { kind: 'none', why: 'no new generation (status or metadata change)' };
   }
-
-  const status = object.status;
-  const reported = (status?.observedGeneration ?? 0) >= generation;
-  const resolved = resolveDatabase(snapshotOf(object));
-  if (!resolved.ok) {
-    const said =
-      reported &&
-      status?.phase === 'Failed' &&
-      status.conditions?.some((c) => c.type === 'Ready' && c.reason === REJECTED_REASON);
-    if (said) return { kind: 'none', why: 'invalid spec already reported' };
-    return { kind: 'reject', ref, generation, problems: resolved.problems };
-  }
-
-  if (status?.phase === 'Cancelled' && reported) {
-    return { kind: 'none', why: 'cancelled by an operator; a new generation starts it again' };
-  }
-
-  const input: DatabaseWorkflowInput = { stage: 'provision', object: snapshotOf(object) };
-  // first sighting of a new object, or of one whose workflow has reported this generation: a
-  // plain start (reusing a running execution) adds nothing to a running workflow's history.
-  // Otherwise the generation may have moved while no watcher looked: tell the workflow.
-  if (!seen && (reported || generation === 1)) {
-    return { kind: 'start', input, addFinalizer: !ours };
-  }
-  return { kind: 'specChanged', input, snapshot: snapshotOf(object), addFinalizer: !ours };
+  return decideGeneration(seen, object);
 }

@@ -116,9 +116,9 @@ function registrationCheck(deps: EffectDeps): () => Promise<boolean> {
   };
 }
 
-export function createEffects(deps: EffectDeps): Effects {
-  const now = deps.now ?? (() => new Date());
-  const timed = async <T>(call: TemporalCall, fn: () => Promise<T>): Promise<T> => {
+/** A Temporal call bounded by the call timeout and the leader fence, counted by outcome. */
+function timedCalls(deps: EffectDeps) {
+  return async <T>(call: TemporalCall, fn: () => Promise<T>): Promise<T> => {
     const until = deps.fence?.() ?? Number.POSITIVE_INFINITY;
     if (until <= Date.now()) {
       deps.onCall(call, 'error');
@@ -132,19 +132,21 @@ export function createEffects(deps: EffectDeps): Effects {
       deps.onCall(call, 'ok');
       return result;
     } catch (error: unknown) {
-      if (error instanceof WorkflowNotFoundError) {
-        deps.onCall(call, 'ok');
-        throw error;
-      }
-      deps.onCall(call, 'error');
+      // a workflow that is not running is an answer, not a failed call
+      deps.onCall(call, error instanceof WorkflowNotFoundError ? 'ok' : 'error');
       throw error;
     }
   };
+}
+
+/** The start options of an object's workflow: ID, input, what the UI shows, search attributes. */
+function startOptions(deps: EffectDeps) {
   const searchAttributes = registrationCheck(deps);
-  const options = async (input: DatabaseWorkflowInput) => {
+  return async (input: DatabaseWorkflowInput) => {
     const { metadata, spec } = input.object;
     const engine = typeof spec['engine'] === 'string' ? spec['engine'] : 'unknown';
     const database = `${metadata.namespace}/${metadata.name}`;
+    const phase = input.stage === 'delete' ? 'Deleting' : 'Pending';
     return {
       taskQueue: deps.taskQueue,
       workflowId: workflowIdFor(metadata),
@@ -159,20 +161,27 @@ export function createEffects(deps: EffectDeps): Effects {
               { key: SEARCH_ATTRIBUTES.namespace, value: metadata.namespace },
               { key: SEARCH_ATTRIBUTES.name, value: metadata.name },
               { key: SEARCH_ATTRIBUTES.engine, value: engine },
-              {
-                key: SEARCH_ATTRIBUTES.phase,
-                value: input.stage === 'delete' ? 'Deleting' : 'Pending',
-              },
+              { key: SEARCH_ATTRIBUTES.phase, value: phase },
             ],
           }
         : {}),
     };
   };
+}
 
+type TemporalEffects = Pick<
+  Effects,
+  'start' | 'specChanged' | 'requestDelete' | 'runningWorkflows'
+>;
+
+function temporalEffects(deps: EffectDeps): TemporalEffects {
+  const timed = timedCalls(deps);
+  const options = startOptions(deps);
+  const { workflow } = deps.temporal;
   return {
     async start(input) {
       await timed('start', async () =>
-        deps.temporal.workflow.start(WORKFLOW_TYPE, {
+        workflow.start(WORKFLOW_TYPE, {
           ...(await options(input)),
           workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
         }),
@@ -181,7 +190,7 @@ export function createEffects(deps: EffectDeps): Effects {
 
     async specChanged(input, snapshot) {
       await timed('signalWithStart', async () =>
-        deps.temporal.workflow.signalWithStart(WORKFLOW_TYPE, {
+        workflow.signalWithStart(WORKFLOW_TYPE, {
           ...(await options(input)),
           signal: specChangedSignal,
           signalArgs: [snapshot],
@@ -193,7 +202,7 @@ export function createEffects(deps: EffectDeps): Effects {
       const signalArgs: [DatabaseSnapshot?] = snapshot ? [snapshot] : [];
       if (input) {
         await timed('signalWithStart', async () =>
-          deps.temporal.workflow.signalWithStart(WORKFLOW_TYPE, {
+          workflow.signalWithStart(WORKFLOW_TYPE, {
             ...(await options(input)),
             signal: deleteSignal,
             signalArgs,
@@ -203,7 +212,7 @@ export function createEffects(deps: EffectDeps): Effects {
       }
       try {
         await timed('signal', () =>
-          deps.temporal.workflow.getHandle(workflowIdFor(ref)).signal(deleteSignal, ...signalArgs),
+          workflow.getHandle(workflowIdFor(ref)).signal(deleteSignal, ...signalArgs),
         );
         return 'signalled';
       } catch (error: unknown) {
@@ -213,10 +222,34 @@ export function createEffects(deps: EffectDeps): Effects {
       }
     },
 
-    addFinalizer(ref, seen) {
-      return addFinalizer(deps.kube, ref, seen);
+    async *runningWorkflows() {
+      const query =
+        `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' ` +
+        `AND TaskQueue = '${deps.taskQueue.replace(/'/g, "\\'")}'`;
+      for await (const execution of workflow.list({ query })) {
+        const ref = refFromWorkflowId(execution.workflowId);
+        if (ref) yield ref;
+      }
     },
+  };
+}
 
+type KubeEffects = Pick<Effects, 'addFinalizer' | 'reject' | 'event' | 'read'>;
+
+/** The watcher's own Kubernetes writes (finalizer, a rejected object's status and Event). */
+function kubeEffects(deps: EffectDeps): KubeEffects {
+  const now = deps.now ?? (() => new Date());
+  const event: Effects['event'] = async (ref, what) => {
+    try {
+      await recordEvent(deps.events, ref, what, COMPONENT, now());
+    } catch (error: unknown) {
+      if (!isPermanentKubeError(error)) throw error;
+    }
+  };
+  return {
+    addFinalizer: (ref, seen) => addFinalizer(deps.kube, ref, seen),
+    read: (ref) => currentObject(deps.kube, ref),
+    event,
     async reject(ref, generation, problems) {
       const message = `invalid spec: ${problems.join('; ')}`;
       try {
@@ -230,29 +263,11 @@ export function createEffects(deps: EffectDeps): Effects {
         // the Event below still tells the user; retrying a refused write would only storm
         if (!isPermanentKubeError(error)) throw error;
       }
-      await this.event(ref, { type: 'Warning', reason: REJECTED_REASON, message });
-    },
-
-    async *runningWorkflows() {
-      const query =
-        `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' ` +
-        `AND TaskQueue = '${deps.taskQueue.replace(/'/g, "\\'")}'`;
-      for await (const execution of deps.temporal.workflow.list({ query })) {
-        const ref = refFromWorkflowId(execution.workflowId);
-        if (ref) yield ref;
-      }
-    },
-
-    read(ref) {
-      return currentObject(deps.kube, ref);
-    },
-
-    async event(ref, event) {
-      try {
-        await recordEvent(deps.events, ref, event, COMPONENT, now());
-      } catch (error: unknown) {
-        if (!isPermanentKubeError(error)) throw error;
-      }
+      await event(ref, { type: 'Warning', reason: REJECTED_REASON, message });
     },
   };
+}
+
+export function createEffects(deps: EffectDeps): Effects {
+  return { ...temporalEffects(deps), ...kubeEffects(deps) };
 }

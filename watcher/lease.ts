@@ -47,46 +47,55 @@ export class LeaseElector {
 
   /** One attempt to take or renew the lease; true when this process holds it afterwards. */
   async tryAcquireOrRenew(): Promise<boolean> {
-    const { namespace, name, identity } = this.options;
-    const stamp = new V1MicroTime(this.now());
+    const { namespace, name } = this.options;
     let lease: V1Lease;
     try {
       lease = await this.api.readNamespacedLease({ name, namespace });
     } catch (error: unknown) {
       if (httpCodeOf(error) !== 404) throw error;
-      try {
-        await this.api.createNamespacedLease({
-          namespace,
-          body: {
-            metadata: { name, namespace },
-            spec: {
-              holderIdentity: identity,
-              leaseDurationSeconds: Math.ceil(this.durationMs / 1_000),
-              acquireTime: stamp,
-              renewTime: stamp,
-              leaseTransitions: 0,
-            },
-          },
-        });
-        return true;
-      } catch (createError: unknown) {
-        if (httpCodeOf(createError) === 409) return false; // another candidate was faster
-        throw createError;
-      }
+      return this.create();
     }
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? '';
     const key = `${holder}|${String(spec.renewTime?.valueOf() ?? '')}`;
     if (this.observed?.key !== key) this.observed = { key, at: this.now() };
-    const mine = holder === identity;
+    const mine = holder === this.options.identity;
     const expired = holder === '' || this.observed.at + this.durationMs <= this.now();
     if (!mine && !expired) return false;
-    try {
-      await this.api.replaceNamespacedLease({
+    return this.replace(lease, mine);
+  }
+
+  /** The first holder of a lease nobody has made yet; false when another candidate was faster. */
+  private async create(): Promise<boolean> {
+    const { namespace, name, identity } = this.options;
+    const stamp = new V1MicroTime(this.now());
+    return this.compareAndSwap(() =>
+      this.api.createNamespacedLease({
+        namespace,
+        body: {
+          metadata: { name, namespace },
+          spec: {
+            holderIdentity: identity,
+            leaseDurationSeconds: Math.ceil(this.durationMs / 1_000),
+            acquireTime: stamp,
+            renewTime: stamp,
+            leaseTransitions: 0,
+          },
+        },
+      }),
+    );
+  }
+
+  /** Renews (or takes over) the lease as read; the resourceVersion makes it a compare-and-swap. */
+  private async replace(lease: V1Lease, mine: boolean): Promise<boolean> {
+    const { namespace, name, identity } = this.options;
+    const spec = lease.spec ?? {};
+    const stamp = new V1MicroTime(this.now());
+    return this.compareAndSwap(() =>
+      this.api.replaceNamespacedLease({
         name,
         namespace,
         body: {
-          // the resourceVersion makes this a compare-and-swap between candidates
           metadata: { ...lease.metadata, name, namespace },
           spec: {
             holderIdentity: identity,
@@ -96,7 +105,14 @@ export class LeaseElector {
             leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
           },
         },
-      });
+      }),
+    );
+  }
+
+  /** true when the write went through; false when another candidate changed the lease first. */
+  private async compareAndSwap(write: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await write();
       return true;
     } catch (error: unknown) {
       if (httpCodeOf(error) === 409) return false;

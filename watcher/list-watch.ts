@@ -12,7 +12,7 @@ import {
   type DatabaseObject,
   type DatabaseRef,
 } from '../contracts/database.js';
-import type { boundedWatch } from '../kube/bounded.js';
+import type { BoundedWatch } from '../kube/bounded.js';
 import { malformed, type Observation } from './decide.js';
 import { backoffMs } from './queue.js';
 
@@ -83,7 +83,7 @@ function isExpired(error: unknown): boolean {
 
 export interface KubeSourceOptions {
   /** a bounded watch (kube/bounded.ts) */
-  readonly watcher: Pick<ReturnType<typeof boundedWatch>, 'watch'>;
+  readonly watcher: BoundedWatch;
   readonly api: Pick<CustomObjectsApi, 'listClusterCustomObject' | 'listNamespacedCustomObject'>;
   /** undefined: every namespace */
   readonly namespace?: string;
@@ -92,96 +92,113 @@ export interface KubeSourceOptions {
   readonly pageSize?: number;
 }
 
-export function kubeSource(options: KubeSourceOptions): WatchSource {
-  const { watcher, api, namespace, labelSelector } = options;
-  const idleMs = options.idleMs ?? WATCH_IDLE_MS;
-  const pageSize = options.pageSize ?? PAGE_SIZE;
-  const base = { group: API_GROUP, version: API_VERSION, plural: PLURAL, labelSelector };
-  const path = namespace
-    ? `/apis/${API_GROUP}/${API_VERSION}/namespaces/${namespace}/${PLURAL}`
-    : `/apis/${API_GROUP}/${API_VERSION}/${PLURAL}`;
+/** One page of the list of Databases in scope (or the whole list, unpaged). */
+async function listPage(
+  options: KubeSourceOptions,
+  continueToken: string | undefined,
+  unpaged: boolean,
+): Promise<ListPage> {
+  const { api, namespace, labelSelector } = options;
+  const params = {
+    group: API_GROUP,
+    version: API_VERSION,
+    plural: PLURAL,
+    labelSelector,
+    ...(unpaged ? {} : { limit: options.pageSize ?? PAGE_SIZE }),
+    ...(continueToken ? { _continue: continueToken } : {}),
+  };
+  const page = (
+    namespace
+      ? await api.listNamespacedCustomObject({ ...params, namespace })
+      : await api.listClusterCustomObject(params)
+  ) as { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } };
   return {
-    scope: namespace ?? '*',
-    async list(continueToken, unpaged = false) {
-      const params = {
-        ...base,
-        ...(unpaged ? {} : { limit: pageSize }),
-        ...(continueToken ? { _continue: continueToken } : {}),
-      };
-      const page = (
-        namespace
-          ? await api.listNamespacedCustomObject({ ...params, namespace })
-          : await api.listClusterCustomObject(params)
-      ) as {
-        items?: unknown[];
-        metadata?: { resourceVersion?: string; continue?: string };
-      };
-      return {
-        items: page.items ?? [],
-        resourceVersion: page.metadata?.resourceVersion ?? '',
-        ...(page.metadata?.continue ? { continueToken: page.metadata.continue } : {}),
-      };
+    items: page.items ?? [],
+    resourceVersion: page.metadata?.resourceVersion ?? '',
+    ...(page.metadata?.continue ? { continueToken: page.metadata.continue } : {}),
+  };
+}
+
+/** Fires `onIdle` when `arm()` has not been called for `ms`; `stop()` ends it. */
+function watchdog(ms: number, onIdle: () => void) {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  return {
+    arm(): void {
+      clearTimeout(timer);
+      if (stopped) return;
+      timer = setTimeout(onIdle, ms);
+      timer.unref();
     },
-    watch(resourceVersion, onEvent, signal) {
-      return new Promise<WatchEnd>((resolve, reject) => {
-        let expired = false;
-        let stalled = false;
-        let controller: AbortController | undefined;
-        let idle: NodeJS.Timeout | undefined;
-        const abort = () => controller?.abort();
-        let finished = false;
-        const arm = () => {
-          clearTimeout(idle);
-          if (finished) return;
-          idle = setTimeout(() => {
-            stalled = true;
-            abort();
-          }, idleMs);
-          idle.unref();
-        };
-        const done = (error: unknown) => {
-          finished = true;
-          clearTimeout(idle);
-          signal.removeEventListener('abort', abort);
-          if (stalled) reject(new Error(`watch stalled: nothing for ${idleMs / 1_000}s`));
-          else if (expired || isExpired(error)) resolve('expired');
-          else if (error && !signal.aborted)
-            reject(error instanceof Error ? error : new Error(JSON.stringify(error)));
-          else resolve('closed');
-        };
-        watcher
-          .watch(
-            path,
-            {
-              resourceVersion,
-              allowWatchBookmarks: true,
-              timeoutSeconds: WATCH_TIMEOUT_SECONDS,
-              labelSelector,
-            },
-            (type: string, object: unknown) => {
-              arm();
-              if (type === 'ERROR') {
-                const status = object as { code?: number; message?: string };
-                if (status.code === 410) expired = true;
-                else done(new HttpStatusError(status.code ?? 500, status.message ?? 'watch error'));
-                abort();
-                return;
-              }
-              onEvent(type, object);
-            },
-            done,
-            signal,
-          )
-          .then((c) => {
-            controller = c;
-            if (signal.aborted) c.abort();
-            else {
-              signal.addEventListener('abort', abort, { once: true });
-              arm();
-            }
-          }, done);
-      });
+    stop(): void {
+      stopped = true;
+      clearTimeout(timer);
     },
+  };
+}
+
+/**
+ * One watch of the scope from `resourceVersion` until the server closes it ('closed'), says the
+ * version is too old ('expired'), or the signal aborts; a watch silent for longer than the idle
+ * limit is given up (an error: the caller reconnects).
+ */
+function watchScope(
+  options: KubeSourceOptions,
+  resourceVersion: string,
+  onEvent: (type: string, object: unknown) => void,
+  signal: AbortSignal,
+): Promise<WatchEnd> {
+  const idleMs = options.idleMs ?? WATCH_IDLE_MS;
+  const path = options.namespace
+    ? `/apis/${API_GROUP}/${API_VERSION}/namespaces/${options.namespace}/${PLURAL}`
+    : `/apis/${API_GROUP}/${API_VERSION}/${PLURAL}`;
+  return new Promise<WatchEnd>((resolve, reject) => {
+    let expired = false;
+    let stalled = false;
+    let controller: AbortController | undefined;
+    const abort = () => controller?.abort();
+    const idle = watchdog(idleMs, () => {
+      stalled = true;
+      abort();
+    });
+    const done = (error: unknown) => {
+      idle.stop();
+      signal.removeEventListener('abort', abort);
+      if (stalled) reject(new Error(`watch stalled: nothing for ${idleMs / 1_000}s`));
+      else if (expired || isExpired(error)) resolve('expired');
+      else if (error && !signal.aborted)
+        reject(error instanceof Error ? error : new Error(JSON.stringify(error)));
+      else resolve('closed');
+    };
+    const query = {
+      resourceVersion,
+      allowWatchBookmarks: true,
+      timeoutSeconds: WATCH_TIMEOUT_SECONDS,
+      labelSelector: options.labelSelector,
+    };
+    const event = (type: string, object: unknown) => {
+      idle.arm();
+      if (type !== 'ERROR') return onEvent(type, object);
+      const status = object as { code?: number; message?: string };
+      if (status.code === 410) expired = true;
+      else done(new HttpStatusError(status.code ?? 500, status.message ?? 'watch error'));
+      abort();
+    };
+    options.watcher.watch(path, query, event, done, signal).then((c) => {
+      controller = c;
+      if (signal.aborted) return c.abort();
+      signal.addEventListener('abort', abort, { once: true });
+      idle.arm();
+    }, done);
+  });
+}
+
+export function kubeSource(options: KubeSourceOptions): WatchSource {
+  return {
+    scope: options.namespace ?? '*',
+    list: (continueToken, unpaged = false) => listPage(options, continueToken, unpaged),
+    watch: (resourceVersion, onEvent, signal) =>
+      watchScope(options, resourceVersion, onEvent, signal),
   };
 }
 

@@ -20,13 +20,56 @@ import {
   temporalConnectionOptions,
   vaultClient,
 } from '../config/clients.js';
-import { ConfigError, loadConfig } from '../config/config.js';
+import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { boundedApiClient } from '../kube/bounded.js';
 import { listening, startHttp } from '../runtime/http.js';
 import { createLogger } from '../runtime/log.js';
 import { WorkerMetrics } from './metrics.js';
 
 const log = createLogger('rdsflow-worker');
+
+type WorkerConfig = Pick<
+  Config,
+  'temporal' | 'kube' | 'aws' | 'vault' | 'consul' | 'worker' | 'process'
+>;
+
+/** The SDK's own log lines go through the worker's logger, at its level. */
+function sdkLogging(level: Config['process']['logLevel']): void {
+  Runtime.install({
+    logger: new DefaultLogger(level.toUpperCase() as LogLevel, (entry) => {
+      const at =
+        entry.level === 'TRACE'
+          ? 'trace'
+          : (entry.level.toLowerCase() as 'debug' | 'info' | 'warn' | 'error');
+      log[at]({ ...entry.meta, sdk: true }, entry.message);
+    }),
+  });
+}
+
+/** The clients the activities need, bounded and attributed, and the activities on them. */
+function clients(config: WorkerConfig, metrics: WorkerMetrics) {
+  const rds = rdsClient(config.aws);
+  attributeRdsCalls(rds);
+  const consul = consulClient(config.consul);
+  const kc = kubeClientConfig(config.kube);
+  const bounds = {
+    timeoutMs: config.kube.timeoutMs,
+    onTimeout: (call: string) => metrics.kubeTimeouts.inc({ call }),
+  };
+  const activities = createActivities({
+    rds,
+    vault: vaultClient(config.vault),
+    mount: config.worker.vaultMount,
+    consul,
+    kube: boundedApiClient(kc, CustomObjectsApi, bounds),
+    events: boundedApiClient(kc, CoreV1Api, bounds),
+    timing: {
+      pollIntervalMs: config.worker.pollIntervalMs,
+      pollWindowMs: config.worker.pollWindowMs,
+    },
+  });
+  return { rds, consul, activities };
+}
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env, [
@@ -39,38 +82,9 @@ async function main(): Promise<void> {
     'process',
   ]);
   log.level = config.process.logLevel;
-  Runtime.install({
-    logger: new DefaultLogger(config.process.logLevel.toUpperCase() as LogLevel, (entry) => {
-      const level =
-        entry.level === 'TRACE'
-          ? 'trace'
-          : (entry.level.toLowerCase() as 'debug' | 'info' | 'warn' | 'error');
-      log[level]({ ...entry.meta, sdk: true }, entry.message);
-    }),
-  });
-
-  const rds = rdsClient(config.aws);
-  attributeRdsCalls(rds);
-  const consul = consulClient(config.consul);
+  sdkLogging(config.process.logLevel);
   const metrics = new WorkerMetrics();
-  const kc = kubeClientConfig(config.kube);
-  const bounds = {
-    timeoutMs: config.kube.timeoutMs,
-    onTimeout: (call: string) => metrics.kubeTimeouts.inc({ call }),
-  };
-  const kube = boundedApiClient(kc, CustomObjectsApi, bounds);
-  const activities = createActivities({
-    rds,
-    vault: vaultClient(config.vault),
-    mount: config.worker.vaultMount,
-    consul,
-    kube,
-    events: boundedApiClient(kc, CoreV1Api, bounds),
-    timing: {
-      pollIntervalMs: config.worker.pollIntervalMs,
-      pollWindowMs: config.worker.pollWindowMs,
-    },
-  });
+  const { rds, consul, activities } = clients(config, metrics);
 
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   let server: Server | undefined;
