@@ -1,6 +1,6 @@
 // Human output of the rdsflow CLI: tables, the describe view, the history timeline and the
 // one-line progress of --watch. Pure string building, unit-tested; --json bypasses all of it.
-import type { DatabaseObject } from '../contracts/database.js';
+import type { DatabaseObject, PendingApproval } from '../contracts/database.js';
 import type { LiveStatus } from '../contracts/workflow.js';
 import type { Entry } from './timeline.js';
 
@@ -61,73 +61,91 @@ export interface WorkflowView {
   readonly uiUrl?: string;
 }
 
+type Row = readonly [string, string | undefined];
+
+/** A spec field as text, or undefined when the spec does not set it. */
+function specField(spec: Record<string, unknown> | undefined, key: string): string | undefined {
+  const value = spec?.[key];
+  if (value === undefined) return undefined;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function specLine(object: DatabaseObject): string {
+  const spec = object.spec as unknown as Record<string, unknown> | undefined;
+  const storage = specField(spec, 'storageGiB');
+  const policy = specField(spec, 'deletionPolicy');
+  return [
+    specField(spec, 'engine'),
+    specField(spec, 'engineVersion'),
+    specField(spec, 'instanceClass'),
+    storage === undefined ? undefined : `${storage} GiB`,
+    policy === undefined ? undefined : `deletionPolicy ${policy}`,
+  ]
+    .filter((v) => v !== undefined)
+    .join(', ');
+}
+
+function approvalText(pending: PendingApproval): string {
+  return (
+    `approval of generation ${pending.generation}: ${pending.engine} ${pending.instanceClass}, ` +
+    `${pending.storageGiB} GiB, Multi-AZ ${pending.multiAZ ? 'yes' : 'no'}, ` +
+    `deletionPolicy ${pending.deletionPolicy} (rdsflow approve)`
+  );
+}
+
+/** Where the database is: instance, endpoint, the secret's and the Consul keys' paths. */
+function whereRows(object: DatabaseObject): Row[] {
+  const { metadata, status } = object;
+  const endpoint = status?.endpoint;
+  return [
+    ['instance', status?.dbInstanceIdentifier],
+    ['endpoint', endpoint ? `${endpoint.host}:${endpoint.port}` : undefined],
+    ['vault', status?.secretRef?.vaultPath],
+    ['consul', status?.consulKey],
+    ['deleting', metadata.deletionTimestamp ? `since ${metadata.deletionTimestamp}` : undefined],
+  ];
+}
+
+function objectRows(object: DatabaseObject): Row[] {
+  const { metadata, status } = object;
+  return [
+    ['database', `${metadata.namespace}/${metadata.name}`],
+    ['uid', metadata.uid],
+    [
+      'phase',
+      `${status?.phase ?? '-'} (generation ${metadata.generation ?? '-'}, observed ${status?.observedGeneration ?? '-'})`,
+    ],
+    ['message', status?.message],
+    ['spec', specLine(object)],
+    ['awaiting', status?.pendingApproval ? approvalText(status.pendingApproval) : undefined],
+    ...whereRows(object),
+  ];
+}
+
+function workflowRows(workflow: WorkflowView | undefined): Row[] {
+  if (!workflow) return [['workflow', 'none yet (is the watcher running?)']];
+  const live = workflow.live;
+  const silent = !live && workflow.status === 'RUNNING';
+  return [
+    ['workflow', `${workflow.workflowId} (${workflow.status})`],
+    ['stage', live ? `${live.stage}: ${live.step}, attempt ${live.attempt}` : undefined],
+    ['live phase', live ? `${live.phase}: ${live.message}` : undefined],
+    ['last error', live?.lastError],
+    [
+      'live status',
+      silent ? 'no worker answered (is a worker polling the task queue?)' : undefined,
+    ],
+    ['temporal ui', workflow.uiUrl],
+  ];
+}
+
 export function describeView(
   object: DatabaseObject | undefined,
   workflow: WorkflowView | undefined,
 ): string {
-  const rows: [string, string][] = [];
-  if (object) {
-    const { metadata, status } = object;
-    const spec = object.spec as unknown as Record<string, unknown> | undefined;
-    rows.push(['database', `${metadata.namespace}/${metadata.name}`]);
-    rows.push(['uid', metadata.uid]);
-    rows.push([
-      'phase',
-      `${status?.phase ?? '-'} (generation ${metadata.generation ?? '-'}, observed ${status?.observedGeneration ?? '-'})`,
-    ]);
-    if (status?.message) rows.push(['message', status.message]);
-    const field = (key: string) => {
-      const value = spec?.[key];
-      return value === undefined
-        ? undefined
-        : typeof value === 'string'
-          ? value
-          : JSON.stringify(value);
-    };
-    const storage = field('storageGiB');
-    const policy = field('deletionPolicy');
-    rows.push([
-      'spec',
-      [
-        field('engine'),
-        field('engineVersion'),
-        field('instanceClass'),
-        storage === undefined ? undefined : `${storage} GiB`,
-        policy === undefined ? undefined : `deletionPolicy ${policy}`,
-      ]
-        .filter((v) => v !== undefined)
-        .join(', '),
-    ]);
-    const pending = status?.pendingApproval;
-    if (pending) {
-      rows.push([
-        'awaiting',
-        `approval of generation ${pending.generation}: ${pending.engine} ${pending.instanceClass}, ` +
-          `${pending.storageGiB} GiB, Multi-AZ ${pending.multiAZ ? 'yes' : 'no'}, ` +
-          `deletionPolicy ${pending.deletionPolicy} (rdsflow approve)`,
-      ]);
-    }
-    if (status?.dbInstanceIdentifier) rows.push(['instance', status.dbInstanceIdentifier]);
-    if (status?.endpoint)
-      rows.push(['endpoint', `${status.endpoint.host}:${status.endpoint.port}`]);
-    if (status?.secretRef) rows.push(['vault', status.secretRef.vaultPath]);
-    if (status?.consulKey) rows.push(['consul', status.consulKey]);
-    if (metadata.deletionTimestamp) rows.push(['deleting', `since ${metadata.deletionTimestamp}`]);
-  }
-  if (workflow) {
-    rows.push(['workflow', `${workflow.workflowId} (${workflow.status})`]);
-    const live = workflow.live;
-    if (live) {
-      rows.push(['stage', `${live.stage}: ${live.step}, attempt ${live.attempt}`]);
-      rows.push(['live phase', `${live.phase}: ${live.message}`]);
-      if (live.lastError) rows.push(['last error', live.lastError]);
-    } else if (workflow.status === 'RUNNING') {
-      rows.push(['live status', 'no worker answered (is a worker polling the task queue?)']);
-    }
-    if (workflow.uiUrl) rows.push(['temporal ui', workflow.uiUrl]);
-  } else {
-    rows.push(['workflow', 'none yet (is the watcher running?)']);
-  }
+  const rows = [...(object ? objectRows(object) : []), ...workflowRows(workflow)].filter(
+    (row): row is [string, string] => row[1] !== undefined && row[1] !== '',
+  );
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
 }

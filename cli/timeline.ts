@@ -71,6 +71,93 @@ function runEnd(events: Event[]): string {
   return 'running';
 }
 
+type Outcome = 'completed' | 'failed' | 'timed out' | 'cancelled';
+
+/** How an activity ended, if this event ends one: the step it ends, how, and why. */
+function activityEnd(
+  event: Event,
+): { scheduledEventId: unknown; outcome: Outcome; error?: string } | undefined {
+  const done = event.activityTaskCompletedEventAttributes;
+  if (done) return { scheduledEventId: done.scheduledEventId, outcome: 'completed' };
+  const failed = event.activityTaskFailedEventAttributes;
+  if (failed) {
+    const error = failed.failure?.message;
+    return {
+      scheduledEventId: failed.scheduledEventId,
+      outcome: 'failed',
+      ...(error ? { error } : {}),
+    };
+  }
+  const timedOut = event.activityTaskTimedOutEventAttributes;
+  if (timedOut) return { scheduledEventId: timedOut.scheduledEventId, outcome: 'timed out' };
+  const cancelled = event.activityTaskCanceledEventAttributes;
+  if (cancelled) return { scheduledEventId: cancelled.scheduledEventId, outcome: 'cancelled' };
+  return undefined;
+}
+
+/** A signal or a timer: an entry of its own. */
+function otherEntry(event: Event): Entry | undefined {
+  const signal = event.workflowExecutionSignaledEventAttributes;
+  if (signal) return { kind: 'signal', name: signal.signalName ?? '?', ...atOf(event) };
+  const timer = event.timerStartedEventAttributes;
+  if (!timer) return undefined;
+  const ms = durationMs(timer.startToFireTimeout);
+  return { kind: 'timer', ...(ms !== undefined ? { durationMs: ms } : {}), ...atOf(event) };
+}
+
+/** The steps of one run: an entry per scheduled activity, updated as it starts and ends. */
+class Steps {
+  /** step entries by the id of their ActivityTaskScheduled event */
+  private readonly byId = new Map<string, { index: number; scheduledAt?: number }>();
+
+  constructor(private readonly entries: Entry[]) {}
+
+  scheduled(event: Event, name: string): void {
+    const at = optionalTsToMs(event.eventTime);
+    this.byId.set(String(event.eventId), {
+      index: this.entries.length,
+      ...(at !== undefined ? { scheduledAt: at } : {}),
+    });
+    this.entries.push({
+      kind: 'step',
+      step: name,
+      attempts: 1,
+      ...atOf(event),
+      outcome: 'running',
+    });
+  }
+
+  started(scheduledEventId: unknown, attempt: number, lastFailure: string | undefined): void {
+    this.update(scheduledEventId, (before) => ({
+      ...before,
+      attempts: attempt,
+      ...(lastFailure ? { error: lastFailure } : {}),
+    }));
+  }
+
+  ended(event: Event, end: NonNullable<ReturnType<typeof activityEnd>>): void {
+    const found = this.byId.get(String(end.scheduledEventId));
+    const at = optionalTsToMs(event.eventTime);
+    this.update(end.scheduledEventId, (before) => ({
+      ...before,
+      outcome: end.outcome,
+      ...(at !== undefined && found?.scheduledAt !== undefined
+        ? { durationMs: at - found.scheduledAt }
+        : {}),
+      ...(end.error ? { error: end.error } : {}),
+    }));
+  }
+
+  private update(
+    scheduledEventId: unknown,
+    change: (before: Extract<Entry, { kind: 'step' }>) => Entry,
+  ): void {
+    const found = this.byId.get(String(scheduledEventId));
+    const before = found ? this.entries[found.index] : undefined;
+    if (found && before?.kind === 'step') this.entries[found.index] = change(before);
+  }
+}
+
 /** The entries of one run, in event order. */
 function runEntries(run: RunHistory): Entry[] {
   const events = run.history.events ?? [];
@@ -85,89 +172,24 @@ function runEntries(run: RunHistory): Entry[] {
       end: runEnd(events),
     },
   ];
-  /** step entries by the id of their ActivityTaskScheduled event */
-  const steps = new Map<string, { index: number; scheduledAt?: number }>();
-  const finish = (
-    scheduledEventId: unknown,
-    event: Event,
-    outcome: 'completed' | 'failed' | 'timed out' | 'cancelled',
-    error?: string,
-  ) => {
-    const found = steps.get(String(scheduledEventId));
-    if (!found) return;
-    const before = entries[found.index];
-    if (before?.kind !== 'step') return;
-    const at = optionalTsToMs(event.eventTime);
-    entries[found.index] = {
-      ...before,
-      outcome,
-      ...(at !== undefined && found.scheduledAt !== undefined
-        ? { durationMs: at - found.scheduledAt }
-        : {}),
-      ...(error ? { error } : {}),
-    };
-  };
-  for (const event of events) {
-    const scheduled = event.activityTaskScheduledEventAttributes;
-    if (scheduled) {
-      const at = optionalTsToMs(event.eventTime);
-      steps.set(String(event.eventId), {
-        index: entries.length,
-        ...(at !== undefined ? { scheduledAt: at } : {}),
-      });
-      entries.push({
-        kind: 'step',
-        step: scheduled.activityType?.name ?? '?',
-        attempts: 1,
-        ...atOf(event),
-        outcome: 'running',
-      });
-      continue;
-    }
-    const startedAttrs = event.activityTaskStartedEventAttributes;
-    if (startedAttrs) {
-      const found = steps.get(String(startedAttrs.scheduledEventId));
-      const before = found ? entries[found.index] : undefined;
-      if (found && before?.kind === 'step') {
-        const lastFailure = startedAttrs.lastFailure?.message;
-        entries[found.index] = {
-          ...before,
-          attempts: startedAttrs.attempt ?? 1,
-          ...(lastFailure ? { error: lastFailure } : {}),
-        };
-      }
-      continue;
-    }
-    if (event.activityTaskCompletedEventAttributes) {
-      finish(event.activityTaskCompletedEventAttributes.scheduledEventId, event, 'completed');
-    } else if (event.activityTaskFailedEventAttributes) {
-      const failure = event.activityTaskFailedEventAttributes.failure;
-      finish(
-        event.activityTaskFailedEventAttributes.scheduledEventId,
-        event,
-        'failed',
-        failure?.message ?? undefined,
-      );
-    } else if (event.activityTaskTimedOutEventAttributes) {
-      finish(event.activityTaskTimedOutEventAttributes.scheduledEventId, event, 'timed out');
-    } else if (event.activityTaskCanceledEventAttributes) {
-      finish(event.activityTaskCanceledEventAttributes.scheduledEventId, event, 'cancelled');
-    } else if (event.workflowExecutionSignaledEventAttributes) {
-      entries.push({
-        kind: 'signal',
-        name: event.workflowExecutionSignaledEventAttributes.signalName ?? '?',
-        ...atOf(event),
-      });
-    } else if (event.timerStartedEventAttributes) {
-      const ms = durationMs(event.timerStartedEventAttributes.startToFireTimeout);
-      entries.push({
-        kind: 'timer',
-        ...(ms !== undefined ? { durationMs: ms } : {}),
-        ...atOf(event),
-      });
-    }
-  }
+  const steps = new Steps(entries);
+  for (const event of events) read(event, steps, entries);
   return entries;
+}
+
+/** One event of a run: a step scheduled, started or ended, or an entry of its own. */
+function read(event: Event, steps: Steps, entries: Entry[]): void {
+  const scheduled = event.activityTaskScheduledEventAttributes;
+  if (scheduled) return steps.scheduled(event, scheduled.activityType?.name ?? '?');
+  const begun = event.activityTaskStartedEventAttributes;
+  if (begun) {
+    const lastFailure = begun.lastFailure?.message ?? undefined;
+    return steps.started(begun.scheduledEventId, begun.attempt ?? 1, lastFailure);
+  }
+  const end = activityEnd(event);
+  if (end) return steps.ended(event, end);
+  const other = otherEntry(event);
+  if (other) entries.push(other);
 }
 
 function atOf(event: Event | undefined): { at?: number } {
