@@ -79,6 +79,28 @@ export default tseslint.config(
     },
   },
   {
+    // product code stays small enough to read: short functions, few parameters, shallow logic,
+    // and typed boundaries between modules
+    files: [
+      'contracts/**/*.ts',
+      'config/**/*.ts',
+      'workflows/**/*.ts',
+      'activities/**/*.ts',
+      'kube/**/*.ts',
+      'watcher/**/*.ts',
+      'worker/**/*.ts',
+      'cli/**/*.ts',
+      'runtime/**/*.ts',
+    ],
+    rules: {
+      'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true }],
+      complexity: ['error', 15],
+      'max-params': ['error', 5],
+      'max-depth': ['error', 4],
+      '@typescript-eslint/explicit-module-boundary-types': 'error',
+    },
+  },
+  {
     // activity objects are closures, not this-bound methods: passing them around is safe
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/unbound-method': 'off' },
