@@ -124,6 +124,17 @@ async function until(
 
 const phases = (world: FakeWorld) => world.statuses.map((s) => s.phase);
 
+/** The last status write, once it is of `phase`: the live query can run ahead of the write. */
+async function reported(world: FakeWorld, phase: string) {
+  const deadline = Date.now() + 10_000;
+  while (world.statuses.at(-1)?.phase !== phase) {
+    if (Date.now() > deadline)
+      throw new Error(`no ${phase} status written: ${phases(world).join(',')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return world.statuses.at(-1);
+}
+
 /** Asks the workflow to delete (following continue-as-new) and returns its final result. */
 async function deleted(handle: Handle) {
   await client.workflow.getHandle(handle.workflowId).signal(deleteSignal);
@@ -189,7 +200,7 @@ describe('database workflow', () => {
           world.calls.filter((c) => AWS_CALLS.includes(c) || c === 'ensureMasterPassword'),
           [],
         );
-        assert.equal(world.statuses.at(-1)?.reason, 'InvalidSpec');
+        assert.equal((await reported(world, 'Failed'))?.reason, 'InvalidSpec');
 
         const fixed: DatabaseSnapshot = {
           metadata: { ...object.metadata, generation: 2 },
@@ -217,7 +228,7 @@ describe('database workflow', () => {
           const handle = await start(snapshot({}));
           const failed = await until(handle, 'Failed', (s) => s.phase === 'Failed');
           assert.match(failed.message, new RegExp(`is ${status}`));
-          assert.equal(world.statuses.at(-1)?.reason, 'InstanceFailed');
+          assert.equal((await reported(world, 'Failed'))?.reason, 'InstanceFailed');
           assert.ok(!world.calls.includes('writeDbSecret'), 'published a failed instance');
         },
       );
@@ -242,7 +253,10 @@ describe('database workflow', () => {
           multiAZ: false,
           deletionPolicy: 'Snapshot',
         });
-        assert.deepEqual(world.statuses.at(-1)?.pendingApproval, waiting.awaitingApproval);
+        assert.deepEqual(
+          (await reported(world, 'AwaitingApproval'))?.pendingApproval,
+          waiting.awaitingApproval,
+        );
         await env.sleep('1 minute');
         // an approval that names no generation, or another one, approves nothing
         await handle.signal(approveSignal, { by: 'mallory' });
@@ -256,7 +270,7 @@ describe('database workflow', () => {
         await handle.signal(approveSignal, { by: 'alice', generation: 1 });
         const live = await until(handle, 'Available', (s) => s.phase === 'Available');
         assert.equal(live.awaitingApproval, undefined);
-        assert.equal(world.statuses.at(-1)?.pendingApproval, undefined);
+        assert.equal((await reported(world, 'Available'))?.pendingApproval, undefined);
       },
     );
   });
@@ -518,7 +532,7 @@ describe('database workflow', () => {
       async ({ world, start }) => {
         const handle = await start(snapshot({ deletionPolicy: 'Delete' }));
         await until(handle, 'Failed', (s) => s.phase === 'Failed');
-        assert.equal(world.statuses.at(-1)?.reason, 'InstanceNotOurs');
+        assert.equal((await reported(world, 'Failed'))?.reason, 'InstanceNotOurs');
         await handle.signal(deleteSignal);
         const result = await client.workflow
           .getHandle<typeof databaseWorkflow>(handle.workflowId)
