@@ -58,11 +58,6 @@ function asErrorLike(error: unknown): ErrorLike {
   return { message: String(error) };
 }
 
-export function errorMessage(error: unknown): string {
-  const e = asErrorLike(error);
-  return e.message ?? e.name ?? String(error);
-}
-
 /** A delay of `baseMs · 2^(attempt-1)`, capped, with full jitter. */
 export function jitteredDelayMs(attempt: number, baseMs = 1_000, capMs = 60_000): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));

@@ -14,9 +14,16 @@ import { TAG_KEYS } from '../contracts/names.js';
 import type { ResolvedDatabase } from '../contracts/spec.js';
 import { FAILURE, type Endpoint } from '../contracts/workflow.js';
 import { classifyAwsError, terminal } from './errors.js';
-import type { CredentialStore } from './vault.js';
 
 export type RdsSlice = Pick<RDSClient, 'send'>;
+
+/**
+ * Where the master password comes from (the Vault activities provide it): this object's
+ * password, and which one it is (the instance's credential tag names the one it has).
+ */
+export interface CredentialSource {
+  read(db: ResolvedDatabase): Promise<{ readonly password: string; readonly credentialId: string }>;
+}
 
 export interface PollTiming {
   /** time between two DescribeDBInstances calls */
@@ -29,7 +36,7 @@ export interface RdsDeps {
   readonly rds: RdsSlice;
   readonly timing: PollTiming;
   /** this object's master password, for the create and for a reset */
-  readonly credentials: CredentialStore;
+  readonly credentials: CredentialSource;
 }
 
 /** RDS instance statuses (DBInstanceStatus), named once. */

@@ -5,16 +5,11 @@ import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { kubeClientConfig, lazyTemporal } from '../config/clients.js';
 import { loadConfig, type TemporalConfig } from '../config/config.js';
-import {
-  API_GROUP,
-  API_VERSION,
-  PLURAL,
-  type DatabaseObject,
-  type PendingApproval,
-} from '../contracts/database.js';
+import type { DatabaseObject, PendingApproval } from '../contracts/database.js';
 import { refFromWorkflowId, workflowIdFor } from '../contracts/names.js';
 import { statusQuery, type LiveStatus } from '../contracts/workflow.js';
 import { boundedApiClient } from '../kube/bounded.js';
+import { getDatabase, listDatabases } from '../kube/databases.js';
 import type { WorkflowView } from './format.js';
 import { EXIT } from './help.js';
 import type { RunHistory } from './timeline.js';
@@ -128,31 +123,23 @@ export class Session {
   }
 
   async getObject(namespace: string, name: string): Promise<DatabaseObject> {
+    const what = `${namespace}/${name}`;
+    let object: DatabaseObject | undefined;
     try {
-      return (await this.kube.getNamespacedCustomObject({
-        group: API_GROUP,
-        version: API_VERSION,
-        plural: PLURAL,
-        namespace,
-        name,
-      })) as DatabaseObject;
+      object = await getDatabase(this.kube, namespace, name);
     } catch (error: unknown) {
-      throw kubeFailure(error, `${namespace}/${name}`);
+      throw kubeFailure(error, what);
     }
+    if (!object) throw noDatabase(what);
+    return object;
   }
 
   async listObjects(): Promise<DatabaseObject[]> {
-    const base = { group: API_GROUP, version: API_VERSION, plural: PLURAL };
     try {
-      const list = (
-        this.options.all
-          ? await this.kube.listClusterCustomObject(base)
-          : await this.kube.listNamespacedCustomObject({
-              ...base,
-              namespace: this.options.namespace ?? 'default',
-            })
-      ) as { items: DatabaseObject[] };
-      return list.items;
+      return await listDatabases(
+        this.kube,
+        this.options.all ? undefined : (this.options.namespace ?? 'default'),
+      );
     } catch (error: unknown) {
       throw kubeFailure(error);
     }
@@ -266,14 +253,16 @@ function isUnreachable(error: unknown): boolean {
   );
 }
 
+function noDatabase(what: string): CliError {
+  const [namespace = 'default'] = what.split('/');
+  return new CliError(
+    `no Database ${what}: see \`kubectl get databases -n ${namespace}\`, or pass the workflow ID`,
+    EXIT.noDatabase,
+  );
+}
+
 export function kubeFailure(error: unknown, what?: string): CliError {
-  if (error instanceof ApiException && error.code === 404) {
-    const [namespace = 'default'] = (what ?? '').split('/');
-    return new CliError(
-      `no Database ${what ?? ''}: see \`kubectl get databases -n ${namespace}\`, or pass the workflow ID`,
-      EXIT.noDatabase,
-    );
-  }
+  if (error instanceof ApiException && error.code === 404) return noDatabase(what ?? '');
   if (error instanceof ApiException) {
     return new CliError(`Kubernetes refused: HTTP ${error.code} ${firstLine(error)}`, EXIT.error);
   }

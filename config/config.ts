@@ -1,7 +1,7 @@
 // The one place that reads the environment (DESIGN.md §3). Each process parses it once at start
 // and names the sections it needs; a bad value stops the process with the variable's name.
 import { z } from 'zod';
-import { DNS_LABEL } from '../contracts/names.js';
+import { DNS_LABEL, TASK_QUEUE_DEFAULT } from '../contracts/names.js';
 
 const hostPort = z
   .string()
@@ -40,7 +40,7 @@ const variables = {
   temporal: z.object({
     TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
     TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-    RDSFLOW_TASK_QUEUE: z.string().min(1).default('rdsflow'),
+    RDSFLOW_TASK_QUEUE: z.string().min(1).default(TASK_QUEUE_DEFAULT),
     // where people open the Temporal Web UI; links in CLI output point there
     RDSFLOW_TEMPORAL_UI: httpUrl.optional(),
     // a production cluster: the temporal CLI's own variable names

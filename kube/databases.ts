@@ -1,5 +1,6 @@
-// Reads and writes of Database objects shared by the worker's activities and the watcher: the
-// status subresource, the finalizer and Kubernetes Events. Every write first checks the UID, so
+// The one adapter for Database objects and their Events: reads and lists, the status
+// subresource, the finalizer and Events, for the watcher, the worker's activities, the CLI and
+// the tests. Every write first checks the UID, so
 // a deleted-and-recreated object of the same name is never touched. Errors are the client's own
 // (ApiException); each caller classifies them for its own retry policy.
 import {
@@ -36,24 +37,53 @@ export function httpCodeOf(error: unknown): number | undefined {
   return error instanceof ApiException ? error.code : undefined;
 }
 
+/** The Database of this namespace and name, or undefined when there is none (404). */
+export async function getDatabase(
+  kube: Pick<DatabaseApi, 'getNamespacedCustomObject'>,
+  namespace: string,
+  name: string,
+): Promise<DatabaseObject | undefined> {
+  try {
+    return (await kube.getNamespacedCustomObject({
+      group: API_GROUP,
+      version: API_VERSION,
+      plural: PLURAL,
+      namespace,
+      name,
+    })) as DatabaseObject;
+  } catch (error: unknown) {
+    if (httpCodeOf(error) === 404) return undefined;
+    throw error;
+  }
+}
+
+/** The Databases of one namespace, or of all (`namespace` undefined), matching the selector. */
+export async function listDatabases(
+  kube: Pick<CustomObjectsApi, 'listNamespacedCustomObject' | 'listClusterCustomObject'>,
+  namespace: string | undefined,
+  labelSelector?: string,
+): Promise<DatabaseObject[]> {
+  const base = {
+    group: API_GROUP,
+    version: API_VERSION,
+    plural: PLURAL,
+    ...(labelSelector ? { labelSelector } : {}),
+  };
+  const list = (
+    namespace
+      ? await kube.listNamespacedCustomObject({ ...base, namespace })
+      : await kube.listClusterCustomObject(base)
+  ) as { items?: DatabaseObject[] };
+  return list.items ?? [];
+}
+
 /** The object if it still exists with this UID, else undefined. */
 export async function currentObject(
   kube: DatabaseApi,
   ref: DatabaseRef,
 ): Promise<DatabaseObject | undefined> {
-  try {
-    const object = (await kube.getNamespacedCustomObject({
-      group: API_GROUP,
-      version: API_VERSION,
-      plural: PLURAL,
-      namespace: ref.namespace,
-      name: ref.name,
-    })) as DatabaseObject;
-    return object.metadata.uid === ref.uid ? object : undefined;
-  } catch (error: unknown) {
-    if (httpCodeOf(error) === 404) return undefined;
-    throw error;
-  }
+  const object = await getDatabase(kube, ref.namespace, ref.name);
+  return object?.metadata.uid === ref.uid ? object : undefined;
 }
 
 /** The Ready condition in Kubernetes' shape, keeping its transition time when unchanged. */

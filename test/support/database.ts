@@ -1,6 +1,6 @@
 // Helpers for end-to-end tests: Database objects through the real apiserver, their workflows on
 // the real Temporal server.
-import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { kubeClientConfig } from '../../config/clients.js';
 import {
@@ -12,6 +12,7 @@ import {
   type Phase,
 } from '../../contracts/database.js';
 import { workflowIdFor } from '../../contracts/names.js';
+import { getDatabase } from '../../kube/databases.js';
 import { WORKFLOW_TYPE, type DatabaseWorkflowInput } from '../../contracts/workflow.js';
 import { config, eventually } from './env.js';
 
@@ -39,20 +40,11 @@ export async function createDatabase(
   })) as DatabaseObject;
 }
 
-export async function getObject(
+export function getObject(
   name: string,
   namespace = 'default',
 ): Promise<DatabaseObject | undefined> {
-  try {
-    return (await kube.getNamespacedCustomObject({
-      ...objectRef,
-      namespace,
-      name,
-    })) as DatabaseObject;
-  } catch (error: unknown) {
-    if (error instanceof ApiException && error.code === 404) return undefined;
-    throw error;
-  }
+  return getDatabase(kube, namespace, name);
 }
 
 /** Starts the object's workflow by hand (the watcher's job once it exists); returns its ID. */

@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import { kubeClientConfig } from '../../config/clients.js';
 import { API_GROUP, API_VERSION, type DatabaseObject } from '../../contracts/database.js';
 import { workflowIdFor } from '../../contracts/names.js';
-import { mergePatch } from '../../kube/databases.js';
+import { listDatabases, mergePatch } from '../../kube/databases.js';
 import { kube, objectRef } from './database.js';
 import { config, uniqueName } from './env.js';
 
@@ -78,12 +78,8 @@ export class Watched {
     );
   }
 
-  async objects(): Promise<DatabaseObject[]> {
-    const list = (await kube.listNamespacedCustomObject({
-      ...objectRef,
-      labelSelector: this.selector,
-    })) as { items: DatabaseObject[] };
-    return list.items;
+  objects(): Promise<DatabaseObject[]> {
+    return listDatabases(kube, 'default', this.selector);
   }
 
   /** Every workflow on this test's task queue: its runs, start input and signals. */
