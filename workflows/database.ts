@@ -10,10 +10,8 @@ import {
   log,
   patched,
   setHandler,
-  workflowInfo,
 } from '@temporalio/workflow';
-import type { DatabaseRef, DeletionPolicy } from '../contracts/database.js';
-import { finalSnapshotIdentifier } from '../contracts/names.js';
+import type { DeletionPolicy } from '../contracts/database.js';
 import {
   approvalOf,
   deletionPolicyOf,
@@ -32,32 +30,14 @@ import {
   type DatabaseSnapshot,
   type DatabaseWorkflowInput,
   type DatabaseWorkflowResult,
-  type DeleteInstanceResult,
   type Endpoint,
-  type InstanceOutcome,
   type Stage,
 } from '../contracts/workflow.js';
-import { StepFailed, describeFailure } from './failures.js';
-import { act, creating, waiting } from './profiles.js';
+import { StepFailed } from './failures.js';
+import { awaitedOnCancel, polling, quick } from './profiles.js';
+import { deleteInstance, rollback, type CreatedThisRun } from './teardown.js';
 import { Progress } from './progress.js';
 import { StepRunner } from './steps.js';
-
-/** Results recorded by older workers said `{ retained, snapshot? }`; read both shapes. */
-function deletion(result: DeleteInstanceResult | { retained?: boolean; snapshot?: string }) {
-  if ('state' in result) return result;
-  return {
-    state: result.retained ? 'retained' : 'deleting',
-    ...(result.snapshot ? { snapshot: result.snapshot } : {}),
-  } satisfies DeleteInstanceResult;
-}
-
-/** What this run did, so that a cancel rolls back exactly that. */
-interface CreatedThisRun {
-  password: boolean;
-  /** a create was attempted: the rollback looks for an instance tagged with this run */
-  instance: boolean;
-  consul: boolean;
-}
 
 class DatabaseFlow {
   latest: DatabaseSnapshot;
@@ -68,11 +48,10 @@ class DatabaseFlow {
   /** the newest generation a person approved */
   approvedGeneration: number;
   retryRequested = false;
-  db: ResolvedDatabase | undefined;
   names: DatabaseNames | undefined;
   readonly created: CreatedThisRun = { password: false, instance: false, consul: false };
   /** cancelled (not failed) when a delete request interrupts provisioning */
-  work: CancellationScope | undefined;
+  provisioning: CancellationScope | undefined;
   /** what an operator sees: phase, step, attempt, the object's status, the UI's phase */
   readonly progress: Progress;
   readonly steps: StepRunner;
@@ -85,7 +64,6 @@ class DatabaseFlow {
     this.approvedGeneration =
       this.carried.approvedGeneration ??
       (this.approved ? (input.object.metadata.generation ?? 0) : 0);
-    this.db = this.carried.applied;
     this.names = this.carried.applied;
     this.progress = new Progress({
       stage: input.stage,
@@ -106,7 +84,7 @@ class DatabaseFlow {
       // the object as last seen: a policy edited just before the delete is the one applied
       if (object && (object.metadata.generation ?? 0) >= this.generation) this.latest = object;
       this.deleteRequested = true;
-      this.work?.cancel();
+      this.provisioning?.cancel();
     });
     setHandler(approveSignal, (approval) => {
       this.approved = true;
@@ -124,7 +102,7 @@ class DatabaseFlow {
   }
 
   async validate(): Promise<ResolvedDatabase> {
-    const result = await this.steps.run('validateSpec', () => act.validateSpec(this.latest));
+    const result = await this.steps.run('validateSpec', () => quick.validateSpec(this.latest));
     if (!result.ok) {
       if (result.names) this.names ??= result.names;
       throw new StepFailed(
@@ -137,7 +115,8 @@ class DatabaseFlow {
     return result.database;
   }
 
-  next(stage: Stage, carried: Partial<CarriedState> = {}): Promise<never> {
+  /** Ends this run and goes on to `stage` as a new run, carrying what later stages need. */
+  continueTo(stage: Stage, carried: Partial<CarriedState> = {}): Promise<never> {
     const input: DatabaseWorkflowInput = {
       stage,
       object: this.latest,
@@ -157,11 +136,11 @@ class DatabaseFlow {
   async provision(): Promise<never> {
     await this.progress.report('Pending', 'validating the spec');
     const db = await this.validate();
-    const finalizer = await this.steps.run('ensureFinalizer', () => act.ensureFinalizer(db.ref));
+    const finalizer = await this.steps.run('ensureFinalizer', () => quick.ensureFinalizer(db.ref));
     if (!finalizer.present) {
       log.warn('finalizer not added: the object is gone or being deleted');
       // an object that vanished before it was guarded must not leave a database behind
-      if (patched('finalizer-gone-means-delete')) return this.next('delete');
+      if (patched('finalizer-gone-means-delete')) return this.continueTo('delete');
     }
     let approved = db;
     if (db.requireApproval) {
@@ -179,12 +158,12 @@ class DatabaseFlow {
         await condition(() => this.approved || this.deleteRequested);
       }
     }
-    if (this.deleteRequested) return this.next('delete');
+    if (this.deleteRequested) return this.continueTo('delete');
 
-    this.work = new CancellationScope();
+    this.provisioning = new CancellationScope();
     let endpoint: Endpoint;
     try {
-      endpoint = await this.work.run(() => this.createAndWait(approved));
+      endpoint = await this.provisioning.run(() => this.createAndWait(approved));
     } catch (error: unknown) {
       // a delete request cancels provisioning; go straight to deleting what exists
       if (
@@ -192,12 +171,12 @@ class DatabaseFlow {
         this.deleteRequested &&
         !CancellationScope.current().consideredCancelled
       ) {
-        return this.next('delete', { applied: approved });
+        return this.continueTo('delete', { applied: approved });
       }
       throw error;
     }
     await this.publish(approved, endpoint);
-    return this.next('serve', {
+    return this.continueTo('serve', {
       applied: approved,
       appliedGeneration: approved.generation,
       endpoint,
@@ -243,18 +222,18 @@ class DatabaseFlow {
   async createAndWait(db: ResolvedDatabase): Promise<Endpoint> {
     await this.progress.report('Provisioning', `creating RDS instance ${db.dbInstanceIdentifier}`);
     const password = await this.steps.run('ensureMasterPassword', () =>
-      act.ensureMasterPassword(db),
+      quick.ensureMasterPassword(db),
     );
     this.created.password = password.created;
     this.created.instance = true; // from here on a cancel must look for an instance
-    const create = patched('create-awaited-on-cancel') ? creating : act;
+    const create = patched('create-awaited-on-cancel') ? awaitedOnCancel : quick;
     const created = await this.steps.run('createDbInstance', () => create.createDbInstance(db));
     await this.progress.report(
       'Provisioning',
       `${created.adopted ? 'adopted' : 'created'} RDS instance ${db.dbInstanceIdentifier}; waiting until it is available`,
     );
     const { endpoint } = await this.steps.run('waitUntilAvailable', () =>
-      waiting.waitUntilAvailable(db.dbInstanceIdentifier),
+      polling.waitUntilAvailable(db.dbInstanceIdentifier),
     );
     if (!patched('converge-after-create')) return endpoint;
     // an adopted instance may lack this spec or the password in Vault: make it so, then wait
@@ -263,19 +242,21 @@ class DatabaseFlow {
 
   /** Applies the spec and credentials to the instance; waits again only if something changed. */
   async converge(db: ResolvedDatabase, endpoint: Endpoint): Promise<Endpoint> {
-    const converged = await this.steps.run('modifyDbInstance', () => waiting.modifyDbInstance(db));
+    const converged = await this.steps.run('modifyDbInstance', () => polling.modifyDbInstance(db));
     if (!converged.changed) return endpoint;
     const again = await this.steps.run('waitUntilAvailable', () =>
-      waiting.waitUntilAvailable(db.dbInstanceIdentifier),
+      polling.waitUntilAvailable(db.dbInstanceIdentifier),
     );
     return again.endpoint;
   }
 
   async publish(db: ResolvedDatabase, endpoint: Endpoint): Promise<void> {
     this.carried = { ...this.carried, endpoint };
-    const secret = await this.steps.run('writeDbSecret', () => act.writeDbSecret(db, endpoint));
+    const secret = await this.steps.run('writeDbSecret', () => quick.writeDbSecret(db, endpoint));
     this.created.consul = true;
-    const consul = await this.steps.run('publishToConsul', () => act.publishToConsul(db, endpoint));
+    const consul = await this.steps.run('publishToConsul', () =>
+      quick.publishToConsul(db, endpoint),
+    );
     await this.progress.report('Available', `available at ${endpoint.host}:${endpoint.port}`, {
       reason: 'Available',
       endpoint,
@@ -294,8 +275,8 @@ class DatabaseFlow {
       : 'available';
     const applied = this.carried.appliedGeneration ?? 0;
     await condition(() => this.deleteRequested || this.generation > applied || this.retryRequested);
-    if (this.deleteRequested) return this.next('delete');
-    return this.next('modify');
+    if (this.deleteRequested) return this.continueTo('delete');
+    return this.continueTo('modify');
   }
 
   async modify(): Promise<never> {
@@ -315,34 +296,34 @@ class DatabaseFlow {
     let db = await validateChange();
     if (db.requireApproval && patched('approval-gates-modify')) {
       db = await this.awaitApproval(db, validateChange);
-      if (this.deleteRequested) return this.next('delete');
+      if (this.deleteRequested) return this.continueTo('delete');
     }
     await this.progress.report(
       'Modifying',
       `applying generation ${db.generation} to ${db.dbInstanceIdentifier}`,
     );
     // `waiting`: RDS changes an instance only when it is available; the activity waits for that
-    await this.steps.run('modifyDbInstance', () => waiting.modifyDbInstance(db));
+    await this.steps.run('modifyDbInstance', () => polling.modifyDbInstance(db));
     const { endpoint } = await this.steps.run('waitUntilAvailable', () =>
-      waiting.waitUntilAvailable(db.dbInstanceIdentifier),
+      polling.waitUntilAvailable(db.dbInstanceIdentifier),
     );
     await this.publish(db, endpoint);
-    return this.next('serve', { applied: db, appliedGeneration: db.generation, endpoint });
+    return this.continueTo('serve', { applied: db, appliedGeneration: db.generation, endpoint });
   }
 
   async delete(): Promise<DatabaseWorkflowResult> {
     const names = this.names ?? (await this.namesForCleanup());
     const policy = this.deletionPolicy();
     await this.progress.report('Deleting', `deleting per policy ${policy}`);
-    const { instance, snapshot } = await this.deleteInstance(names, policy);
+    const { instance, snapshot } = await deleteInstance(this.steps, this.progress, names, policy);
     if (policy === 'Retain' && patched('retain-keeps-credentials')) {
-      await this.steps.run('retainDbSecret', () => act.retainDbSecret(names));
+      await this.steps.run('retainDbSecret', () => quick.retainDbSecret(names));
     } else {
-      await this.steps.run('deleteDbSecret', () => act.deleteDbSecret(names));
+      await this.steps.run('deleteDbSecret', () => quick.deleteDbSecret(names));
     }
-    await this.steps.run('removeFromConsul', () => act.removeFromConsul(names));
+    await this.steps.run('removeFromConsul', () => quick.removeFromConsul(names));
     await this.progress.report('Deleting', 'database removed; releasing the finalizer');
-    await this.steps.run('releaseFinalizer', () => act.releaseFinalizer(names.ref));
+    await this.steps.run('releaseFinalizer', () => quick.releaseFinalizer(names.ref));
     return {
       outcome: 'deleted',
       deletionPolicy: policy,
@@ -351,66 +332,8 @@ class DatabaseFlow {
     };
   }
 
-  /**
-   * The instance's part of a deletion. An instance under our identifier that is not ours is left
-   * untouched, said on the object (a Warning Event) and in the log; the deletion goes on.
-   */
-  async deleteInstance(
-    names: DatabaseNames,
-    policy: DeletionPolicy,
-  ): Promise<{ instance?: InstanceOutcome; snapshot?: string }> {
-    const request = {
-      names,
-      policy,
-      finalSnapshot: finalSnapshotIdentifier(names.dbInstanceIdentifier, workflowInfo().runId),
-    };
-    const deleter = patched('delete-waits-deletable') ? waiting : act;
-    let removed: DeleteInstanceResult;
-    try {
-      removed = deletion(
-        await this.steps.run('deleteDbInstance', () => deleter.deleteDbInstance(request)),
-      );
-    } catch (error: unknown) {
-      if (
-        !(error instanceof StepFailed && error.reason === FAILURE.instanceNotOurs) ||
-        !patched('foreign-instance-untouched')
-      ) {
-        throw error;
-      }
-      await this.warn(
-        names.ref,
-        FAILURE.instanceNotOurs,
-        `${error.message} The Database is deleted; the instance is untouched.`,
-      );
-      return { instance: 'not-ours' };
-    }
-    if (removed.state !== 'deleting') {
-      return { instance: removed.state === 'retained' ? 'retained' : 'absent' };
-    }
-    await this.progress.report('Deleting', `waiting until ${names.dbInstanceIdentifier} is gone`);
-    const gone = await this.steps.run('waitUntilDeleted', () =>
-      waiting.waitUntilDeleted({
-        names,
-        ...(removed.snapshot ? { snapshot: removed.snapshot } : {}),
-      }),
-    );
-    // older workers' results did not confirm the snapshot: the request names it
-    const snapshot = 'snapshot' in gone ? gone.snapshot : removed.snapshot;
-    return { instance: 'deleted', ...(snapshot ? { snapshot } : {}) };
-  }
-
-  /** A Warning Event on the object and a line in the worker's log; never stops the story. */
-  async warn(ref: DatabaseRef, reason: string, message: string): Promise<void> {
-    try {
-      await act.recordEvent(ref, { type: 'Warning', reason, message });
-    } catch (error: unknown) {
-      if (isCancellation(error)) throw error;
-      log.warn('event not recorded', { reason, error: describeFailure(error).message });
-    }
-  }
-
   async namesForCleanup(): Promise<DatabaseNames> {
-    const result = await this.steps.run('validateSpec', () => act.validateSpec(this.latest));
+    const result = await this.steps.run('validateSpec', () => quick.validateSpec(this.latest));
     const names = result.ok ? result.database : result.names;
     if (!names)
       throw new StepFailed(
@@ -424,6 +347,18 @@ class DatabaseFlow {
   /** The newest spec's policy (even when the rest of it is invalid), else the one applied. */
   deletionPolicy(): DeletionPolicy {
     return deletionPolicyOf(this.latest.spec) ?? this.carried.applied?.deletionPolicy ?? 'Snapshot';
+  }
+
+  /** Workflow cancelled: undo what this run created, report Cancelled (workflows/teardown.ts). */
+  rollback(): Promise<void> {
+    const { names, created, progress } = this;
+    return rollback({
+      names,
+      policy: this.deletionPolicy(),
+      created,
+      stage: this.input.stage,
+      progress,
+    });
   }
 
   /**
@@ -442,72 +377,8 @@ class DatabaseFlow {
         this.generation > failedGeneration ||
         (this.deleteRequested && !deleting),
     );
-    if (this.deleteRequested || deleting) return this.next('delete');
-    return this.next(this.carried.applied ? 'modify' : 'provision');
-  }
-
-  /**
-   * Workflow cancelled: undo what this run created, per deletion policy, report Cancelled. The
-   * instance is deleted only if its tags say this run created it (an adopted one never is); a
-   * step that fails is said in the message, and the rest still runs.
-   */
-  async rollback(): Promise<void> {
-    const undone: string[] = [];
-    const problems: string[] = [];
-    const names = this.names;
-    const policy = this.deletionPolicy();
-    const step = async (what: string, fn: () => Promise<void>) => {
-      try {
-        await fn();
-      } catch (error: unknown) {
-        problems.push(`${what}: ${describeFailure(error).message}`);
-      }
-    };
-    // an instance that stays (adopted, not created by this run, or not deletable now) keeps
-    // the password it has: the secret goes only with the instance
-    let instanceStays = this.created.instance;
-    if (names && this.created.instance && this.input.stage === 'provision') {
-      await step('RDS instance', async () => {
-        const removed = deletion(
-          await waiting.deleteDbInstance({
-            names,
-            policy,
-            finalSnapshot: finalSnapshotIdentifier(
-              names.dbInstanceIdentifier,
-              workflowInfo().runId,
-            ),
-            createdByRun: workflowInfo().runId,
-          }),
-        );
-        instanceStays = removed.state === 'kept' || removed.state === 'retained';
-        if (removed.state !== 'deleting') return;
-        instanceStays = false;
-        await waiting.waitUntilDeleted({
-          names,
-          ...(removed.snapshot ? { snapshot: removed.snapshot } : {}),
-        });
-        undone.push(`RDS instance ${names.dbInstanceIdentifier} (${policy})`);
-      });
-    }
-    if (names && this.created.consul) {
-      await step('Consul entries', async () => {
-        await act.removeFromConsul(names);
-        undone.push('Consul entries');
-      });
-    }
-    if (names && this.created.password && policy !== 'Retain' && !instanceStays) {
-      await step('Vault secret', async () => {
-        await act.deleteDbSecret(names);
-        undone.push('Vault secret');
-      });
-    }
-    const summary =
-      undone.length > 0 ? `rolled back: ${undone.join(', ')}` : 'nothing to roll back';
-    const failed = problems.length > 0 ? `; not rolled back: ${problems.join('; ')}` : '';
-    this.progress.pending = undefined;
-    await this.progress.report('Cancelled', `cancelled by an operator; ${summary}${failed}`, {
-      reason: 'Cancelled',
-    });
+    if (this.deleteRequested || deleting) return this.continueTo('delete');
+    return this.continueTo(this.carried.applied ? 'modify' : 'provision');
   }
 }
 

@@ -15,14 +15,14 @@ const QUICK = {
   },
 } as const;
 
-export const act = proxyActivities<Activities>(QUICK);
+export const quick = proxyActivities<Activities>(QUICK);
 
 /**
  * The create call: a cancel waits for its outcome instead of abandoning it, so no instance can
  * land after a rollback or a delete has looked for it (the activity does not heartbeat, so it
  * runs to its end and the workflow sees whether it created something).
  */
-export const creating = proxyActivities<Activities>({
+export const awaitedOnCancel = proxyActivities<Activities>({
   ...QUICK,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
@@ -31,7 +31,7 @@ export const creating = proxyActivities<Activities>({
  * Long waits: one poll window per attempt (heartbeating), then the server re-schedules after the
  * activity's own delay. Hours of creation cost one activity's worth of history.
  */
-export const waiting = proxyActivities<Activities>({
+export const polling = proxyActivities<Activities>({
   startToCloseTimeout: '15 minutes',
   heartbeatTimeout: '2 minutes',
   scheduleToCloseTimeout: '8 hours',

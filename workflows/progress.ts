@@ -13,7 +13,7 @@ import type { PendingApproval, Phase, StatusUpdate } from '../contracts/database
 import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes.js';
 import type { DatabaseNames } from '../contracts/spec.js';
 import type { CarriedState, DatabaseSnapshot, LiveStatus, Stage } from '../contracts/workflow.js';
-import { act } from './profiles.js';
+import { quick } from './profiles.js';
 import { describeFailure } from './failures.js';
 
 /** Where the progress reads what it reports: the flow's current state. */
@@ -72,7 +72,7 @@ export class Progress {
       ...extra,
     };
     try {
-      await act.reportStatus(object.metadata, update);
+      await quick.reportStatus(object.metadata, update);
     } catch (error: unknown) {
       if (isCancellation(error)) throw error;
       log.warn('status not written', { phase, error: describeFailure(error).message });
