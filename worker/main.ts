@@ -2,7 +2,6 @@
 // with the database workflow and its activities, serve /healthz and /metrics, and on SIGTERM
 // stop polling, let in-flight activities finish within the grace time, then close everything.
 import type { Server } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import {
   DefaultLogger,
@@ -24,6 +23,7 @@ import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { boundedApiClient } from '../kube/bounded.js';
 import { listening, startHttp } from '../runtime/http.js';
 import { createLogger } from '../runtime/log.js';
+import { workflowCode } from './bundle.js';
 import { WorkerMetrics } from './metrics.js';
 
 const log = createLogger('rdsflow-worker');
@@ -86,6 +86,7 @@ async function main(): Promise<void> {
   const metrics = new WorkerMetrics();
   const { rds, consul, activities } = clients(config, metrics);
 
+  const workflows = workflowCode();
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   let server: Server | undefined;
   try {
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      workflowsPath: fileURLToPath(new URL('../workflows/database.ts', import.meta.url)),
+      ...workflows.options,
       activities,
       shutdownGraceTime: config.worker.shutdownGraceMs,
       interceptors: {
@@ -112,6 +113,7 @@ async function main(): Promise<void> {
         namespace: config.temporal.namespace,
         taskQueue: config.temporal.taskQueue,
         http: listening(server),
+        workflows: workflows.from,
       },
       'worker started',
     );

@@ -1,16 +1,21 @@
 // Determinism: every committed history (recorded by `npm run record-histories`) replays
-// cleanly against the current workflow code. A change that alters the command sequence fails
-// here; it needs patched() (or, for a deliberate break, a new recording).
+// cleanly against the workflow bundle the build ships (dist/workflow-bundle.js, what a compiled
+// worker loads), offline. A change that alters the command sequence fails here; it needs
+// patched() (or, for a deliberate break, a new recording). `npm test` builds first; a bundle
+// older than the workflow sources fails instead of testing yesterday's code.
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { BUNDLE_FILE } from '../../worker/bundle.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
-const dir = fileURLToPath(new URL('./histories/', import.meta.url));
-const workflowsPath = fileURLToPath(new URL('../../workflows/database.ts', import.meta.url));
+const repo = fileURLToPath(new URL('../../', import.meta.url));
+const dir = join(repo, 'test', 'replay', 'histories/');
+const bundle = join(repo, 'dist', BUNDLE_FILE);
 const files = readdirSync(dir)
   .filter((f) => f.endsWith('.json'))
   .sort();
@@ -34,13 +39,23 @@ describe('committed workflow histories', () => {
     }
   });
 
-  it('replay without nondeterminism against the current code', async () => {
+  it('replay without nondeterminism against the shipped bundle', async () => {
+    assert.ok(existsSync(bundle), `${bundle} is missing: run \`npm run build\` (npm test does)`);
+    const built = statSync(bundle).mtimeMs;
+    const newer = ['workflows', 'contracts']
+      .flatMap((folder) => readdirSync(join(repo, folder)).map((f) => join(repo, folder, f)))
+      .filter((f) => f.endsWith('.ts') && statSync(f).mtimeMs > built);
+    assert.deepEqual(newer, [], 'workflow sources changed after the bundle: run `npm run build`');
+
     const histories = files.map((file) => ({
       workflowId: file,
       history: JSON.parse(readFileSync(`${dir}${file}`, 'utf8')) as unknown,
     }));
     const failures: string[] = [];
-    for await (const result of Worker.runReplayHistories({ workflowsPath }, histories)) {
+    for await (const result of Worker.runReplayHistories(
+      { workflowBundle: { codePath: bundle } },
+      histories,
+    )) {
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
     }
     assert.deepEqual(failures, []);
