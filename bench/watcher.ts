@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { WORKFLOW_TYPE } from '../contracts/workflow.js';
+import { TEST_LABEL } from '../infra/apps.js';
 import { layoutFrom } from '../infra/layout.js';
 import { stackEnv } from '../infra/stack.js';
 
@@ -19,7 +20,8 @@ const { API_GROUP, API_VERSION, PLURAL } = await import('../contracts/database.j
 const { mergePatch } = await import('../kube/databases.js');
 
 const CONCURRENCY = 16;
-const LABEL = 'rdsflow.io/bench';
+// labelled like the tests' objects: `npm start`'s watcher leaves them alone
+const LABEL = TEST_LABEL;
 const config = loadConfig(process.env, ['temporal', 'kube']);
 const kube = kubeClientConfig(config.kube).makeApiClient(CustomObjectsApi);
 const where = { group: API_GROUP, version: API_VERSION, plural: PLURAL, namespace: 'default' };

@@ -1,7 +1,11 @@
 // rdsflow's own processes on the local stack: the worker and the watcher, started detached
 // beside the servers (`npm start`), each as its least-privilege service account, with logs in
 // the stack's log folder; `npm run infra -- down` (or `stop worker watcher`) stops them.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+// RDSFLOW_APPS_INSTANCE names a second pair beside the user's (its own state file and logs):
+// the `npm start` test runs one without touching the pair a user started.
+// The watcher of `npm start` leaves objects labelled `rdsflow.io/test` alone (its default
+// RDSFLOW_WATCH_SELECTOR): the tests' objects belong to the tests' own watchers and workers.
+import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Layout } from './layout.js';
@@ -24,12 +28,31 @@ interface AppState {
 
 type Say = (line: string) => void;
 
+/** Objects the tests create carry this label; `npm start`'s watcher does not select them. */
+export const TEST_LABEL = 'rdsflow.io/test';
+const WATCH_SELECTOR = `!${TEST_LABEL}`;
+
+function instance(): string {
+  const name = process.env['RDSFLOW_APPS_INSTANCE'] ?? '';
+  if (name !== '' && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(name))
+    throw new StackError(`RDSFLOW_APPS_INSTANCE must be a DNS label, got ${JSON.stringify(name)}`);
+  return name;
+}
+
+function suffix(): string {
+  const name = instance();
+  return name === '' ? '' : `-${name}`;
+}
+
 function stateFile(layout: Layout): string {
-  return join(layout.state, 'apps.json');
+  return join(layout.state, `apps${suffix()}.json`);
 }
 
 function load(layout: Layout): Partial<Record<AppName, AppState>> {
-  const file = stateFile(layout);
+  return loadFile(stateFile(layout));
+}
+
+function loadFile(file: string): Partial<Record<AppName, AppState>> {
   return existsSync(file)
     ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<Record<AppName, AppState>>)
     : {};
@@ -72,7 +95,7 @@ export async function startApps(
     }
     const { port, note } = await choosePort(APPS[name].port, taken);
     if (note) say(`${name}: ${note}`);
-    const log = join(layout.logs, `${name}.log`);
+    const log = join(layout.logs, `${name}${suffix()}.log`);
     if (existsSync(log)) renameSync(log, `${log}.1`);
     const pid = startDetached(
       process.execPath,
@@ -83,6 +106,9 @@ export async function startApps(
         ...env,
         KUBECONFIG: kubeconfigPath(layout, name),
         RDSFLOW_HTTP_ADDR: `${LOOPBACK}:${port}`,
+        ...(name === 'watcher' && !process.env['RDSFLOW_WATCH_SELECTOR']
+          ? { RDSFLOW_WATCH_SELECTOR: WATCH_SELECTOR }
+          : {}),
         ...extraEnv,
       },
     );
@@ -101,19 +127,24 @@ export async function startApps(
   return result as Record<AppName, AppState>;
 }
 
-/** The apps `npm start` left running. */
-export function runningApps(layout: Layout): AppName[] {
-  const state = load(layout);
-  return (Object.keys(APPS) as AppName[]).filter((name) => running(name, state[name]));
-}
-
-/** Stops the named apps (all by default) that this stack started. */
+/** Stops the named apps (all by default) of this instance (RDSFLOW_APPS_INSTANCE). */
 export async function stopApps(
   layout: Layout,
   say: Say,
   names: readonly AppName[] = Object.keys(APPS) as AppName[],
 ): Promise<void> {
-  const state = load(layout);
+  await stopAppsIn(stateFile(layout), say, names);
+}
+
+/** Stops the apps of every instance (`down`). */
+export async function stopAllApps(layout: Layout, say: Say): Promise<void> {
+  if (!existsSync(layout.state)) return;
+  for (const file of readdirSync(layout.state).filter((f) => /^apps(-.+)?\.json$/.test(f)))
+    await stopAppsIn(join(layout.state, file), say, Object.keys(APPS) as AppName[]);
+}
+
+async function stopAppsIn(file: string, say: Say, names: readonly AppName[]): Promise<void> {
+  const state = loadFile(file);
   for (const name of names) {
     const app = state[name];
     if (running(name, app)) {
@@ -122,5 +153,5 @@ export async function stopApps(
     }
     delete state[name];
   }
-  writeFileSync(stateFile(layout), `${JSON.stringify(state, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify(state, null, 2)}\n`);
 }

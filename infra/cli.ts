@@ -1,5 +1,5 @@
 // `npm run infra -- up|down|status|env|install`: the local stack's composition root.
-import { APPS, stopApps, type AppName } from './apps.js';
+import { APPS, stopAllApps, stopApps, type AppName } from './apps.js';
 import { installAll } from './install.js';
 import { layoutFrom } from './layout.js';
 import { StackError, down, stackEnv, status, stop, up } from './stack.js';
@@ -8,9 +8,10 @@ import { start } from './start.js';
 const USAGE = `usage: npm run infra -- <command> [options]
 
 commands:
-  start [--namespace NS] [--name NAME]
+  start [--namespace NS] [--name NAME] [--label KEY=VALUE]
                   up, then the worker and the watcher, then apply deploy/samples/orders.yaml
-                  and follow it to Available (\`npm start\`)
+                  and follow it to Available (\`npm start\`); its watcher leaves objects
+                  labelled rdsflow.io/test (the tests') alone
   up              install what is missing, start every server on 127.0.0.1, wait until healthy
   down [--purge]  stop the worker, the watcher and every server of ours; --purge also deletes data
   stop NAME...    stop some servers (keeping their ports for the next \`up\`), or worker/watcher
@@ -21,7 +22,9 @@ commands:
 
 environment:
   RDSFLOW_CACHE   where binaries are cached (default ~/.cache/rdsflow)
-  RDSFLOW_STATE   where data, logs and state live (default $RDSFLOW_CACHE/state)`;
+  RDSFLOW_STATE   where data, logs and state live (default $RDSFLOW_CACHE/state)
+  RDSFLOW_APPS_INSTANCE
+                  start/stop a second worker and watcher beside the default pair`;
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -29,6 +32,14 @@ function say(line: string): void {
 
 function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+function labelOption(value: string): Record<string, string> {
+  if (value === '') return {};
+  const [key, label, ...rest] = value.split('=');
+  if (!key || label === undefined || rest.length > 0)
+    throw new StackError(`--label takes KEY=VALUE, got ${JSON.stringify(value)}`);
+  return { [key]: label };
 }
 
 function serverNames(args: readonly string[]): string[] {
@@ -50,6 +61,7 @@ async function main(argv: readonly string[]): Promise<number> {
       await start(layout, say, {
         namespace: option('--namespace', 'default'),
         name: option('--name', 'orders'),
+        labels: labelOption(option('--label', '')),
       });
       return 0;
     }
@@ -57,7 +69,7 @@ async function main(argv: readonly string[]): Promise<number> {
       await up(layout, say);
       return 0;
     case 'down':
-      await stopApps(layout, say);
+      await stopAllApps(layout, say);
       await down(layout, say, { purge: rest.includes('--purge') });
       return 0;
     case 'stop': {

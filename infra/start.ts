@@ -13,13 +13,15 @@ import { StackError, stackEnv, up } from './stack.js';
 export interface StartOptions {
   readonly namespace: string;
   readonly name: string;
+  /** labels for the sample object */
+  readonly labels?: Record<string, string>;
   /** passed to the worker and watcher (e.g. RDSFLOW_WATCH_NAMESPACES) */
   readonly appEnv?: Record<string, string>;
   readonly timeoutMs?: number;
 }
 
 interface Sample {
-  metadata: { name: string; namespace?: string };
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
   status?: {
     phase?: string;
     message?: string;
@@ -57,6 +59,8 @@ export async function start(
   ) as Sample;
   sample.metadata.name = options.name;
   sample.metadata.namespace = options.namespace;
+  if (options.labels && Object.keys(options.labels).length > 0)
+    sample.metadata.labels = { ...sample.metadata.labels, ...options.labels };
   const ref = `${options.namespace}/${options.name}`;
   say('');
   say(`applying the sample Database ${ref} (deploy/samples/orders.yaml)`);

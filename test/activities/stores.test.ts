@@ -15,7 +15,7 @@ import { mergePatch, writeStatus } from '../../kube/databases.js';
 import { resolveDatabase, type ResolvedDatabase } from '../../contracts/spec.js';
 import { FAILURE } from '../../contracts/workflow.js';
 import { failureOf, run } from '../support/activity.js';
-import { config, uniqueName } from '../support/env.js';
+import { TEST_LABEL, config, uniqueName } from '../support/env.js';
 
 function database(uid = randomUUID(), name = uniqueName('store')): ResolvedDatabase {
   const result = resolveDatabase({
@@ -244,7 +244,7 @@ describe('Kubernetes status activities', () => {
       body: {
         apiVersion: `${API_GROUP}/${API_VERSION}`,
         kind: 'Database',
-        metadata: { name: uniqueName('status') },
+        metadata: { name: uniqueName('status'), labels: { [TEST_LABEL]: 'true' } },
         spec: { engine: 'postgres' },
       },
     })) as DatabaseObject;
@@ -365,7 +365,7 @@ describe('Kubernetes status activities', () => {
       body: {
         apiVersion: `${API_GROUP}/${API_VERSION}`,
         kind: 'Database',
-        metadata: { name },
+        metadata: { name, labels: { [TEST_LABEL]: 'true' } },
         spec: { engine: 'postgres' },
       },
     })) as DatabaseObject;

@@ -1,3 +1,4 @@
+// @tools: chromium
 // The Temporal Web UI finds a database's runs by its search attributes: headless Chromium
 // (Debian's) opens the UI's workflow list filtered by DatabaseName and DatabasePhase, and the
 // rendered page lists the database's workflow. A screenshot is kept beside the logs.
@@ -19,11 +20,7 @@ function chromium(...args: string[]): Promise<string> {
       ['--headless', '--no-sandbox', '--disable-gpu', '--window-size=1400,900', ...args],
       { timeout: 90_000, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) =>
-        error
-          ? reject(
-              new Error(`chromium failed (is Debian's chromium installed?): ${stderr.slice(-500)}`),
-            )
-          : resolve(stdout),
+        error ? reject(new Error(`chromium failed: ${stderr.slice(-500)}`)) : resolve(stdout),
     );
   });
 }

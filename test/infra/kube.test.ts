@@ -11,7 +11,7 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import { kubeClientConfig } from '../../config/clients.js';
-import { config, eventually, uniqueName } from '../support/env.js';
+import { TEST_LABEL, config, eventually, uniqueName } from '../support/env.js';
 
 const kc = kubeClientConfig(config.kube);
 const objects = kc.makeApiClient(CustomObjectsApi);
@@ -70,7 +70,7 @@ describe('kube-apiserver with the Database CRD', () => {
       body: {
         apiVersion: 'rdsflow.io/v1alpha1',
         kind: 'Database',
-        metadata: { name, labels: { 'rdsflow.io/test-run': runLabel } },
+        metadata: { name, labels: { 'rdsflow.io/test-run': runLabel, [TEST_LABEL]: 'true' } },
         spec: { engine: 'postgres', tags: { team: 'shop' } },
       },
     })) as { metadata: { uid: string }; spec: Record<string, unknown> };
@@ -113,7 +113,7 @@ describe('kube-apiserver with the Database CRD', () => {
         body: {
           apiVersion: 'rdsflow.io/v1alpha1',
           kind: 'Database',
-          metadata: { name: uniqueName('tiny') },
+          metadata: { name: uniqueName('tiny'), labels: { [TEST_LABEL]: 'true' } },
           spec: { engine: 'oracle', storageGiB: 5 },
         },
       })

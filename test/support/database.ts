@@ -14,7 +14,7 @@ import {
 import { workflowIdFor } from '../../contracts/names.js';
 import { getDatabase } from '../../kube/databases.js';
 import { WORKFLOW_TYPE, type DatabaseWorkflowInput } from '../../contracts/workflow.js';
-import { config, eventually } from './env.js';
+import { TEST_LABEL, config, eventually } from './env.js';
 
 export const kube = kubeClientConfig(config.kube).makeApiClient(CustomObjectsApi);
 export const objectRef = {
@@ -34,7 +34,7 @@ export async function createDatabase(
     body: {
       apiVersion: `${API_GROUP}/${API_VERSION}`,
       kind: 'Database',
-      metadata: { name, ...(labels ? { labels } : {}) },
+      metadata: { name, labels: { [TEST_LABEL]: 'true', ...labels } },
       spec,
     },
   })) as DatabaseObject;

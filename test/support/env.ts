@@ -3,6 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../../config/config.js';
+import { TEST_LABEL } from '../../infra/apps.js';
+
+/** Every object a test creates carries it: `npm start`'s watcher leaves them alone. */
+export { TEST_LABEL };
 
 export const config = loadConfig(process.env, ['temporal', 'kube', 'aws', 'vault', 'consul']);
 

@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { stringify } from 'yaml';
 import { API_GROUP, API_VERSION } from '../../contracts/database.js';
-import { config, tools } from './env.js';
+import { TEST_LABEL, config, tools } from './env.js';
 
 export function kubectl(args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -26,7 +26,7 @@ export async function applyDatabase(
   const manifest = {
     apiVersion: `${API_GROUP}/${API_VERSION}`,
     kind: 'Database',
-    metadata: { name, namespace, labels },
+    metadata: { name, namespace, labels: { [TEST_LABEL]: 'true', ...labels } },
     spec,
   };
   await kubectl(['apply', '-f', '-'], stringify(manifest));

@@ -9,9 +9,9 @@ import { API_GROUP, API_VERSION, type DatabaseObject } from '../../contracts/dat
 import { workflowIdFor } from '../../contracts/names.js';
 import { listDatabases, mergePatch } from '../../kube/databases.js';
 import { kube, objectRef } from './database.js';
-import { config, uniqueName } from './env.js';
+import { TEST_LABEL, config, uniqueName } from './env.js';
 
-export const LABEL = 'rdsflow.io/test';
+export const LABEL = TEST_LABEL;
 export const NO_SPEC = Symbol('no spec');
 const core = kubeClientConfig(config.kube).makeApiClient(CoreV1Api);
 

@@ -1,3 +1,4 @@
+// @exclusive: restarts the kube-apiserver and stops Temporal, which every test shares
 // Nothing missed, nothing doubled: the watch connection cut by an apiserver restart while the
 // watcher is frozen (so it resumes from a version the restarted server no longer has: 410 Gone,
 // relist), the watcher killed while objects change, Temporal down while objects arrive.

@@ -1,3 +1,4 @@
+// @exclusive: loosens the Database CRD, which every test shares
 // Objects stored before the schema tightened, and hostile ones: each gets a clear status and a
 // Kubernetes Event naming the problem, no workflow, no retry storm, while the watcher keeps
 // serving the good objects beside them. The CRD is loosened for the length of the test (as an
