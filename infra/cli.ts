@@ -1,9 +1,11 @@
 // `npm run infra -- up|down|status|env|install`: the local stack's composition root.
 import { APPS, stopAllApps, stopApps, type AppName } from './apps.js';
+import { buildImage } from './image.js';
 import { installAll } from './install.js';
 import { layoutFrom } from './layout.js';
 import { StackError, down, stackEnv, status, stop, up } from './stack.js';
 import { start } from './start.js';
+import { IMAGE_TOOLS, TOOLS, ensureTools, type Tool } from './tools.js';
 
 const USAGE = `usage: npm run infra -- <command> [options]
 
@@ -19,6 +21,9 @@ commands:
   status [--json] show each server, its pid, ports and health (exit 3 when one is down)
   env [--json]    print the client environment: eval "$(npm run -s infra -- env)"
   install         only install (or check) the pinned servers
+  tools           install the Debian tools tests use (chromium, buildah, podman, runc, busybox)
+  image           build the container image (deploy/Containerfile) with buildah, on a Node 22
+                  base assembled offline; run it with podman (see docs/operating.md)
 
 environment:
   RDSFLOW_CACHE   where binaries are cached (default ~/.cache/rdsflow)
@@ -86,6 +91,13 @@ async function main(argv: readonly string[]): Promise<number> {
       return 0;
     case 'install':
       await installAll(layout, say);
+      return 0;
+    case 'tools':
+      await ensureTools(layout, say, Object.keys(TOOLS) as Tool[]);
+      return 0;
+    case 'image':
+      await ensureTools(layout, say, IMAGE_TOOLS);
+      await buildImage(layout, say);
       return 0;
     case 'status': {
       const servers = await status(layout);

@@ -113,7 +113,22 @@ const kube: Step = {
   },
 };
 
-const STEPS: readonly Step[] = [python, consul, kube];
+const composeCheck: Step = {
+  slug: 'compose-check',
+  name: 'compose-check (compose-go, built from the Go module proxy)',
+  done: (layout) => existsSync(binaries(layout).composeCheck),
+  async run(layout, log) {
+    const staging = `${layout.composeCheckBin}.tmp`;
+    rmSync(staging, { recursive: true, force: true });
+    await runLogged('go', ['build', '-o', join(staging, 'compose-check'), '.'], log, {
+      cwd: join(layout.repo, 'infra', 'compose-check'),
+    });
+    rmSync(layout.composeCheckBin, { recursive: true, force: true });
+    renameSync(staging, layout.composeCheckBin);
+  },
+};
+
+const STEPS: readonly Step[] = [python, consul, kube, composeCheck];
 
 /** Installs what is missing; prints one line per step with its duration. */
 export async function installAll(layout: Layout, say: Say): Promise<void> {

@@ -1,6 +1,7 @@
 // Where the local stack lives: binaries and data are cached outside the repository so that a
 // fresh clone on the same machine (as CI makes) reuses them.
-import { existsSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +25,8 @@ export interface Layout {
   readonly venv: string;
   readonly kubeBin: string;
   readonly consulBin: string;
+  /** compose-check (infra/compose-check), keyed by its sources' hash */
+  readonly composeCheckBin: string;
 }
 
 export function layoutFrom(env: NodeJS.ProcessEnv): Layout {
@@ -39,6 +42,7 @@ export function layoutFrom(env: NodeJS.ProcessEnv): Layout {
     venv: join(cache, 'python', 'venv'),
     kubeBin: join(cache, `kube-${PINS.kubernetes}`),
     consulBin: join(cache, `consul-${PINS.consulDeb}`),
+    composeCheckBin: join(cache, `compose-check-${composeCheckHash()}`),
   };
 }
 
@@ -55,7 +59,16 @@ export function binaries(layout: Layout) {
     kubeApiserver: join(layout.kubeBin, 'kube-apiserver'),
     kubectl: join(layout.kubeBin, 'kubectl'),
     consul: join(layout.consulBin, 'consul'),
+    composeCheck: join(layout.composeCheckBin, 'compose-check'),
   } as const;
+}
+
+/** compose-check is rebuilt when its Go sources or pins change. */
+function composeCheckHash(): string {
+  const dir = fileURLToPath(new URL('compose-check/', import.meta.url));
+  const hash = createHash('sha256');
+  for (const f of ['go.mod', 'go.sum', 'main.go']) hash.update(readFileSync(join(dir, f)));
+  return hash.digest('hex').slice(0, 12);
 }
 
 function sitePackages(venv: string): string {

@@ -432,6 +432,7 @@ export function toolEnv(layout: Layout): Record<string, string> {
     RDSFLOW_TEMPORAL_TEST_SERVER: bin.temporalTestServer,
     RDSFLOW_TEMPORAL_CLI: bin.temporal,
     RDSFLOW_KUBECTL: bin.kubectl,
+    RDSFLOW_COMPOSE_CHECK: bin.composeCheck,
   };
 }
 

@@ -1,6 +1,6 @@
 // Debian tools some tests drive, installed by the project like its servers (`npm test` and
-// `npm run infra -- tools` call this): Chromium for the Temporal UI test, buildah, podman and
-// runc for the image test. They come from Debian's archive (no browser or binary downloads
+// `npm run infra -- tools` call this): Chromium for the Temporal UI test, buildah, podman, runc
+// and busybox for the image test. They come from Debian's archive (no browser or binary downloads
 // here), so installing needs root; without it, the error says the one command to run.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -15,8 +15,12 @@ export const TOOLS = {
   buildah: { command: 'buildah', packages: ['buildah'] },
   podman: { command: 'podman', packages: ['podman'] },
   runc: { command: 'runc', packages: ['runc'] },
+  busybox: { command: 'busybox', packages: ['busybox-static'] },
 } as const;
 export type Tool = keyof typeof TOOLS;
+
+/** What building and running the image takes (infra/image.ts). */
+export const IMAGE_TOOLS: readonly Tool[] = ['buildah', 'podman', 'runc', 'busybox'];
 
 function present(command: string): boolean {
   try {

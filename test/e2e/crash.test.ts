@@ -21,7 +21,8 @@ async function secretNames(): Promise<string[]> {
   return listed.data.keys;
 }
 
-describe('crash safety of the real worker', () => {
+// the two crashes are independent (own task queue, object and trap proxy): they run side by side
+describe('crash safety of the real worker', { concurrency: true }, () => {
   let client: Client;
   let rdsProxy: HookProxy;
   let vaultProxy: HookProxy;

@@ -51,6 +51,10 @@ export const tools = {
   get kubectl(): string {
     return required('RDSFLOW_KUBECTL');
   },
+  /** compose-go's loader (infra/compose-check): docker-compose.yml as Docker Compose reads it */
+  get composeCheck(): string {
+    return required('RDSFLOW_COMPOSE_CHECK');
+  },
   /** moto itself, behind the stack's RDS front: what is really there */
   get motoUrl(): string {
     return required('RDSFLOW_MOTO_URL');

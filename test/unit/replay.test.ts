@@ -4,18 +4,16 @@
 // patched() (or, for a deliberate break, a new recording). `npm test` builds first; a bundle
 // older than the workflow sources fails instead of testing yesterday's code.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { BUNDLE_FILE } from '../../worker/bundle.js';
+import { built, repo } from '../support/built.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
-const repo = fileURLToPath(new URL('../../', import.meta.url));
 const dir = join(repo, 'test', 'replay', 'histories/');
-const bundle = join(repo, 'dist', BUNDLE_FILE);
 const files = readdirSync(dir)
   .filter((f) => f.endsWith('.json'))
   .sort();
@@ -40,13 +38,7 @@ describe('committed workflow histories', () => {
   });
 
   it('replay without nondeterminism against the shipped bundle', async () => {
-    assert.ok(existsSync(bundle), `${bundle} is missing: run \`npm run build\` (npm test does)`);
-    const built = statSync(bundle).mtimeMs;
-    const newer = ['workflows', 'contracts']
-      .flatMap((folder) => readdirSync(join(repo, folder)).map((f) => join(repo, folder, f)))
-      .filter((f) => f.endsWith('.ts') && statSync(f).mtimeMs > built);
-    assert.deepEqual(newer, [], 'workflow sources changed after the bundle: run `npm run build`');
-
+    const bundle = built(BUNDLE_FILE);
     const histories = files.map((file) => ({
       workflowId: file,
       history: JSON.parse(readFileSync(`${dir}${file}`, 'utf8')) as unknown,
