@@ -6,6 +6,7 @@ import { FAILURE } from '../contracts/workflow.js';
 import {
   addFinalizer,
   httpCodeOf,
+  KnownObjects,
   recordEvent,
   removeFinalizer,
   writeStatus,
@@ -51,18 +52,22 @@ export interface KubeStatusActivities {
 
 export function createKubeStatusActivities(deps: KubeDeps): KubeStatusActivities {
   const now = deps.now ?? (() => new Date());
+  // the objects as this worker last read or wrote them: no read before each write
+  const known = new KnownObjects();
   return {
     /** Writes phase, message and the Ready condition; false when the object is gone. */
     async reportStatus(ref: DatabaseRef, update: StatusUpdate): Promise<{ written: boolean }> {
       const written = await classified('reportStatus', () =>
-        writeStatus(deps.kube, ref, update, now()),
+        writeStatus(deps.kube, ref, update, now(), known),
       );
       return { written };
     },
 
     /** Adds our finalizer so the object outlives its database; false when it cannot. */
     async ensureFinalizer(ref: DatabaseRef): Promise<{ present: boolean }> {
-      const present = await classified('ensureFinalizer', () => addFinalizer(deps.kube, ref));
+      const present = await classified('ensureFinalizer', () =>
+        addFinalizer(deps.kube, ref, known.get(ref), known),
+      );
       return { present };
     },
 
@@ -85,7 +90,9 @@ export function createKubeStatusActivities(deps: KubeDeps): KubeStatusActivities
 
     /** Removes our finalizer once the database is gone, letting Kubernetes delete the object. */
     async releaseFinalizer(ref: DatabaseRef): Promise<{ released: boolean }> {
-      const released = await classified('releaseFinalizer', () => removeFinalizer(deps.kube, ref));
+      const released = await classified('releaseFinalizer', () =>
+        removeFinalizer(deps.kube, ref, known),
+      );
       log.info('finalizer released', { namespace: ref.namespace, name: ref.name });
       return { released };
     },

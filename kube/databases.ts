@@ -77,6 +77,36 @@ export async function listDatabases(
   return list.items ?? [];
 }
 
+/**
+ * The last version of each object this process read or wrote, by UID, bounded (the oldest is
+ * dropped first). A write computed from it carries its resourceVersion, so a version that has
+ * moved on answers 409 and the object is read again: the cache saves the read before each write
+ * (the worker writes status several times per database), never a lost update.
+ */
+export class KnownObjects {
+  private readonly objects = new Map<string, DatabaseObject>();
+
+  constructor(private readonly limit = 2_000) {}
+
+  get(ref: DatabaseRef): DatabaseObject | undefined {
+    return this.objects.get(ref.uid);
+  }
+
+  remember(object: DatabaseObject | undefined): void {
+    if (!object?.metadata?.uid) return;
+    this.objects.delete(object.metadata.uid);
+    this.objects.set(object.metadata.uid, object);
+    if (this.objects.size > this.limit) {
+      const oldest = this.objects.keys().next().value;
+      if (oldest !== undefined) this.objects.delete(oldest);
+    }
+  }
+
+  forget(ref: DatabaseRef): void {
+    this.objects.delete(ref.uid);
+  }
+}
+
 /** The object if it still exists with this UID, else undefined. */
 export async function currentObject(
   kube: DatabaseApi,
@@ -121,12 +151,16 @@ export async function writeStatus(
   ref: DatabaseRef,
   update: StatusUpdate,
   now: Date,
+  known = new KnownObjects(0),
 ): Promise<boolean> {
+  let object = known.get(ref) ?? (await currentObject(kube, ref));
   for (let attempt = 1; ; attempt++) {
-    const object = await currentObject(kube, ref);
-    if (!object) return false;
+    if (!object) {
+      known.forget(ref);
+      return false;
+    }
     try {
-      await kube.patchNamespacedCustomObjectStatus(
+      const written: unknown = await kube.patchNamespacedCustomObjectStatus(
         {
           group: API_GROUP,
           version: API_VERSION,
@@ -140,12 +174,17 @@ export async function writeStatus(
         },
         mergePatch,
       );
+      known.remember(written as DatabaseObject);
       return true;
     } catch (error: unknown) {
       const code = httpCodeOf(error);
-      if (code === 404) return false;
+      if (code === 404) {
+        known.forget(ref);
+        return false;
+      }
       if (code !== 409 || attempt >= STATUS_ATTEMPTS) throw error;
     }
+    object = await currentObject(kube, ref);
   }
 }
 
@@ -181,12 +220,13 @@ export async function addFinalizer(
   kube: DatabaseApi,
   ref: DatabaseRef,
   seen?: DatabaseObject,
+  known = new KnownObjects(0),
 ): Promise<boolean> {
   if (seen && seen.metadata.uid === ref.uid && !seen.metadata.deletionTimestamp) {
     const finalizers = seen.metadata.finalizers ?? [];
     if (finalizers.includes(FINALIZER)) return true;
     try {
-      await patchFinalizers(kube, seen, [...finalizers, FINALIZER]);
+      known.remember(await patchFinalizers(kube, seen, [...finalizers, FINALIZER]));
       return true;
     } catch (error: unknown) {
       const code = httpCodeOf(error);
@@ -194,35 +234,53 @@ export async function addFinalizer(
     }
   }
   const object = await currentObject(kube, ref);
+  known.remember(object);
   if (!object) return false;
   const finalizers = object.metadata.finalizers ?? [];
   if (finalizers.includes(FINALIZER)) return true;
   // NOTE: Kubernetes forbids new finalizers on an object that is already being deleted
   if (object.metadata.deletionTimestamp) return false;
-  await patchFinalizers(kube, object, [...finalizers, FINALIZER]);
+  known.remember(await patchFinalizers(kube, object, [...finalizers, FINALIZER]));
   return true;
 }
 
-/** Removes our finalizer, letting Kubernetes delete the object; true when it is not there. */
-export async function removeFinalizer(kube: DatabaseApi, ref: DatabaseRef): Promise<boolean> {
-  const object = await currentObject(kube, ref);
-  if (!object) return true;
-  const finalizers = object.metadata.finalizers ?? [];
-  if (!finalizers.includes(FINALIZER)) return true;
-  await patchFinalizers(
-    kube,
-    object,
-    finalizers.filter((f) => f !== FINALIZER),
-  );
-  return true;
+/**
+ * Removes our finalizer, letting Kubernetes delete the object; true when it is not there. From
+ * the object as last known when there is one (a compare-and-swap on its version), else read.
+ */
+export async function removeFinalizer(
+  kube: DatabaseApi,
+  ref: DatabaseRef,
+  known = new KnownObjects(0),
+): Promise<boolean> {
+  let object = known.get(ref) ?? (await currentObject(kube, ref));
+  for (let attempt = 1; ; attempt++) {
+    if (!object) return true;
+    const finalizers = object.metadata.finalizers ?? [];
+    if (!finalizers.includes(FINALIZER)) return true;
+    try {
+      await patchFinalizers(
+        kube,
+        object,
+        finalizers.filter((f) => f !== FINALIZER),
+      );
+      known.forget(ref);
+      return true;
+    } catch (error: unknown) {
+      const code = httpCodeOf(error);
+      if (code === 404) return true;
+      if (code !== 409 || attempt >= STATUS_ATTEMPTS) throw error;
+    }
+    object = await currentObject(kube, ref);
+  }
 }
 
 async function patchFinalizers(
   kube: DatabaseApi,
   object: DatabaseObject,
   finalizers: string[],
-): Promise<void> {
-  await kube.patchNamespacedCustomObject(
+): Promise<DatabaseObject> {
+  return (await kube.patchNamespacedCustomObject(
     {
       group: API_GROUP,
       version: API_VERSION,
@@ -233,7 +291,7 @@ async function patchFinalizers(
       body: { metadata: { finalizers, resourceVersion: object.metadata.resourceVersion } },
     },
     mergePatch,
-  );
+  )) as DatabaseObject;
 }
 
 export interface DatabaseEvent {

@@ -1,0 +1,157 @@
+// `npm run bench` (second part; alone: `tsx bench/provision.ts [N]`): rdsflow's own overhead
+// from apply to Available, with an RDS that answers at once (the worker talks to moto directly,
+// not to the realistic front), and what it asks of the apiserver per database, counted from the
+// apiserver's own /metrics (apiserver_request_total): the GETs, PATCHes and Event POSTs of the
+// worker and the watcher while N databases are provisioned, then deleted. The benchmark itself
+// only creates, deletes and LISTs (never counted). Run it on a quiet stack: another client of
+// the apiserver (a test run) would be counted too. Needs `npm run infra -- up`.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import { TEST_LABEL } from '../infra/apps.js';
+import { layoutFrom } from '../infra/layout.js';
+import { stackEnv } from '../infra/stack.js';
+
+Object.assign(process.env, stackEnv(layoutFrom(process.env)));
+const { loadConfig } = await import('../config/config.js');
+const { kubeClientConfig } = await import('../config/clients.js');
+const { startWatcher, startWorker } = await import('../test/support/processes.js');
+const { API_GROUP, API_VERSION, PLURAL } = await import('../contracts/database.js');
+const { listDatabases, mergePatch } = await import('../kube/databases.js');
+
+const config = loadConfig(process.env, ['kube']);
+const kube = kubeClientConfig(config.kube).makeApiClient(CustomObjectsApi);
+const where = { group: API_GROUP, version: API_VERSION, plural: PLURAL, namespace: 'default' };
+const n = Number(process.argv[2] ?? 20);
+const id = `bench-p-${Date.now().toString(36)}`;
+const selector = `${TEST_LABEL}=${id}`;
+
+/** rdsflow's requests so far: GET/PATCH of Databases (and their status), Event POSTs. */
+function requestCounts(): Map<string, number> {
+  const text = execFileSync(
+    process.env['RDSFLOW_KUBECTL'] ?? 'kubectl',
+    ['get', '--raw', '/metrics'],
+    {
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  ).toString();
+  const counts = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const label = (k: string) => new RegExp(`${k}="([^"]*)"`).exec(line)?.[1] ?? '';
+    const resource = label('resource');
+    const verb = label('verb');
+    const ours =
+      (resource === 'databases' && (verb === 'GET' || verb === 'PATCH' || verb === 'APPLY')) ||
+      (resource === 'events' && verb === 'POST');
+    if (!ours) continue;
+    const key = `${verb} ${resource}${label('subresource') ? `/${label('subresource')}` : ''}`;
+    counts.set(key, (counts.get(key) ?? 0) + Number(line.split(' ').at(-1)));
+  }
+  return counts;
+}
+
+function since(before: Map<string, number>): Map<string, number> {
+  const delta = new Map<string, number>();
+  for (const [key, value] of requestCounts()) {
+    const d = value - (before.get(key) ?? 0);
+    if (d > 0) delta.set(key, d);
+  }
+  return delta;
+}
+
+function perDatabase(delta: Map<string, number>): string {
+  const total = [...delta.values()].reduce((a, b) => a + b, 0);
+  const parts = [...delta].map(([k, v]) => `${(v / n).toFixed(1)} ${k}`).join(', ');
+  return `${(total / n).toFixed(1)} per database (${parts})`;
+}
+
+function rssMiB(pid: number): number {
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  return kb / 1024;
+}
+
+async function phases(): Promise<Map<string, string>> {
+  const objects = await listDatabases(kube, 'default', selector);
+  return new Map(objects.map((o) => [o.metadata.name, o.status?.phase ?? 'Pending']));
+}
+
+async function until(what: string, done: (p: Map<string, string>) => boolean): Promise<void> {
+  const deadline = Date.now() + 5 * 60_000;
+  while (!done(await phases())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function create(name: string): Promise<void> {
+  await kube.createNamespacedCustomObject({
+    ...where,
+    body: {
+      apiVersion: `${API_GROUP}/${API_VERSION}`,
+      kind: 'Database',
+      metadata: { name, labels: { [TEST_LABEL]: id } },
+      spec: { engine: 'postgres', deletionPolicy: 'Delete' },
+    },
+  });
+}
+
+const worker = await startWorker(id, {
+  AWS_ENDPOINT_URL_RDS: process.env['RDSFLOW_MOTO_URL'] ?? '',
+  RDSFLOW_POLL_INTERVAL: '100ms',
+});
+const watcher = await startWatcher({ taskQueue: id, selector });
+try {
+  // one at a time: rdsflow's own time from the create returning to the status saying Available
+  const single: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const name = `${id}-one-${i}`;
+    const t0 = Date.now();
+    await create(name);
+    await until(`${name} Available`, (p) => p.get(name) === 'Available');
+    single.push(Date.now() - t0);
+  }
+  single.sort((a, b) => a - b);
+  process.stdout.write(
+    `one Database, apply → Available, RDS answering at once (5 runs): ` +
+      `median ${single[2]} ms, best ${single[0]} ms, worst ${single[4]} ms\n`,
+  );
+
+  const names = Array.from({ length: n }, (_, i) => `${id}-${i}`);
+  let before = requestCounts();
+  const t0 = Date.now();
+  await Promise.all(names.map(create));
+  await until(`${n} Available`, (p) => names.every((x) => p.get(x) === 'Available'));
+  const seconds = (Date.now() - t0) / 1000;
+  process.stdout.write(
+    `${n} Databases at once → all Available in ${seconds.toFixed(1)} s ` +
+      `(${(n / seconds).toFixed(1)} /s)\n`,
+  );
+  process.stdout.write(`apiserver requests by rdsflow, provision: ${perDatabase(since(before))}\n`);
+  process.stdout.write(
+    `RSS with ${n + 5} databases serving: worker ${rssMiB(worker.child.pid ?? 0).toFixed(0)} MiB, ` +
+      `watcher ${rssMiB(watcher.child.pid ?? 0).toFixed(0)} MiB\n`,
+  );
+
+  const singles = [...(await phases()).keys()].filter((x) => !names.includes(x));
+  await Promise.all(singles.map((name) => kube.deleteNamespacedCustomObject({ ...where, name })));
+  await until('the single ones deleted', (p) => singles.every((x) => !p.has(x)));
+  before = requestCounts();
+  await Promise.all(names.map((name) => kube.deleteNamespacedCustomObject({ ...where, name })));
+  await until(`${n} deleted`, (p) => names.every((x) => !p.has(x)));
+  process.stdout.write(`apiserver requests by rdsflow, delete:    ${perDatabase(since(before))}\n`);
+} finally {
+  await watcher.stop();
+  await worker.stop();
+  for (const o of await listDatabases(kube, 'default', selector)) {
+    await kube
+      .patchNamespacedCustomObject(
+        { ...where, name: o.metadata.name, body: { metadata: { finalizers: null } } },
+        mergePatch,
+      )
+      .catch(() => undefined);
+    await kube
+      .deleteNamespacedCustomObject({ ...where, name: o.metadata.name })
+      .catch(() => undefined);
+  }
+}
