@@ -2,6 +2,8 @@
 // does the work; here its errors become the workflow's failure types).
 import { activityInfo, log } from '@temporalio/activity';
 import type { DatabaseRef, StatusUpdate } from '../contracts/database.js';
+import type { ObjectVersion } from '../contracts/workflow.js';
+import { FINALIZER } from '../contracts/names.js';
 import { FAILURE } from '../contracts/workflow.js';
 import {
   addFinalizer,
@@ -44,8 +46,12 @@ async function classified<T>(step: string, call: () => Promise<T>): Promise<T> {
 }
 
 export interface KubeStatusActivities {
-  reportStatus(ref: DatabaseRef, update: StatusUpdate): Promise<{ written: boolean }>;
-  ensureFinalizer(ref: DatabaseRef): Promise<{ present: boolean }>;
+  reportStatus(
+    ref: DatabaseRef,
+    update: StatusUpdate,
+    seen?: ObjectVersion,
+  ): Promise<{ written: boolean }>;
+  ensureFinalizer(ref: DatabaseRef, seen?: ObjectVersion): Promise<{ present: boolean }>;
   recordEvent(ref: DatabaseRef, event: DatabaseEvent): Promise<{ recorded: boolean }>;
   releaseFinalizer(ref: DatabaseRef): Promise<{ released: boolean }>;
 }
@@ -56,7 +62,12 @@ export function createKubeStatusActivities(deps: KubeDeps): KubeStatusActivities
   const known = new KnownObjects();
   return {
     /** Writes phase, message and the Ready condition; false when the object is gone. */
-    async reportStatus(ref: DatabaseRef, update: StatusUpdate): Promise<{ written: boolean }> {
+    async reportStatus(
+      ref: DatabaseRef,
+      update: StatusUpdate,
+      seen?: ObjectVersion,
+    ): Promise<{ written: boolean }> {
+      if (seen) known.offer(ref, seen);
       const written = await classified('reportStatus', () =>
         writeStatus(deps.kube, ref, update, now(), known),
       );
@@ -64,7 +75,10 @@ export function createKubeStatusActivities(deps: KubeDeps): KubeStatusActivities
     },
 
     /** Adds our finalizer so the object outlives its database; false when it cannot. */
-    async ensureFinalizer(ref: DatabaseRef): Promise<{ present: boolean }> {
+    async ensureFinalizer(ref: DatabaseRef, seen?: ObjectVersion): Promise<{ present: boolean }> {
+      // the watcher adds it before it starts the workflow, and hands on the version it left:
+      // ours there is the proof, without a read (a workflow started otherwise reads)
+      if (!known.get(ref) && seen?.finalizers?.includes(FINALIZER)) return { present: true };
       const present = await classified('ensureFinalizer', () =>
         addFinalizer(deps.kube, ref, known.get(ref), known),
       );

@@ -3,6 +3,7 @@
 // beyond message definitions, so workflows may import it.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type {
+  Condition,
   DatabaseRef,
   DatabaseSpec,
   DeletionPolicy,
@@ -17,6 +18,18 @@ export const WORKFLOW_TYPE = 'databaseWorkflow';
 export interface DatabaseSnapshot {
   readonly metadata: DatabaseRef & { readonly generation?: number };
   readonly spec: DatabaseSpec | Record<string, unknown>;
+  /**
+   * The object's version as the watcher saw it, handed on to status writes: a write computed
+   * from it needs no read first (a compare-and-swap: a version that moved on is read again).
+   */
+  readonly seen?: ObjectVersion;
+}
+
+export interface ObjectVersion {
+  readonly resourceVersion: string;
+  readonly conditions?: Condition[];
+  /** the finalizers at that version: ours there proves the watcher guarded the object */
+  readonly finalizers?: string[];
 }
 
 /**

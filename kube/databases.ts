@@ -81,30 +81,66 @@ export async function listDatabases(
  * The last version of each object this process read or wrote, by UID, bounded (the oldest is
  * dropped first). A write computed from it carries its resourceVersion, so a version that has
  * moved on answers 409 and the object is read again: the cache saves the read before each write
- * (the worker writes status several times per database), never a lost update.
+ * (the worker writes status several times per database), never a lost update. Beside them, the
+ * versions others saw and handed on (`offer`: the watcher's, through the workflow), which only
+ * status writes use: they hold no finalizers.
  */
 export class KnownObjects {
   private readonly objects = new Map<string, DatabaseObject>();
+  private readonly seen = new Map<string, DatabaseObject>();
 
   constructor(private readonly limit = 2_000) {}
 
+  /** The object as this process last read or wrote it. */
   get(ref: DatabaseRef): DatabaseObject | undefined {
     return this.objects.get(ref.uid);
   }
 
+  /** The newest version known for a status write: this process's own, or one handed on. */
+  forStatus(ref: DatabaseRef): DatabaseObject | undefined {
+    const mine = this.objects.get(ref.uid);
+    const theirs = this.seen.get(ref.uid);
+    if (!mine || !theirs) return mine ?? theirs;
+    return newer(theirs, mine) ? theirs : mine;
+  }
+
   remember(object: DatabaseObject | undefined): void {
     if (!object?.metadata?.uid) return;
-    this.objects.delete(object.metadata.uid);
-    this.objects.set(object.metadata.uid, object);
-    if (this.objects.size > this.limit) {
-      const oldest = this.objects.keys().next().value;
-      if (oldest !== undefined) this.objects.delete(oldest);
-    }
+    this.seen.delete(object.metadata.uid);
+    bounded(this.objects, object.metadata.uid, object, this.limit);
+  }
+
+  /** A version someone else saw (the watcher's); kept for status writes. */
+  offer(ref: DatabaseRef, version: { resourceVersion: string; conditions?: Condition[] }): void {
+    const object = {
+      metadata: { ...ref, resourceVersion: version.resourceVersion },
+      status: version.conditions ? { conditions: version.conditions } : {},
+    } as DatabaseObject;
+    bounded(this.seen, ref.uid, object, this.limit);
   }
 
   forget(ref: DatabaseRef): void {
     this.objects.delete(ref.uid);
+    this.seen.delete(ref.uid);
   }
+}
+
+function bounded<V>(map: Map<string, V>, key: string, value: V, limit: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > limit) {
+    const oldest = map.keys().next().value;
+    if (oldest !== undefined) map.delete(oldest);
+  }
+}
+
+/**
+ * Whether `a` is a later version than `b`. Versions are opaque to Kubernetes clients; this is
+ * only a hint (etcd's revisions are numbers): every write is a compare-and-swap, and a version
+ * that was not the newest costs one 409 and a read.
+ */
+function newer(a: DatabaseObject, b: DatabaseObject): boolean {
+  return Number(a.metadata.resourceVersion) > Number(b.metadata.resourceVersion);
 }
 
 /** The object if it still exists with this UID, else undefined. */
@@ -153,7 +189,7 @@ export async function writeStatus(
   now: Date,
   known = new KnownObjects(0),
 ): Promise<boolean> {
-  let object = known.get(ref) ?? (await currentObject(kube, ref));
+  let object = known.forStatus(ref) ?? (await currentObject(kube, ref));
   for (let attempt = 1; ; attempt++) {
     if (!object) {
       known.forget(ref);

@@ -70,6 +70,8 @@ const parallel = files.filter((f) => !exclusive.includes(f));
 const lastFiles = chosen.includes(LAST) ? testFiles(join(testDir, LAST)) : [];
 
 let started = Date.now();
+// the audits look only at the workflows of this run (test/support/env.ts auditedWorkflows)
+const since = new Date(started - 5_000).toISOString();
 execFileSync(process.execPath, ['--import', 'tsx', join(repo, 'scripts', 'build.ts')], {
   stdio: 'inherit',
 });
@@ -85,7 +87,12 @@ if (chosen.some((layer) => !OFFLINE_LAYERS.has(layer))) {
   try {
     await up(layout, (line) => say(`stack: ${line}`));
     await ensureTools(layout, say, tools as Tool[]);
-    env = { ...process.env, ...stackEnv(layout) };
+    env = {
+      ...process.env,
+      ...stackEnv(layout),
+      // run alone, the audits look at everything the server has
+      ...(files.length > 0 ? { RDSFLOW_TEST_SINCE: since } : {}),
+    };
   } catch (error: unknown) {
     fail(error instanceof Error ? error.message : String(error));
   }

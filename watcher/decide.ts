@@ -90,9 +90,16 @@ function refOf(object: DatabaseObject): DatabaseRef {
 }
 
 export function snapshotOf(object: DatabaseObject): DatabaseSnapshot {
+  const { resourceVersion, finalizers } = object.metadata;
+  const conditions = object.status?.conditions;
+  const extra = {
+    ...(conditions ? { conditions } : {}),
+    ...(finalizers ? { finalizers } : {}),
+  };
   return {
     metadata: { ...refOf(object), generation: object.metadata.generation ?? 1 },
     spec: object.spec,
+    ...(resourceVersion ? { seen: { resourceVersion, ...extra } } : {}),
   };
 }
 

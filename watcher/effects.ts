@@ -18,6 +18,7 @@ import {
   addFinalizer,
   currentObject,
   httpCodeOf,
+  KnownObjects,
   recordEvent,
   writeStatus,
   type DatabaseApi,
@@ -140,9 +141,29 @@ function timedCalls(deps: EffectDeps) {
 }
 
 /** The start options of an object's workflow: ID, input, what the UI shows, search attributes. */
-function startOptions(deps: EffectDeps) {
+/**
+ * The input with the object's version as the watcher's finalizer patch left it: the workflow
+ * hands it to its first status write, which then needs no read.
+ */
+function withLatest(input: DatabaseWorkflowInput, known: KnownObjects): DatabaseWorkflowInput {
+  const ref = input.object.metadata;
+  const latest = known.get(ref);
+  if (!latest?.metadata.resourceVersion) return input;
+  known.forget(ref);
+  const conditions = latest.status?.conditions;
+  const finalizers = latest.metadata.finalizers;
+  const seen = {
+    resourceVersion: latest.metadata.resourceVersion,
+    ...(conditions ? { conditions } : {}),
+    ...(finalizers ? { finalizers } : {}),
+  };
+  return { ...input, object: { ...input.object, seen } };
+}
+
+function startOptions(deps: EffectDeps, known: KnownObjects) {
   const searchAttributes = registrationCheck(deps);
-  return async (input: DatabaseWorkflowInput) => {
+  return async (given: DatabaseWorkflowInput) => {
+    const input = withLatest(given, known);
     const { metadata, spec } = input.object;
     const engine = typeof spec['engine'] === 'string' ? spec['engine'] : 'unknown';
     const database = `${metadata.namespace}/${metadata.name}`;
@@ -174,9 +195,9 @@ type TemporalEffects = Pick<
   'start' | 'specChanged' | 'requestDelete' | 'runningWorkflows'
 >;
 
-function temporalEffects(deps: EffectDeps): TemporalEffects {
+function temporalEffects(deps: EffectDeps, known: KnownObjects): TemporalEffects {
   const timed = timedCalls(deps);
-  const options = startOptions(deps);
+  const options = startOptions(deps, known);
   const { workflow } = deps.temporal;
   return {
     async start(input) {
@@ -237,7 +258,7 @@ function temporalEffects(deps: EffectDeps): TemporalEffects {
 type KubeEffects = Pick<Effects, 'addFinalizer' | 'reject' | 'event' | 'read'>;
 
 /** The watcher's own Kubernetes writes (finalizer, a rejected object's status and Event). */
-function kubeEffects(deps: EffectDeps): KubeEffects {
+function kubeEffects(deps: EffectDeps, known: KnownObjects): KubeEffects {
   const now = deps.now ?? (() => new Date());
   const event: Effects['event'] = async (ref, what) => {
     try {
@@ -247,7 +268,7 @@ function kubeEffects(deps: EffectDeps): KubeEffects {
     }
   };
   return {
-    addFinalizer: (ref, seen) => addFinalizer(deps.kube, ref, seen),
+    addFinalizer: (ref, seen) => addFinalizer(deps.kube, ref, seen, known),
     read: (ref) => currentObject(deps.kube, ref),
     event,
     async reject(ref, generation, problems) {
@@ -269,5 +290,7 @@ function kubeEffects(deps: EffectDeps): KubeEffects {
 }
 
 export function createEffects(deps: EffectDeps): Effects {
-  return { ...temporalEffects(deps), ...kubeEffects(deps) };
+  // objects as the finalizer patch left them, until the start that follows hands them on
+  const known = new KnownObjects(1_000);
+  return { ...temporalEffects(deps, known), ...kubeEffects(deps, known) };
 }

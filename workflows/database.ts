@@ -134,9 +134,14 @@ class DatabaseFlow {
   // --- stages -------------------------------------------------------------------------------
 
   async provision(): Promise<never> {
-    await this.progress.report('Pending', 'validating the spec');
+    // an object without status reads as Pending already: the next write (Provisioning,
+    // AwaitingApproval or Failed) is the first that tells anyone something
+    if (patched('no-pending-status-write')) this.progress.show('Pending', 'validating the spec');
+    else await this.progress.report('Pending', 'validating the spec');
     const db = await this.validate();
-    const finalizer = await this.steps.run('ensureFinalizer', () => quick.ensureFinalizer(db.ref));
+    const finalizer = await this.steps.run('ensureFinalizer', () =>
+      quick.ensureFinalizer(db.ref, this.latest.seen),
+    );
     if (!finalizer.present) {
       log.warn('finalizer not added: the object is gone or being deleted');
       // an object that vanished before it was guarded must not leave a database behind

@@ -52,13 +52,18 @@ export class Progress {
     };
   }
 
-  /** Writes status to the object; a failure to report never stops the database's story. */
-  async report(phase: Phase, message: string, extra: Partial<StatusUpdate> = {}): Promise<void> {
+  /** Shows phase and message in the live status and the UI, without writing the object. */
+  show(phase: Phase, message: string): void {
     this.showPhase(phase);
     this.phase = phase;
     this.message = message;
     // the UI's "current details": not a command, so free of replay concerns
     setCurrentDetails(`**${phase}**: ${message}`);
+  }
+
+  /** Writes status to the object; a failure to report never stops the database's story. */
+  async report(phase: Phase, message: string, extra: Partial<StatusUpdate> = {}): Promise<void> {
+    this.show(phase, message);
     const object = this.source.object();
     const names = this.source.names();
     const endpoint = this.source.carried().endpoint;
@@ -72,7 +77,7 @@ export class Progress {
       ...extra,
     };
     try {
-      await quick.reportStatus(object.metadata, update);
+      await quick.reportStatus(object.metadata, update, object.seen);
     } catch (error: unknown) {
       if (isCancellation(error)) throw error;
       log.warn('status not written', { phase, error: describeFailure(error).message });

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { connectTemporal } from '../../config/clients.js';
 import { refFromWorkflowId } from '../../contracts/names.js';
 import { WORKFLOW_TYPE } from '../../contracts/workflow.js';
-import { config } from '../support/env.js';
+import { auditedWorkflows, config } from '../support/env.js';
 import { databaseWrites } from '../support/kube-audit.js';
 
 describe('delete-signal audit of the whole suite', () => {
@@ -22,7 +22,7 @@ describe('delete-signal audit of the whole suite', () => {
     let requests = 0;
     try {
       for await (const execution of client.workflow.list({
-        query: `WorkflowType = '${WORKFLOW_TYPE}'`,
+        query: auditedWorkflows(WORKFLOW_TYPE),
       })) {
         const ref = refFromWorkflowId(execution.workflowId);
         if (!ref) continue;

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { connectTemporal, vaultClient } from '../../config/clients.js';
 import { WORKFLOW_TYPE } from '../../contracts/workflow.js';
 import { historyText } from '../support/database.js';
-import { config } from '../support/env.js';
+import { auditedWorkflows, config } from '../support/env.js';
 
 const vault = vaultClient(config.vault);
 
@@ -39,7 +39,7 @@ describe('workflow histories produced by the suite', () => {
       let scanned = 0;
       const seen = new Set<string>();
       for await (const execution of client.workflow.list({
-        query: `WorkflowType = '${WORKFLOW_TYPE}'`,
+        query: auditedWorkflows(WORKFLOW_TYPE),
       })) {
         if (seen.has(execution.workflowId)) continue;
         seen.add(execution.workflowId);

@@ -36,6 +36,8 @@ function object(spec: Record<string, unknown>, generation = 1): DatabaseSnapshot
   return {
     metadata: { namespace: 'replay', name: 'orders', uid: randomUUID(), generation },
     spec: { engine: 'postgres', ...spec },
+    // the watcher hands on the object's version (status writes need no read first)
+    seen: { resourceVersion: '1041' },
   };
 }
 
@@ -242,6 +244,21 @@ await record(
       .getHandle(id)
       .result()
       .catch(() => undefined);
+  },
+  { deletionPolicy: 'Delete' },
+);
+
+await record(
+  'seen-version-provision-delete',
+  () => {},
+  async (id, o) => {
+    // no status write just to say Pending; the watcher's version handed to the status writes
+    await waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
+    await client.workflow.getHandle(id).signal(deleteSignal, {
+      ...o,
+      seen: { resourceVersion: '1042' },
+    });
+    await client.workflow.getHandle(id).result();
   },
   { deletionPolicy: 'Delete' },
 );

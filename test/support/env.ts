@@ -10,6 +10,17 @@ export { TEST_LABEL };
 
 export const config = loadConfig(process.env, ['temporal', 'kube', 'aws', 'vault', 'consul']);
 
+/**
+ * The database workflows an audit looks at: those of this `npm test` run (RDSFLOW_TEST_SINCE,
+ * set by test/run.ts: runs still open or closed since it began), else every one the server has.
+ * The dev server keeps every run of every earlier test run; scanning them all grows without end.
+ */
+export function auditedWorkflows(workflowType: string): string {
+  const since = process.env['RDSFLOW_TEST_SINCE'];
+  const all = `WorkflowType = '${workflowType}'`;
+  return since ? `${all} AND (ExecutionStatus = 'Running' OR CloseTime >= '${since}')` : all;
+}
+
 /** A name no other test run has used: lowercase, DNS-label safe. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;

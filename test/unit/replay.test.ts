@@ -29,6 +29,7 @@ describe('committed workflow histories', () => {
       'retain-then-delete',
       'foreign-instance-then-delete',
       'cancel-in-failed',
+      'seen-version-provision-delete',
     ]) {
       assert.ok(
         files.some((f) => f.startsWith(story)),
