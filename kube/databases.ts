@@ -189,34 +189,50 @@ export async function writeStatus(
   now: Date,
   known = new KnownObjects(0),
 ): Promise<boolean> {
-  let object = known.forStatus(ref) ?? (await currentObject(kube, ref));
+  return compareAndSwap({ kube, ref, known }, known.forStatus(ref), false, async (object) => {
+    const written: unknown = await kube.patchNamespacedCustomObjectStatus(
+      {
+        group: API_GROUP,
+        version: API_VERSION,
+        plural: PLURAL,
+        namespace: ref.namespace,
+        name: ref.name,
+        body: {
+          metadata: { resourceVersion: object.metadata.resourceVersion },
+          status: statusOf(object, update, now),
+        },
+      },
+      mergePatch,
+    );
+    known.remember(written as DatabaseObject);
+    return true;
+  });
+}
+
+/**
+ * One write computed from the object (as known, else read) and sent with its resourceVersion: a
+ * 409 (another writer came first) reads the object again and computes the write anew, up to
+ * STATUS_ATTEMPTS times; an object that is gone (or another UID under the name) gives `gone`.
+ */
+async function compareAndSwap<T>(
+  { kube, ref, known }: { kube: DatabaseApi; ref: DatabaseRef; known: KnownObjects },
+  start: DatabaseObject | undefined,
+  gone: T,
+  write: (object: DatabaseObject) => Promise<T>,
+): Promise<T> {
+  let object = start ?? (await currentObject(kube, ref));
   for (let attempt = 1; ; attempt++) {
     if (!object) {
       known.forget(ref);
-      return false;
+      return gone;
     }
     try {
-      const written: unknown = await kube.patchNamespacedCustomObjectStatus(
-        {
-          group: API_GROUP,
-          version: API_VERSION,
-          plural: PLURAL,
-          namespace: ref.namespace,
-          name: ref.name,
-          body: {
-            metadata: { resourceVersion: object.metadata.resourceVersion },
-            status: statusOf(object, update, now),
-          },
-        },
-        mergePatch,
-      );
-      known.remember(written as DatabaseObject);
-      return true;
+      return await write(object);
     } catch (error: unknown) {
       const code = httpCodeOf(error);
       if (code === 404) {
         known.forget(ref);
-        return false;
+        return gone;
       }
       if (code !== 409 || attempt >= STATUS_ATTEMPTS) throw error;
     }
@@ -289,26 +305,17 @@ export async function removeFinalizer(
   ref: DatabaseRef,
   known = new KnownObjects(0),
 ): Promise<boolean> {
-  let object = known.get(ref) ?? (await currentObject(kube, ref));
-  for (let attempt = 1; ; attempt++) {
-    if (!object) return true;
+  return compareAndSwap({ kube, ref, known }, known.get(ref), true, async (object) => {
     const finalizers = object.metadata.finalizers ?? [];
     if (!finalizers.includes(FINALIZER)) return true;
-    try {
-      await patchFinalizers(
-        kube,
-        object,
-        finalizers.filter((f) => f !== FINALIZER),
-      );
-      known.forget(ref);
-      return true;
-    } catch (error: unknown) {
-      const code = httpCodeOf(error);
-      if (code === 404) return true;
-      if (code !== 409 || attempt >= STATUS_ATTEMPTS) throw error;
-    }
-    object = await currentObject(kube, ref);
-  }
+    await patchFinalizers(
+      kube,
+      object,
+      finalizers.filter((f) => f !== FINALIZER),
+    );
+    known.forget(ref);
+    return true;
+  });
 }
 
 async function patchFinalizers(
