@@ -3,6 +3,8 @@
 // running, and prints the latency from each create call returning to Temporal having accepted
 // the workflow start (p50/p95/p99/max), the throughput, and the watcher's memory; then, against
 // the same Temporal server, the raw rate of workflow.start calls with no watcher in between.
+// Then a paced stream (RDSFLOW_BENCH_PACED=<objects/s>x<seconds>, default 100x30): objects
+// created on a steady schedule, not in a burst, and the same latencies.
 // Everything it creates is removed at the end. Needs `npm run infra -- up`.
 import { readFileSync } from 'node:fs';
 import { CustomObjectsApi } from '@kubernetes/client-node';
@@ -91,7 +93,20 @@ async function cleanUp(client: Client, id: string, names: string[]): Promise<voi
   });
 }
 
-async function throughWatcher(client: Client, n: number): Promise<Row> {
+/** Runs `fn` over `items` at `rate` a second (each on its schedule, however long the last took). */
+async function paced<T>(items: T[], rate: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const first = Date.now();
+  await Promise.all(
+    items.map(async (item, i) => {
+      const wait = first + (i * 1000) / rate - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      await fn(item);
+    }),
+  );
+}
+
+/** N objects through the watcher: as fast as 16 clients can create them, or at `rate` a second. */
+async function throughWatcher(client: Client, n: number, rate?: number): Promise<Row> {
   const id = `bench-${Date.now().toString(36)}-${n}`;
   const watcher = await startWatcher({
     taskQueue: id,
@@ -111,7 +126,7 @@ async function throughWatcher(client: Client, n: number): Promise<Row> {
     const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(pid))), 100);
     const createdAt = new Map<string, number>();
     const first = Date.now();
-    await pool(names, CONCURRENCY, async (name) => {
+    const create = async (name: string) => {
       const object = (await kube.createNamespacedCustomObject({
         ...where,
         body: {
@@ -122,7 +137,9 @@ async function throughWatcher(client: Client, n: number): Promise<Row> {
         },
       })) as { metadata: { uid: string } };
       createdAt.set(object.metadata.uid, Date.now());
-    });
+    };
+    if (rate) await paced(names, rate, create);
+    else await pool(names, CONCURRENCY, create);
     const createdPerSecond = (n * 1000) / Math.max(1, Date.now() - first);
     const startTimes = new Map<string, number>();
     const deadline = Date.now() + 10 * 60_000;
@@ -216,6 +233,17 @@ try {
         `      ${fmt(row.heapIdle, 6, 1)} → ${fmt(row.heapAfter, 6, 1)}\n`,
     );
   }
+  // paced: a steady stream instead of a burst (RDSFLOW_BENCH_PACED=<objects/s>x<seconds>)
+  const [rate = 100, seconds = 30] = (process.env['RDSFLOW_BENCH_PACED'] ?? '100x30')
+    .split('x')
+    .map(Number);
+  const steady = await throughWatcher(client, rate * seconds, rate);
+  process.stdout.write(
+    `paced: ${rate} objects/s for ${seconds} s (${rate * seconds} objects)\n` +
+      `${fmt(rate * seconds, 6)}${fmt(steady.p50, 8)}${fmt(steady.p95, 8)}${fmt(steady.p99, 8)}` +
+      `${fmt(steady.max, 8)}${fmt(steady.perSecond, 12, 1)}   ${fmt(steady.createdPerSecond, 10, 1)}` +
+      `${fmt(steady.cpuPerObject, 15, 1)}   ${fmt(steady.rssIdle, 6, 1)} → ${fmt(steady.rssPeak, 6, 1)}\n`,
+  );
   process.stdout.write(
     `raw workflow.start on the same server, no watcher (concurrency ${CONCURRENCY})\n` +
       `     N  p50 ms  p95 ms  p99 ms  max ms    starts/s   watcher/raw throughput\n`,
