@@ -111,7 +111,13 @@ async function throughWatcher(client: Client, n: number, rate?: number): Promise
   const watcher = await startWatcher({
     taskQueue: id,
     selector: `${LABEL}=${id}`,
-    env: { RDSFLOW_WATCHER_CONCURRENCY: String(CONCURRENCY) },
+    env: {
+      RDSFLOW_WATCHER_CONCURRENCY: String(CONCURRENCY),
+      // V8 settings to try on the watcher (e.g. --max-semi-space-size=1), RSS being the question
+      ...(process.env['RDSFLOW_BENCH_NODE_OPTIONS']
+        ? { NODE_OPTIONS: process.env['RDSFLOW_BENCH_NODE_OPTIONS'] }
+        : {}),
+    },
   });
   const pid = watcher.child.pid ?? 0;
   const names = Array.from({ length: n }, (_, i) => `${id}-${i}`);

@@ -2,14 +2,8 @@
 // names derived, every problem named at once. Pure: the validation activity and the watcher
 // both call it, and it never throws on bad input.
 import { z } from 'zod';
-import {
-  DELETION_POLICIES,
-  ENGINES,
-  type DatabaseRef,
-  type DeletionPolicy,
-  type Engine,
-  type PendingApproval,
-} from './database.js';
+import { DELETION_POLICIES, ENGINES, type DatabaseRef } from './database.js';
+import type { DatabaseNames, ResolvedDatabase } from './resolved.js';
 import {
   consulKeyPrefix,
   defaultDatabaseName,
@@ -19,32 +13,13 @@ import {
   vaultSecretPath,
 } from './names.js';
 
-/** A spec with defaults applied and names derived: the workflow's input to every step. */
-export interface ResolvedDatabase {
-  readonly ref: DatabaseRef;
-  readonly generation: number;
-  readonly engine: Engine;
-  readonly engineVersion?: string;
-  readonly instanceClass: string;
-  readonly storageGiB: number;
-  readonly databaseName: string;
-  readonly masterUsername: string;
-  readonly multiAZ: boolean;
-  readonly deletionPolicy: DeletionPolicy;
-  readonly requireApproval: boolean;
-  readonly adoptRetained: boolean;
-  /** the user's tags only; identity tags are added where the instance is created */
-  readonly tags: Readonly<Record<string, string>>;
-  readonly dbInstanceIdentifier: string;
-  readonly vaultPath: string;
-  readonly consulKey: string;
-}
-
-/** What cleanup needs: derivable from the object's identity alone. */
-export type DatabaseNames = Pick<
-  ResolvedDatabase,
-  'ref' | 'dbInstanceIdentifier' | 'vaultPath' | 'consulKey'
->;
+export {
+  approvalOf,
+  deletionPolicyOf,
+  immutableChanges,
+  type DatabaseNames,
+  type ResolvedDatabase,
+} from './resolved.js';
 
 export type SpecResult =
   | { readonly ok: true; readonly database: ResolvedDatabase }
@@ -226,39 +201,6 @@ export function resolveDatabase(object: unknown): SpecResult {
       tags: spec.tags,
       ...namesFor(ref),
     },
-  };
-}
-
-/** Fields that RDS cannot change in place. */
-export function immutableChanges(before: ResolvedDatabase, after: ResolvedDatabase): string[] {
-  const changes: string[] = [];
-  if (before.engine !== after.engine) changes.push(`spec.engine (was ${before.engine})`);
-  if (before.databaseName !== after.databaseName)
-    changes.push(`spec.databaseName (was ${before.databaseName})`);
-  if (before.masterUsername !== after.masterUsername)
-    changes.push(`spec.masterUsername (was ${before.masterUsername})`);
-  return changes;
-}
-
-/**
- * The deletion policy a spec asks for, read by the schema's own rule, even when the rest of the
- * spec is invalid (a deletion must still know it); undefined when it names none.
- */
-export function deletionPolicyOf(spec: unknown): DeletionPolicy | undefined {
-  const parsed = z.object({ deletionPolicy: z.enum(DELETION_POLICIES) }).safeParse(spec);
-  return parsed.success ? parsed.data.deletionPolicy : undefined;
-}
-
-/** The part of a resolved spec a person approves (`rdsflow approve` shows it). */
-export function approvalOf(db: ResolvedDatabase): PendingApproval {
-  return {
-    generation: db.generation,
-    engine: db.engine,
-    ...(db.engineVersion ? { engineVersion: db.engineVersion } : {}),
-    instanceClass: db.instanceClass,
-    storageGiB: db.storageGiB,
-    multiAZ: db.multiAZ,
-    deletionPolicy: db.deletionPolicy,
   };
 }
 

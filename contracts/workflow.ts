@@ -10,7 +10,7 @@ import type {
   PendingApproval,
   Phase,
 } from './database.js';
-import type { DatabaseNames, ResolvedDatabase } from './spec.js';
+import type { DatabaseNames, ResolvedDatabase } from './resolved.js';
 
 export const WORKFLOW_TYPE = 'databaseWorkflow';
 

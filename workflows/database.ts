@@ -18,7 +18,7 @@ import {
   immutableChanges,
   type DatabaseNames,
   type ResolvedDatabase,
-} from '../contracts/spec.js';
+} from '../contracts/resolved.js';
 import {
   FAILURE,
   approveSignal,

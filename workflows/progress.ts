@@ -11,7 +11,7 @@ import {
 } from '@temporalio/workflow';
 import type { PendingApproval, Phase, StatusUpdate } from '../contracts/database.js';
 import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes.js';
-import type { DatabaseNames } from '../contracts/spec.js';
+import type { DatabaseNames } from '../contracts/resolved.js';
 import type { CarriedState, DatabaseSnapshot, LiveStatus, Stage } from '../contracts/workflow.js';
 import { quick } from './profiles.js';
 import { describeFailure } from './failures.js';

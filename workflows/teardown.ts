@@ -3,7 +3,7 @@
 import { isCancellation, log, patched, workflowInfo } from '@temporalio/workflow';
 import type { DatabaseRef, DeletionPolicy } from '../contracts/database.js';
 import { finalSnapshotIdentifier } from '../contracts/names.js';
-import type { DatabaseNames } from '../contracts/spec.js';
+import type { DatabaseNames } from '../contracts/resolved.js';
 import {
   FAILURE,
   type DeleteInstanceResult,
