@@ -12,13 +12,16 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   readdirSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { dirname, join, relative } from 'node:path';
 import type { Layout } from './layout.js';
 import { runLogged } from './proc.js';
 import { StackError } from './stack.js';
@@ -182,8 +185,39 @@ function proxyCa(): string[] {
 }
 
 /** Builds deploy/Containerfile on the offline base; returns the image's size in bytes. */
+/** Every file a path names, recursively. */
+function filesUnder(path: string): string[] {
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path)
+    .sort()
+    .flatMap((entry) => filesUnder(join(path, entry)));
+}
+
+/**
+ * What the image is made of: the Containerfile, every file its COPY lines take from the
+ * context, and the base. An image tagged with it is the image of this tree: no build at all.
+ */
+function contextDigest(repo: string): string {
+  const containerfile = readFileSync(join(repo, 'deploy', 'Containerfile'), 'utf8');
+  const sources = [...containerfile.matchAll(/^COPY (?!--from)(.+)$/gm)].flatMap((m) =>
+    (m[1] ?? '').trim().split(/\s+/).slice(0, -1),
+  );
+  const hash = createHash('sha256').update(BASE_IMAGE).update(containerfile);
+  for (const file of sources.flatMap((source) => filesUnder(join(repo, source)))) {
+    hash.update(relative(repo, file)).update(readFileSync(file));
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
 export async function buildImage(layout: Layout, say: Say): Promise<number> {
   await buildBase(layout, say);
+  const digest = `${IMAGE.split(':')[0] ?? IMAGE}:tree-${contextDigest(layout.repo)}`;
+  if (await imageExists(digest)) {
+    await output('buildah', ['tag', digest, IMAGE]);
+    const size = await imageSize(IMAGE);
+    say(`image: ${IMAGE} is this tree's (${digest}), ${(size / 1024 / 1024).toFixed(0)} MiB`);
+    return size;
+  }
   const log = join(layout.logs, 'image.log');
   say(`image: building ${IMAGE} from deploy/Containerfile (log: ${log}) ...`);
   const started = Date.now();
@@ -202,12 +236,17 @@ export async function buildImage(layout: Layout, say: Say): Promise<number> {
       'deploy/Containerfile',
       '-t',
       IMAGE,
+      '-t',
+      digest,
       '.',
     ],
     log,
     { cwd: layout.repo },
   );
-  // untagged images of earlier builds, but the layer cache of the last two days
+  // the trees built before this one, then untagged images, but the layer cache of two days
+  const tags = await output('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}']);
+  for (const old of tags.split('\n').filter((t) => t.includes(':tree-') && t !== digest))
+    await output('podman', ['rmi', old]).catch(() => '');
   await runLogged('podman', ['image', 'prune', '--force', '--filter', 'until=48h'], log);
   const size = await imageSize(IMAGE);
   say(

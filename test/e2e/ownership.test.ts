@@ -199,7 +199,10 @@ describe('ownership and destruction, end to end', () => {
     it(`a delete while the instance is creating follows RDS's rules under ${policy}`, async () => {
       const suffix = `creating-${policy.toLowerCase()}`;
       const identifier = identifierOf(suffix);
-      await front.setTimings({ creatingMs: 4_000, backingUpMs: 1_000 }, identifier);
+      // under Snapshot the delete waits out `creating` (kept short); under Delete it must land
+      // while the instance is still creating, however slow a loaded machine is (kept long)
+      const creatingMs = policy === 'Snapshot' ? 4_000 : 120_000;
+      await front.setTimings({ creatingMs, backingUpMs: 1_000 }, identifier);
       await apply(suffix, { deletionPolicy: policy });
       await eventually(
         'the create call',
