@@ -11,11 +11,15 @@ import type { DatabaseObject } from '../../contracts/database.js';
 import { rdsIdentifier, workflowIdFor } from '../../contracts/names.js';
 import { getObject, waitForPhase } from '../support/database.js';
 import { config, eventually, tools, uniqueName } from '../support/env.js';
+import { built } from '../support/built.js';
 import { Rdsflow } from '../support/running.js';
 import { motoInstance, stackFront } from '../support/rds.js';
 import type { Watched } from '../support/watched.js';
 
-const bin = fileURLToPath(new URL('../../bin/rdsflow.js', import.meta.url));
+// the CLI as it ships (dist/, plain node): a TypeScript run through tsx costs a second or two
+// of CPU at every one of the many invocations here
+const bin = built('cli/rdsflow.js');
+const packageBin = fileURLToPath(new URL('../../bin/rdsflow.js', import.meta.url));
 const rds = rdsClient(config.aws);
 const vault = vaultClient(config.vault);
 const consul = consulClient(config.consul);
@@ -298,6 +302,13 @@ describe('the rdsflow CLI on the running stack', () => {
     const help = await rdsflow('history', '--help');
     assert.equal(help.code, 0);
     assert.match(help.stdout, /^usage: rdsflow history <ref>/);
+    // the package's bin (what `npx rdsflow` runs in a checkout) is the same CLI
+    const viaBin = await new Promise<Ran>((resolve) =>
+      execFile(process.execPath, [packageBin, 'history', '--help'], (error, stdout, stderr) =>
+        resolve({ code: error ? 1 : 0, stdout, stderr }),
+      ),
+    );
+    assert.deepEqual(viaBin, help);
   });
 });
 
