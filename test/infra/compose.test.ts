@@ -49,8 +49,8 @@ describe('docker-compose.yml as Docker Compose loads it', () => {
     // the anchor reaches both apps, with the default token unless one is given
     for (const app of ['worker', 'watcher'])
       assert.equal(project.services[app]?.environment?.['VAULT_TOKEN'], 'rdsflow-dev-root');
-    const given = await load('docker-compose.yml', { RDSFLOW_DEV_VAULT_TOKEN: 'another' });
-    assert.equal(given.services['watcher']?.environment?.['VAULT_TOKEN'], 'another');
+    const given = await load('docker-compose.yml', { RDSFLOW_DEV_VAULT_TOKEN: 'interpolated' });
+    assert.equal(given.services['watcher']?.environment?.['VAULT_TOKEN'], 'interpolated');
   });
 
   it('would catch what the structure test cannot: a file the specification refuses', async () => {

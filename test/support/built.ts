@@ -2,23 +2,16 @@
 // watcher processes of the tests are the compiled ones a release ships, on plain node, and the
 // replay test reads the shipped workflow bundle. Run a test file by hand after changing the
 // sources and this refuses, instead of testing yesterday's build.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUNDLE_FILE } from '../../worker/bundle.js';
 
 export const repo = fileURLToPath(new URL('../../', import.meta.url));
-const PRODUCT = [
-  'contracts',
-  'config',
-  'workflows',
-  'activities',
-  'watcher',
-  'worker',
-  'cli',
-  'runtime',
-  'kube',
-];
+// what the build compiles, as tsconfig.build.json names it (one list, not a copy)
+const PRODUCT = (
+  JSON.parse(readFileSync(join(repo, 'tsconfig.build.json'), 'utf8')) as { include: string[] }
+).include;
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
