@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { kubeClientConfig, lazyTemporal } from '../config/clients.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
-import { boundedApiClient } from '../kube/bounded.js';
+import { AgentPool, boundedApiClient } from '../kube/bounded.js';
 import { listening, startHttp } from '../runtime/http.js';
 import { createLogger } from '../runtime/log.js';
 import { lead } from './lease.js';
@@ -54,6 +54,8 @@ async function main(): Promise<void> {
   const bounds = {
     timeoutMs: config.kube.timeoutMs,
     onTimeout: (call: string) => metrics.kubeTimeouts.inc({ call }),
+    // one set of kept-alive connections for all of the process's Kubernetes calls
+    agents: new AgentPool(),
   };
   const identity = config.watcher.identity ?? `${hostname()}-${process.pid}`;
 
@@ -105,6 +107,7 @@ async function main(): Promise<void> {
     log.info('watcher stopped');
   } finally {
     server?.close();
+    bounds.agents.close();
     await temporal.connection.close();
   }
 }

@@ -20,7 +20,7 @@ import {
   vaultClient,
 } from '../config/clients.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
-import { boundedApiClient } from '../kube/bounded.js';
+import { AgentPool, boundedApiClient } from '../kube/bounded.js';
 import { listening, startHttp } from '../runtime/http.js';
 import { createLogger } from '../runtime/log.js';
 import { workflowCode } from './bundle.js';
@@ -55,6 +55,8 @@ function clients(config: WorkerConfig, metrics: WorkerMetrics) {
   const bounds = {
     timeoutMs: config.kube.timeoutMs,
     onTimeout: (call: string) => metrics.kubeTimeouts.inc({ call }),
+    // one set of kept-alive connections for all of the process's Kubernetes calls
+    agents: new AgentPool(),
   };
   const activities = createActivities({
     rds,

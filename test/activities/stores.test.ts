@@ -9,6 +9,7 @@ import { createConsulActivities } from '../../activities/consul.js';
 import { createKubeStatusActivities } from '../../activities/kube-status.js';
 import { createVaultActivities } from '../../activities/vault.js';
 import { consulClient, kubeClientConfig, vaultClient } from '../../config/clients.js';
+import { boundedApiClient } from '../../kube/bounded.js';
 import { API_GROUP, API_VERSION, PLURAL, type DatabaseObject } from '../../contracts/database.js';
 import { FINALIZER } from '../../contracts/names.js';
 import { mergePatch, writeStatus } from '../../kube/databases.js';
@@ -232,10 +233,10 @@ describe('Consul activities', () => {
 });
 
 describe('Kubernetes status activities', () => {
-  const kube = kubeClientConfig(config.kube).makeApiClient(CustomObjectsApi);
+  const kube = boundedApiClient(kubeClientConfig(config.kube), CustomObjectsApi, config.kube);
   const ref = { group: API_GROUP, version: API_VERSION, namespace: 'default', plural: PLURAL };
   let clock = new Date('2026-01-01T00:00:00Z');
-  const events = kubeClientConfig(config.kube).makeApiClient(CoreV1Api);
+  const events = boundedApiClient(kubeClientConfig(config.kube), CoreV1Api, config.kube);
   const activities = createKubeStatusActivities({ kube, events, now: () => clock });
 
   async function create(): Promise<DatabaseObject> {

@@ -9,6 +9,7 @@ import { DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { consulClient, kubeClientConfig, vaultClient } from '../../config/clients.js';
+import { boundedApiClient } from '../../kube/bounded.js';
 import type { DatabaseObject } from '../../contracts/database.js';
 import { rdsIdentifier, workflowIdFor } from '../../contracts/names.js';
 import type { JournalEntry } from '../../infra/rds-front.js';
@@ -22,7 +23,7 @@ import { LABEL, type Watched } from '../support/watched.js';
 
 const vault = vaultClient(config.vault);
 const consul = consulClient(config.consul);
-const core = kubeClientConfig(config.kube).makeApiClient(CoreV1Api);
+const core = boundedApiClient(kubeClientConfig(config.kube), CoreV1Api, config.kube);
 const front = stackFront();
 
 async function secret(name: string): Promise<Record<string, string> | undefined> {

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { kubeClientConfig } from '../../config/clients.js';
+import { boundedApiClient } from '../../kube/bounded.js';
 import type { DatabaseObject } from '../../contracts/database.js';
 import { FINALIZER, workflowIdFor } from '../../contracts/names.js';
 import { mergePatch } from '../../kube/databases.js';
@@ -18,7 +19,7 @@ import { health } from '../support/processes.js';
 import { instancesOf, motoInstance } from '../support/rds.js';
 import { LABEL, type Watched } from '../support/watched.js';
 
-const core = kubeClientConfig(config.kube).makeApiClient(CoreV1Api);
+const core = boundedApiClient(kubeClientConfig(config.kube), CoreV1Api, config.kube);
 
 describe('an object that leaves the watcher scope is released, not deleted', () => {
   let rdsflow: Rdsflow;

@@ -5,12 +5,15 @@ import { after, before, describe, it } from 'node:test';
 import {
   ApiException,
   ApiextensionsV1Api,
+  CoreV1Api,
   CustomObjectsApi,
   PatchStrategy,
   Watch,
   setHeaderOptions,
 } from '@kubernetes/client-node';
+import { Agent as HttpsAgent } from 'node:https';
 import { kubeClientConfig } from '../../config/clients.js';
+import { AgentPool, boundedApiClient } from '../../kube/bounded.js';
 import { TEST_LABEL, config, eventually, uniqueName } from '../support/env.js';
 
 const kc = kubeClientConfig(config.kube);
@@ -125,6 +128,36 @@ describe('kube-apiserver with the Database CRD', () => {
     assert.equal(error.code, 422);
     assert.match(String(error.body), /spec\.engine/);
     assert.match(String(error.body), /spec\.storageGiB/);
+  });
+
+  it("rdsflow's API clients reuse one connection; client-node's own open one per call", async () => {
+    // every new connection an https.Agent opens goes through createConnection
+    const proto = HttpsAgent.prototype as unknown as { createConnection: (...a: unknown[]) => unknown };
+    const original = proto.createConnection;
+    let opened = 0;
+    proto.createConnection = function (this: unknown, ...args: unknown[]) {
+      opened++;
+      return original.apply(this, args);
+    };
+    const agents = new AgentPool();
+    try {
+      const calls = async (api: CustomObjectsApi) => {
+        opened = 0;
+        for (let i = 0; i < 5; i++) await api.listNamespacedCustomObject({ ...ref, limit: 1 });
+        return opened;
+      };
+      const bounded = boundedApiClient(kc, CustomObjectsApi, { timeoutMs: 10_000, agents });
+      const events = boundedApiClient(kc, CoreV1Api, { timeoutMs: 10_000, agents });
+      assert.equal(await calls(bounded), 1, 'five calls, one connection');
+      // a second client of the same pool takes the connection the first left idle
+      opened = 0;
+      await events.listNamespacedEvent({ namespace: 'default', limit: 1 });
+      assert.equal(opened, 0);
+      assert.equal(await calls(kc.makeApiClient(CustomObjectsApi)), 5, 'upstream: one per call');
+    } finally {
+      proto.createConnection = original;
+      agents.close();
+    }
   });
 });
 

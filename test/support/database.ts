@@ -3,6 +3,7 @@
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { kubeClientConfig } from '../../config/clients.js';
+import { boundedApiClient } from '../../kube/bounded.js';
 import {
   API_GROUP,
   API_VERSION,
@@ -16,7 +17,7 @@ import { getDatabase } from '../../kube/databases.js';
 import { WORKFLOW_TYPE, type DatabaseWorkflowInput } from '../../contracts/workflow.js';
 import { TEST_LABEL, config, eventually } from './env.js';
 
-export const kube = kubeClientConfig(config.kube).makeApiClient(CustomObjectsApi);
+export const kube = boundedApiClient(kubeClientConfig(config.kube), CustomObjectsApi, config.kube);
 export const objectRef = {
   group: API_GROUP,
   version: API_VERSION,

@@ -5,6 +5,7 @@
 import { CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { kubeClientConfig } from '../../config/clients.js';
+import { boundedApiClient } from '../../kube/bounded.js';
 import { API_GROUP, API_VERSION, type DatabaseObject } from '../../contracts/database.js';
 import { workflowIdFor } from '../../contracts/names.js';
 import { listDatabases, mergePatch } from '../../kube/databases.js';
@@ -13,7 +14,7 @@ import { TEST_LABEL, config, uniqueName } from './env.js';
 
 export const LABEL = TEST_LABEL;
 export const NO_SPEC = Symbol('no spec');
-const core = kubeClientConfig(config.kube).makeApiClient(CoreV1Api);
+const core = boundedApiClient(kubeClientConfig(config.kube), CoreV1Api, config.kube);
 
 export interface SignalSeen {
   readonly name: string;
