@@ -88,6 +88,12 @@ const temporal: ServerSpec = {
       '--ui-disable-news-fetch': true,
       '--log-level': 'warn',
     }),
+    // a write-ahead log synced at checkpoints, not an fsync'd rollback journal per transaction:
+    // as safe against a crashed process, and a local stack does not outlive a power cut
+    ...['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'],
+    // activities scheduled by a workflow task go back with its answer to the worker that sent
+    // it, instead of through a poll (what Temporal Cloud does too)
+    ...['--dynamic-config-value', 'system.enableActivityEagerExecution=true'],
   ],
   probe(ctx) {
     const ui = httpProbe(
