@@ -7,20 +7,26 @@
 // the apiserver (a test run) would be counted too. Needs `npm run infra -- up`.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { CustomObjectsApi } from '@kubernetes/client-node';
+import type { Client } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { TEST_LABEL } from '../infra/apps.js';
 import { layoutFrom } from '../infra/layout.js';
 import { stackEnv } from '../infra/stack.js';
 
 Object.assign(process.env, stackEnv(layoutFrom(process.env)));
 const { loadConfig } = await import('../config/config.js');
-const { kubeClientConfig } = await import('../config/clients.js');
-const { startWatcher, startWorker } = await import('../test/support/processes.js');
+const { connectTemporal, kubeClientConfig, temporalConnectionOptions } =
+  await import('../config/clients.js');
+const { boundedApiClient } = await import('../kube/bounded.js');
+const { metric, startWatcher, startWorker } = await import('../test/support/processes.js');
 const { API_GROUP, API_VERSION, PLURAL } = await import('../contracts/database.js');
 const { listDatabases, mergePatch } = await import('../kube/databases.js');
+const { workflowIdFor } = await import('../contracts/names.js');
 
-const config = loadConfig(process.env, ['kube']);
-const kube = kubeClientConfig(config.kube).makeApiClient(CustomObjectsApi);
+const config = loadConfig(process.env, ['kube', 'temporal']);
+const kube = boundedApiClient(kubeClientConfig(config.kube), CustomObjectsApi, config.kube);
 const where = { group: API_GROUP, version: API_VERSION, plural: PLURAL, namespace: 'default' };
 const n = Number(process.argv[2] ?? 20);
 const id = `bench-p-${Date.now().toString(36)}`;
@@ -89,8 +95,10 @@ async function until(
   }
 }
 
+const uids = new Map<string, string>();
+
 async function create(name: string): Promise<void> {
-  await kube.createNamespacedCustomObject({
+  const created = (await kube.createNamespacedCustomObject({
     ...where,
     body: {
       apiVersion: `${API_GROUP}/${API_VERSION}`,
@@ -98,7 +106,56 @@ async function create(name: string): Promise<void> {
       metadata: { name, labels: { [TEST_LABEL]: id } },
       spec: { engine: 'postgres', deletionPolicy: 'Delete' },
     },
+  })) as { metadata: { uid: string } };
+  uids.set(name, created.metadata.uid);
+}
+
+/** How many activities the provisioning run of `workflowId` scheduled (its shape). */
+async function activitiesOfFirstRun(client: Client, workflowId: string): Promise<number> {
+  const runs: { runId: string; start: number }[] = [];
+  for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}'` }))
+    runs.push({ runId: w.runId, start: w.startTime.getTime() });
+  runs.sort((a, b) => a.start - b.start);
+  const first = runs[0];
+  if (!first) throw new Error(`no run of ${workflowId} found`);
+  const history = await client.workflow.getHandle(workflowId, first.runId).fetchHistory();
+  return (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).length;
+}
+
+/**
+ * The same Temporal server running `n` workflows of `steps` no-op activities each, started at
+ * once, on one worker with the SDK's defaults (as rdsflow's worker): seconds until all ended.
+ */
+async function noopRun(client: Client, n: number, steps: number): Promise<number> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const taskQueue = `${id}-noop`;
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue,
+    workflowsPath: fileURLToPath(new URL('./noop-workflow.ts', import.meta.url)),
+    activities: { step: () => Promise.resolve() },
   });
+  const running = worker.run();
+  try {
+    const t0 = Date.now();
+    const handles = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        client.workflow.start('noopShaped', {
+          taskQueue,
+          workflowId: `${taskQueue}/${i}`,
+          args: [steps],
+        }),
+      ),
+    );
+    await Promise.all(handles.map((h) => h.result()));
+    return (Date.now() - t0) / 1000;
+  } finally {
+    worker.shutdown();
+    await running;
+    await connection.close();
+  }
 }
 
 // V8 settings to try on both processes (RSS being the question), as the image's entrypoint sets
@@ -111,6 +168,7 @@ const worker = await startWorker(id, {
   ...nodeOptions,
 });
 const watcher = await startWatcher({ taskQueue: id, selector, env: nodeOptions });
+let shape: { seconds: number; perSecond: number; name: string } | undefined;
 try {
   // one at a time: rdsflow's own time from the create returning to the status saying Available
   const single: number[] = [];
@@ -138,10 +196,15 @@ try {
     `${n} Databases at once → all Available in ${seconds.toFixed(1)} s ` +
       `(${(n / seconds).toFixed(1)} /s)\n`,
   );
+  const measured = { seconds, perSecond: n / seconds };
   process.stdout.write(`apiserver requests by rdsflow, provision: ${perDatabase(since(before))}\n`);
+  const heapMiB = async (app: typeof worker, prefix: string) =>
+    ((await metric(app, `${prefix}_nodejs_heap_size_used_bytes`)) / 2 ** 20).toFixed(0);
   process.stdout.write(
-    `RSS with ${n + 5} databases serving: worker ${rssMiB(worker.child.pid ?? 0).toFixed(0)} MiB, ` +
-      `watcher ${rssMiB(watcher.child.pid ?? 0).toFixed(0)} MiB\n`,
+    `RSS with ${n + 5} databases serving: worker ${rssMiB(worker.child.pid ?? 0).toFixed(0)} MiB ` +
+      `(heap used ${await heapMiB(worker, 'rdsflow_worker')} MiB), ` +
+      `watcher ${rssMiB(watcher.child.pid ?? 0).toFixed(0)} MiB ` +
+      `(heap used ${await heapMiB(watcher, 'rdsflow_watcher')} MiB)\n`,
   );
 
   const singles = [...(await phases()).keys()].filter((x) => !names.includes(x));
@@ -151,6 +214,7 @@ try {
   await Promise.all(names.map((name) => kube.deleteNamespacedCustomObject({ ...where, name })));
   await until(`${n} deleted`, (p) => names.every((x) => !p.has(x)), 250);
   process.stdout.write(`apiserver requests by rdsflow, delete:    ${perDatabase(since(before))}\n`);
+  shape = { seconds: measured.seconds, perSecond: measured.perSecond, name: names[0] ?? '' };
 } finally {
   await watcher.stop();
   await worker.stop();
@@ -164,5 +228,24 @@ try {
     await kube
       .deleteNamespacedCustomObject({ ...where, name: o.metadata.name })
       .catch(() => undefined);
+  }
+}
+
+// the yardstick, once rdsflow's processes are stopped: the same shape with nothing to do
+if (shape) {
+  const client = await connectTemporal(config.temporal);
+  try {
+    const steps = await activitiesOfFirstRun(
+      client,
+      workflowIdFor({ namespace: 'default', name: shape.name, uid: uids.get(shape.name) ?? '' }),
+    );
+    const seconds = await noopRun(client, n, steps);
+    process.stdout.write(
+      `${n} no-op workflows of the same shape (${steps} activities each) at once → all ended in ` +
+        `${seconds.toFixed(1)} s (${(n / seconds).toFixed(1)} /s); rdsflow/no-op throughput ` +
+        `${(shape.perSecond / (n / seconds)).toFixed(2)}\n`,
+    );
+  } finally {
+    await client.connection.close();
   }
 }

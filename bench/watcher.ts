@@ -8,7 +8,7 @@
 // Everything it creates is removed at the end. Needs `npm run infra -- up`.
 import { readFileSync } from 'node:fs';
 import { CustomObjectsApi } from '@kubernetes/client-node';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { WORKFLOW_TYPE } from '../contracts/workflow.js';
 import { TEST_LABEL } from '../infra/apps.js';
 import { layoutFrom } from '../infra/layout.js';
@@ -20,12 +20,15 @@ const { connectTemporal, kubeClientConfig } = await import('../config/clients.js
 const { startWatcher, health, metric } = await import('../test/support/processes.js');
 const { API_GROUP, API_VERSION, PLURAL } = await import('../contracts/database.js');
 const { mergePatch } = await import('../kube/databases.js');
+const { boundedApiClient } = await import('../kube/bounded.js');
 
 const CONCURRENCY = 16;
+// the watcher's own setting (RDSFLOW_WATCHER_CONCURRENCY), its default unless given
+const WATCHER_CONCURRENCY = Number(process.env['RDSFLOW_WATCHER_CONCURRENCY'] ?? 16);
 // labelled like the tests' objects: `npm start`'s watcher leaves them alone
 const LABEL = TEST_LABEL;
 const config = loadConfig(process.env, ['temporal', 'kube']);
-const kube = kubeClientConfig(config.kube).makeApiClient(CustomObjectsApi);
+const kube = boundedApiClient(kubeClientConfig(config.kube), CustomObjectsApi, config.kube);
 const where = { group: API_GROUP, version: API_VERSION, plural: PLURAL, namespace: 'default' };
 
 /** Runs `fn` over `items`, `limit` at a time. */
@@ -73,14 +76,25 @@ interface Row {
   cpuPerObject: number;
 }
 
-async function cleanUp(client: Client, id: string, names: string[]): Promise<void> {
-  const running: string[] = [];
+/** Ends the run's workflows (`started`: IDs known to the caller, which the list may lag) and objects. */
+async function cleanUp(
+  client: Client,
+  id: string,
+  names: string[],
+  started: string[] = [],
+): Promise<void> {
+  const running = new Set(started);
   for await (const w of client.workflow.list({
     query: `TaskQueue = '${id}' AND ExecutionStatus = 'Running'`,
   }))
-    running.push(w.workflowId);
-  await pool(running, CONCURRENCY, async (workflowId) => {
-    await client.workflow.getHandle(workflowId).terminate('benchmark cleanup');
+    running.add(w.workflowId);
+  await pool([...running], CONCURRENCY, async (workflowId) => {
+    await client.workflow
+      .getHandle(workflowId)
+      .terminate('benchmark cleanup')
+      .catch((error: unknown) => {
+        if (!(error instanceof WorkflowNotFoundError)) throw error;
+      });
   });
   await pool(names, CONCURRENCY, async (name) => {
     await kube
@@ -112,7 +126,7 @@ async function throughWatcher(client: Client, n: number, rate?: number): Promise
     taskQueue: id,
     selector: `${LABEL}=${id}`,
     env: {
-      RDSFLOW_WATCHER_CONCURRENCY: String(CONCURRENCY),
+      RDSFLOW_WATCHER_CONCURRENCY: String(WATCHER_CONCURRENCY),
       // V8 settings to try on the watcher (e.g. --max-semi-space-size=1), RSS being the question
       ...(process.env['RDSFLOW_BENCH_NODE_OPTIONS']
         ? { NODE_OPTIONS: process.env['RDSFLOW_BENCH_NODE_OPTIONS'] }
@@ -147,16 +161,17 @@ async function throughWatcher(client: Client, n: number, rate?: number): Promise
     if (rate) await paced(names, rate, create);
     else await pool(names, CONCURRENCY, create);
     const createdPerSecond = (n * 1000) / Math.max(1, Date.now() - first);
-    const startTimes = new Map<string, number>();
+    // the observer must not load what it measures: a count while waiting (one cheap query),
+    // the start times (recorded by Temporal itself) read once at the end
+    const query = `TaskQueue = '${id}' AND WorkflowType = '${WORKFLOW_TYPE}'`;
     const deadline = Date.now() + 10 * 60_000;
-    while (startTimes.size < n) {
-      if (Date.now() > deadline) throw new Error(`only ${startTimes.size}/${n} workflows started`);
+    for (let started = 0; started < n; started = (await client.workflow.count(query)).count) {
+      if (Date.now() > deadline) throw new Error(`only ${started}/${n} workflows started`);
       await new Promise((r) => setTimeout(r, 200));
-      for await (const w of client.workflow.list({
-        query: `TaskQueue = '${id}' AND WorkflowType = '${WORKFLOW_TYPE}'`,
-      })) {
-        startTimes.set(w.workflowId.split('/').at(-1) ?? '', w.startTime.getTime());
-      }
+    }
+    const startTimes = new Map<string, number>();
+    for await (const w of client.workflow.list({ query })) {
+      startTimes.set(w.workflowId.split('/').at(-1) ?? '', w.startTime.getTime());
     }
     clearInterval(sampler);
     const cpuPerObject = (cpuMs(pid) - cpuBefore) / n;
@@ -196,7 +211,7 @@ async function rawStarts(client: Client, n: number): Promise<Row> {
     latencies.push(Date.now() - t0);
   });
   const elapsed = Date.now() - first;
-  await cleanUp(client, id, []);
+  await cleanUp(client, id, [], ids);
   latencies.sort((a, b) => a - b);
   return {
     n,
@@ -224,7 +239,7 @@ const fmt = (v: number, width: number, digits = 0) =>
 try {
   process.stdout.write(
     `watcher: kubectl create returned → workflow start accepted by Temporal ` +
-      `(concurrency ${CONCURRENCY} creates, watcher concurrency ${CONCURRENCY})\n` +
+      `(concurrency ${CONCURRENCY} creates, watcher concurrency ${WATCHER_CONCURRENCY})\n` +
       `     N  p50 ms  p95 ms  p99 ms  max ms   objects/s   (creates/s)   CPU ms/object   RSS MiB idle → peak   heap MiB idle → after\n`,
   );
   const watched: Row[] = [];

@@ -80,6 +80,13 @@ const variables = {
     // one poll window must end well inside the workflow's 15-minute attempt timeout
     RDSFLOW_POLL_WINDOW: duration(600_000).default(300_000),
     RDSFLOW_SHUTDOWN_GRACE: duration(600_000).default(30_000),
+    // workflows kept in memory between their tasks; unset, the SDK sizes it from the heap limit
+    RDSFLOW_WORKER_CACHED_WORKFLOWS: z.coerce
+      .number()
+      .int('must be a whole number')
+      .min(1, 'must be between 1 and 100000')
+      .max(100_000, 'must be between 1 and 100000')
+      .optional(),
   }),
   /** what every long-running process (worker, watcher) has: its HTTP endpoints and log level */
   process: z.object({
@@ -184,6 +191,9 @@ const sections = {
     pollIntervalMs: v.RDSFLOW_POLL_INTERVAL,
     pollWindowMs: v.RDSFLOW_POLL_WINDOW,
     shutdownGraceMs: v.RDSFLOW_SHUTDOWN_GRACE,
+    ...(v.RDSFLOW_WORKER_CACHED_WORKFLOWS !== undefined
+      ? { cachedWorkflows: v.RDSFLOW_WORKER_CACHED_WORKFLOWS }
+      : {}),
   })),
   process: variables.process.transform((v) => {
     const cut = v.RDSFLOW_HTTP_ADDR.lastIndexOf(':');

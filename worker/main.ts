@@ -99,6 +99,14 @@ async function main(): Promise<void> {
       ...workflows.options,
       activities,
       shutdownGraceTime: config.worker.shutdownGraceMs,
+      // a workflow not in the cache is replayed from its history at its next task: memory for CPU
+      ...(config.worker.cachedWorkflows !== undefined
+        ? {
+            maxCachedWorkflows: config.worker.cachedWorkflows,
+            // the SDK needs a task's workflow in the cache while the task runs
+            maxConcurrentWorkflowTaskExecutions: Math.min(40, config.worker.cachedWorkflows),
+          }
+        : {}),
       interceptors: {
         activity: [(ctx) => ({ inbound: metrics.interceptor(ctx.info.activityType) })],
       },

@@ -89,6 +89,16 @@ describe('loadConfig', () => {
       () => loadConfig({ RDSFLOW_POLL_WINDOW: 'soon' }, ['worker']),
       /RDSFLOW_POLL_WINDOW: must be a duration/,
     );
+    // the workflow cache: the SDK's own sizing unless given, a whole positive number if given
+    assert.equal(worker.cachedWorkflows, undefined);
+    assert.equal(
+      loadConfig({ RDSFLOW_WORKER_CACHED_WORKFLOWS: '300' }, ['worker']).worker.cachedWorkflows,
+      300,
+    );
+    assert.throws(
+      () => loadConfig({ RDSFLOW_WORKER_CACHED_WORKFLOWS: '0' }, ['worker']),
+      /RDSFLOW_WORKER_CACHED_WORKFLOWS: must be between 1 and 100000/,
+    );
   });
 
   it('turns TLS on for a production Temporal: mTLS files, or an API key', () => {
