@@ -76,6 +76,8 @@ class HttpStatusError extends Error {
 }
 
 function isExpired(error: unknown): boolean {
+  // a watch the server ended (its timeout, or a slow reader cut off) ends with no error at all
+  if (typeof error !== 'object' || error === null) return false;
   const status =
     (error as { statusCode?: unknown }).statusCode ?? (error as { code?: unknown }).code;
   return status === 410;
@@ -90,6 +92,8 @@ export interface KubeSourceOptions {
   readonly labelSelector?: string;
   readonly idleMs?: number;
   readonly pageSize?: number;
+  /** how long the server keeps one watch open before it ends it (default 300 s) */
+  readonly watchTimeoutSeconds?: number;
 }
 
 /** One page of the list of Databases in scope (or the whole list, unpaged). */
@@ -173,7 +177,7 @@ function watchScope(
     const query = {
       resourceVersion,
       allowWatchBookmarks: true,
-      timeoutSeconds: WATCH_TIMEOUT_SECONDS,
+      timeoutSeconds: options.watchTimeoutSeconds ?? WATCH_TIMEOUT_SECONDS,
       labelSelector: options.labelSelector,
     };
     const event = (type: string, object: unknown) => {

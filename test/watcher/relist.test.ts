@@ -156,6 +156,50 @@ describe('a paged relist', () => {
     );
   });
 
+  it('a watch the server ends (its timeout) is watched again from where it was, no crash, no relist', async () => {
+    const r = recorder();
+    const stop = new AbortController();
+    let watches = 0;
+    const real = kubeSource({
+      watcher: boundedWatch(kc, { timeoutMs: 5_000 }),
+      api,
+      labelSelector: watched.selector,
+      pageSize: PAGE,
+      // the apiserver ends each watch after two seconds instead of five minutes
+      watchTimeoutSeconds: 2,
+    });
+    const lw = new ListWatch(
+      { ...real, watch: (...args) => (watches++, real.watch(...args)) },
+      r.hooks,
+    );
+    const running = lw.run(stop.signal);
+    try {
+      await eventually('three watches, each ended by the server', () =>
+        watches >= 3 ? true : undefined,
+      );
+      const late = await watched.create('late');
+      await eventually('the object created after those watches ended to be seen', () =>
+        r.observed.some((o) => o.uid === late.metadata.uid && o.type === 'ADDED')
+          ? true
+          : undefined,
+      );
+      assert.deepEqual(
+        r.notes.filter((n) => n === 'relist' || n === 'reconnect'),
+        ['relist'],
+        `one list, and no watch end taken for a failure: ${r.notes.join(',')}`,
+      );
+      assert.equal(
+        r.observed.filter((o) => o.type === 'LISTED').length,
+        OBJECTS,
+        'listed once: a watch the server ended is no reason to list again',
+      );
+    } finally {
+      stop.abort();
+      await running;
+      await watched.remove('late');
+    }
+  });
+
   it('reports nothing from a relist stopped between pages', async () => {
     const r = recorder();
     const stop = new AbortController();
