@@ -3,8 +3,10 @@
 // not to the realistic front), and what it asks of the apiserver per database, counted from the
 // apiserver's own /metrics (apiserver_request_total): the GETs, PATCHes and Event POSTs of the
 // worker and the watcher while N databases are provisioned, then deleted. The benchmark itself
-// only creates, deletes and LISTs (never counted). Run it on a quiet stack: another client of
-// the apiserver (a test run) would be counted too. Needs `npm run infra -- up`.
+// only creates, deletes and LISTs (never counted). Then, with rdsflow's processes stopped, the
+// yardstick: N workflows of the same shape (as many activities, each doing nothing) on the same
+// Temporal server, started at once. Run it on a quiet stack: another client of the apiserver
+// (a test run) would be counted too. Needs `npm run infra -- up`.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +23,7 @@ const { connectTemporal, kubeClientConfig, temporalConnectionOptions } =
   await import('../config/clients.js');
 const { boundedApiClient } = await import('../kube/bounded.js');
 const { metric, startWatcher, startWorker } = await import('../test/support/processes.js');
+type AppProcess = Awaited<ReturnType<typeof startWorker>>;
 const { API_GROUP, API_VERSION, PLURAL } = await import('../contracts/database.js');
 const { listDatabases, mergePatch } = await import('../kube/databases.js');
 const { workflowIdFor } = await import('../contracts/names.js');
@@ -28,7 +31,7 @@ const { workflowIdFor } = await import('../contracts/names.js');
 const config = loadConfig(process.env, ['kube', 'temporal']);
 const kube = boundedApiClient(kubeClientConfig(config.kube), CustomObjectsApi, config.kube);
 const where = { group: API_GROUP, version: API_VERSION, plural: PLURAL, namespace: 'default' };
-const n = Number(process.argv[2] ?? 20);
+const n = Number(process.argv[2] ?? 200);
 const id = `bench-p-${Date.now().toString(36)}`;
 const selector = `${TEST_LABEL}=${id}`;
 
@@ -82,15 +85,28 @@ async function phases(): Promise<Map<string, string>> {
   return new Map(objects.map((o) => [o.metadata.name, o.status?.phase ?? 'Pending']));
 }
 
+/** rdsflow's processes of this run, watched while waiting */
+const running: [string, AppProcess][] = [];
+
 /** Polls the objects' phases (a LIST, never counted) every `everyMs` until `done`. */
 async function until(
   what: string,
   done: (p: Map<string, string>) => boolean,
   everyMs = 20,
 ): Promise<void> {
-  const deadline = Date.now() + 5 * 60_000;
+  // a second per database, at least five minutes: on 2 cores, 1,000 take several minutes
+  const deadline = Date.now() + Math.max(5 * 60_000, n * 1_000);
   while (!done(await phases())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    // a process that died ends the run at once, with its last words
+    for (const [role, app] of running) {
+      if (app.child.exitCode !== null || app.child.signalCode !== null) {
+        const last = app.output().trim().split('\n').slice(-20).join('\n');
+        throw new Error(
+          `the ${role} exited (${app.child.exitCode ?? app.child.signalCode}):\n${last}`,
+        );
+      }
+    }
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -168,6 +184,7 @@ const worker = await startWorker(id, {
   ...nodeOptions,
 });
 const watcher = await startWatcher({ taskQueue: id, selector, env: nodeOptions });
+running.push(['worker', worker], ['watcher', watcher]);
 let shape: { seconds: number; perSecond: number; name: string } | undefined;
 try {
   // one at a time: rdsflow's own time from the create returning to the status saying Available

@@ -5,9 +5,9 @@
 //   2. for layers other than `unit`: the local stack brought up (idempotent: installs what is
 //      missing, starts what is stopped, keeps what runs) and the tools the chosen files name in
 //      a `// @tools: chromium ...` line, installed from Debian (infra/tools.ts);
-//   3. the files in parallel (RDSFLOW_TEST_CONCURRENCY, default 4), except the exclusive ones
-//      (a `// @exclusive: why` line: they stop, restart or reconfigure a server every test
-//      shares), which then run one at a time;
+//   3. the files in parallel (RDSFLOW_TEST_CONCURRENCY, default 4; the long layers first),
+//      except the exclusive ones (a `// @exclusive: why` line: they stop, restart or
+//      reconfigure a server every test shares), which then run one at a time;
 //   4. the `audit` layer, which looks back at what all the others did, alone and last.
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
@@ -66,7 +66,16 @@ if (unknown.length > 0) {
 const chosen = layers.length > 0 ? layers : available;
 const files = chosen.filter((l) => l !== LAST).flatMap((layer) => testFiles(join(testDir, layer)));
 const exclusive = files.filter((f) => marker(f, 'exclusive') !== undefined);
-const parallel = files.filter((f) => !exclusive.includes(f));
+// the runner takes files in this order as slots free up: the long ones first (an image build,
+// the end-to-end stories), so that the short ones fill the gaps instead of a long one ending last
+const LONG_FIRST = ['image', 'e2e', 'workflows', 'watcher', 'activities'];
+const rank = (file: string) => {
+  const at = LONG_FIRST.indexOf(relative(testDir, file).split('/')[0] ?? '');
+  return at === -1 ? LONG_FIRST.length : at;
+};
+const parallel = files
+  .filter((f) => !exclusive.includes(f))
+  .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 const lastFiles = chosen.includes(LAST) ? testFiles(join(testDir, LAST)) : [];
 
 let started = Date.now();
