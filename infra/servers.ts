@@ -50,6 +50,8 @@ export interface ServerSpec {
   ready?(ctx: ServerContext): Promise<void>;
   /** environment variables (DESIGN.md §3 names) that point clients at this server */
   env(ctx: ServerContext): Record<string, string>;
+  /** the server process's own environment, beside the caller's */
+  readonly processEnv?: Readonly<Record<string, string>>;
   /** where a person looks, e.g. the Temporal UI */
   urls?(ctx: ServerContext): Record<string, string>;
 }
@@ -296,6 +298,10 @@ const moto: ServerSpec = {
   startupTimeoutMs: 30_000,
   binary: (bin) => bin.motoServer,
   args: (ctx) => ['-H', LOOPBACK, '-p', String(port(ctx, 'moto', 'http'))],
+  // moto keeps an automated snapshot of every instance it ever created, deleted or not, and
+  // counts it against its snapshot quota (1,000): after a thousand creates in one moto's life
+  // every CreateDBInstance fails SnapshotQuotaExceeded. Real RDS counts manual snapshots only.
+  processEnv: { MOTO_RDS_SNAPSHOT_LIMIT: '1000000' },
   probe: (ctx) =>
     httpProbe(`http://${LOOPBACK}:${port(ctx, 'moto', 'http')}/moto-api/`, (r) => r.status === 200),
   env: (ctx) => ({

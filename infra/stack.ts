@@ -219,7 +219,7 @@ export async function up(layout: Layout, say: Say): Promise<void> {
           spec.command?.(ctx.bin) ?? spec.binary(ctx.bin),
           args,
           log,
-          process.env,
+          { ...process.env, ...spec.processEnv },
         );
         state.servers[spec.name] = {
           pid,
