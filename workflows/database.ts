@@ -225,17 +225,7 @@ class DatabaseFlow {
   }
 
   async createAndWait(db: ResolvedDatabase): Promise<Endpoint> {
-    // the two Provisioning writes run beside the step that follows each (none of those steps
-    // writes the object), one after the other, and both land before the stage goes on: two
-    // round trips less from apply to Available
-    const beside = patched('provisioning-status-beside-steps');
-    const report = (message: string): Promise<void> => {
-      const written = this.progress.report('Provisioning', message);
-      written.catch(() => undefined); // a cancel is awaited below, never an unhandled rejection
-      return written;
-    };
-    const creating = report(`creating RDS instance ${db.dbInstanceIdentifier}`);
-    if (!beside) await creating;
+    await this.progress.report('Provisioning', `creating RDS instance ${db.dbInstanceIdentifier}`);
     const password = await this.steps.run('ensureMasterPassword', () =>
       quick.ensureMasterPassword(db),
     );
@@ -243,15 +233,13 @@ class DatabaseFlow {
     this.created.instance = true; // from here on a cancel must look for an instance
     const create = patched('create-awaited-on-cancel') ? awaitedOnCancel : quick;
     const created = await this.steps.run('createDbInstance', () => create.createDbInstance(db));
-    await creating;
-    const waiting = report(
+    await this.progress.report(
+      'Provisioning',
       `${created.adopted ? 'adopted' : 'created'} RDS instance ${db.dbInstanceIdentifier}; waiting until it is available`,
     );
-    if (!beside) await waiting;
     const { endpoint } = await this.steps.run('waitUntilAvailable', () =>
       polling.waitUntilAvailable(db.dbInstanceIdentifier),
     );
-    await waiting;
     if (!patched('converge-after-create')) return endpoint;
     // an adopted instance may lack this spec or the password in Vault: make it so, then wait
     return await this.converge(db, endpoint);

@@ -263,23 +263,5 @@ await record(
   { deletionPolicy: 'Delete' },
 );
 
-await record(
-  'status-beside-steps',
-  (w) => {
-    w.rds = 'not-yet';
-    w.pollDelay = '1 second';
-  },
-  async (id) => {
-    // the Provisioning writes run beside the next step; a cancel while waiting still rolls back
-    await waitFor(id, (_phase, step) => step === 'waitUntilAvailable');
-    await client.workflow.getHandle(id).cancel();
-    await client.workflow
-      .getHandle(id)
-      .result()
-      .catch(() => undefined);
-  },
-  { deletionPolicy: 'Delete' },
-);
-
 await connection.close();
 await client.connection.close();

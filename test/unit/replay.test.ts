@@ -30,7 +30,6 @@ describe('committed workflow histories', () => {
       'foreign-instance-then-delete',
       'cancel-in-failed',
       'seen-version-provision-delete',
-      'status-beside-steps',
     ]) {
       assert.ok(
         files.some((f) => f.startsWith(story)),
