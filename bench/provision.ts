@@ -99,14 +99,7 @@ async function until(
   while (!done(await phases())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     // a process that died ends the run at once, with its last words
-    for (const [role, app] of running) {
-      if (app.child.exitCode !== null || app.child.signalCode !== null) {
-        const last = app.output().trim().split('\n').slice(-20).join('\n');
-        throw new Error(
-          `the ${role} exited (${app.child.exitCode ?? app.child.signalCode}):\n${last}`,
-        );
-      }
-    }
+    for (const [, app] of running) app.assertAlive();
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

@@ -6,7 +6,7 @@
 // Then a paced stream (RDSFLOW_BENCH_PACED=<objects/s>x<seconds>, default 100x30): objects
 // created on a steady schedule, not in a burst, and the same latencies.
 // Everything it creates is removed at the end. Needs `npm run infra -- up`.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { WORKFLOW_TYPE } from '../contracts/workflow.js';
@@ -53,7 +53,9 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/** The process's resident memory; 0 once it has exited. */
 function rssMiB(pid: number): number {
+  if (!existsSync(`/proc/${pid}/status`)) return 0;
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return kb / 1024;
@@ -167,6 +169,7 @@ async function throughWatcher(client: Client, n: number, rate?: number): Promise
     const deadline = Date.now() + 10 * 60_000;
     for (let started = 0; started < n; started = (await client.workflow.count(query)).count) {
       if (Date.now() > deadline) throw new Error(`only ${started}/${n} workflows started`);
+      watcher.assertAlive();
       await new Promise((r) => setTimeout(r, 200));
     }
     const startTimes = new Map<string, number>();

@@ -3,7 +3,7 @@
 // user can act on, each with a message that says what to do and a documented exit code.
 import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { kubeClientConfig, lazyTemporal } from '../config/clients.js';
+import { kubeClientConfig, lazyTemporal } from '../config/control-clients.js';
 import { loadConfig, type TemporalConfig } from '../config/config.js';
 import type { DatabaseObject, PendingApproval } from '../contracts/database.js';
 import { refFromWorkflowId, workflowIdFor } from '../contracts/names.js';

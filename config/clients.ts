@@ -1,62 +1,18 @@
 // Builds the SDK clients from parsed configuration. Only composition roots (worker, watcher,
 // CLI, tests) call these; everything else receives narrow slices of the clients they return.
+// The control plane's (Temporal, Kubernetes) live in config/control-clients.ts, which the
+// watcher imports alone; this module adds the data stores' (RDS, Vault, Consul).
 import { RDSClient } from '@aws-sdk/client-rds';
-import { KubeConfig as KubeClientConfig } from '@kubernetes/client-node';
-import { readFileSync } from 'node:fs';
-import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import Consul from 'consul';
 import vault from 'node-vault';
-import type { AwsConfig, ConsulConfig, KubeConfig, TemporalConfig, VaultConfig } from './config.js';
+import type { AwsConfig, ConsulConfig, VaultConfig } from './config.js';
 
-/**
- * Address, TLS and API key for a Temporal connection (client or worker): a local dev server
- * needs only the address; a production cluster mTLS files or Temporal Cloud an API key.
- */
-export function temporalConnectionOptions(config: TemporalConfig): {
-  address: string;
-  tls?: TLSConfig | boolean;
-  apiKey?: string;
-} {
-  const { tls } = config;
-  return {
-    address: config.address,
-    ...(tls
-      ? {
-          tls: {
-            ...(tls.caFile ? { serverRootCACertificate: readFileSync(tls.caFile) } : {}),
-            ...(tls.certFile && tls.keyFile
-              ? {
-                  clientCertPair: {
-                    crt: readFileSync(tls.certFile),
-                    key: readFileSync(tls.keyFile),
-                  },
-                }
-              : {}),
-            ...(tls.serverName ? { serverNameOverride: tls.serverName } : {}),
-          },
-        }
-      : {}),
-    ...(config.apiKey ? { apiKey: config.apiKey } : {}),
-  };
-}
-
-export async function connectTemporal(config: TemporalConfig): Promise<Client> {
-  const connection = await Connection.connect(temporalConnectionOptions(config));
-  return new Client({ connection, namespace: config.namespace });
-}
-
-/** A client that connects on its first call: a process can start while Temporal is down. */
-export function lazyTemporal(config: TemporalConfig): Client {
-  const connection = Connection.lazy(temporalConnectionOptions(config));
-  return new Client({ connection, namespace: config.namespace });
-}
-
-export function kubeClientConfig(config: KubeConfig): KubeClientConfig {
-  const kc = new KubeClientConfig();
-  if (config.kubeconfigPath) kc.loadFromFile(config.kubeconfigPath);
-  else kc.loadFromDefault();
-  return kc;
-}
+export {
+  connectTemporal,
+  kubeClientConfig,
+  lazyTemporal,
+  temporalConnectionOptions,
+} from './control-clients.js';
 
 export function rdsClient(config: AwsConfig): RDSClient {
   return new RDSClient({

@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import { kubeClientConfig, lazyTemporal } from '../config/clients.js';
+import { kubeClientConfig, lazyTemporal } from '../config/control-clients.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { AgentPool, boundedApiClient } from '../kube/bounded.js';
 import { listening, startHttp } from '../runtime/http.js';

@@ -18,6 +18,8 @@ export interface AppProcess {
   /** SIGSTOP / SIGCONT: the process is frozen, its connections go stale */
   freeze(): void;
   thaw(): void;
+  /** Throws, with the process's last log lines, if it has exited (a bench's crash report). */
+  assertAlive(): void;
 }
 
 async function startApp(
@@ -63,6 +65,11 @@ async function startApp(
     },
     freeze: () => child.kill('SIGSTOP'),
     thaw: () => child.kill('SIGCONT'),
+    assertAlive() {
+      if (child.exitCode === null && child.signalCode === null) return;
+      const last = output.trim().split('\n').slice(-20).join('\n');
+      throw new Error(`${entry} exited (${child.exitCode ?? child.signalCode}):\n${last}`);
+    },
   };
 }
 
