@@ -134,6 +134,15 @@ describe('the container image', () => {
     // the root filesystem refuses writes; the process is uid 1000
     await assert.rejects(podman(['exec', `${id}-worker`, 'touch', '/app/x']), /Read-only/i);
     assert.equal((await podman(['exec', `${id}-worker`, 'id', '-u'])).trim(), '1000');
+    // the memory settings the entrypoint gives the watcher reach its node process (pid 1);
+    // only those two are shown on failure: the environment also holds the Vault token
+    const environ = (await podman(['exec', `${id}-watcher`, 'cat', '/proc/1/environ']))
+      .split('\0')
+      .filter((v) => /^(MALLOC_ARENA_MAX|NODE_OPTIONS)=/.test(v));
+    assert.deepEqual(environ.sort(), [
+      'MALLOC_ARENA_MAX=2',
+      'NODE_OPTIONS=--max-semi-space-size=2 --max-old-space-size=128',
+    ]);
 
     const name = `${id}-db`;
     const object = await createDatabase(
