@@ -4,12 +4,14 @@
 // apiserver's own /metrics (apiserver_request_total): the GETs, PATCHes and Event POSTs of the
 // worker and the watcher while N databases are provisioned, then deleted. The benchmark itself
 // only creates, deletes and LISTs (never counted). Then, with rdsflow's processes stopped, the
-// yardstick: N workflows of the same shape (as many activities, each doing nothing) on the same
+// yardstick: N workflows of the same shape (the same activities and local activities, in the
+// same order, each doing nothing) on the same
 // Temporal server, started at once. Run it on a quiet stack: another client of the apiserver
 // (a test run) would be counted too. Needs `npm run infra -- up`.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { Step } from './noop-workflow.js';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
@@ -120,8 +122,11 @@ async function create(name: string): Promise<void> {
   uids.set(name, created.metadata.uid);
 }
 
-/** How many activities the provisioning run of `workflowId` scheduled (its shape). */
-async function activitiesOfFirstRun(client: Client, workflowId: string): Promise<number> {
+/**
+ * The shape of the provisioning run of `workflowId`: its activities ('activity') and local
+ * activities ('local', the status writes) in the order it ran them.
+ */
+async function shapeOfFirstRun(client: Client, workflowId: string): Promise<Step[]> {
   const runs: { runId: string; start: number }[] = [];
   for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}'` }))
     runs.push({ runId: w.runId, start: w.startTime.getTime() });
@@ -129,14 +134,18 @@ async function activitiesOfFirstRun(client: Client, workflowId: string): Promise
   const first = runs[0];
   if (!first) throw new Error(`no run of ${workflowId} found`);
   const history = await client.workflow.getHandle(workflowId, first.runId).fetchHistory();
-  return (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).length;
+  return (history.events ?? []).flatMap((e): Step[] => {
+    if (e.activityTaskScheduledEventAttributes) return ['activity'];
+    if (e.markerRecordedEventAttributes?.markerName === 'core_local_activity') return ['local'];
+    return [];
+  });
 }
 
 /**
- * The same Temporal server running `n` workflows of `steps` no-op activities each, started at
+ * The same Temporal server running `n` workflows of `steps` no-op steps each, started at
  * once, on one worker with the SDK's defaults (as rdsflow's worker): seconds until all ended.
  */
-async function noopRun(client: Client, n: number, steps: number): Promise<number> {
+async function noopRun(client: Client, n: number, steps: Step[]): Promise<number> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const taskQueue = `${id}-noop`;
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
@@ -248,13 +257,15 @@ try {
 if (shape) {
   const client = await connectTemporal(config.temporal);
   try {
-    const steps = await activitiesOfFirstRun(
+    const steps = await shapeOfFirstRun(
       client,
       workflowIdFor({ namespace: 'default', name: shape.name, uid: uids.get(shape.name) ?? '' }),
     );
     const seconds = await noopRun(client, n, steps);
     process.stdout.write(
-      `${n} no-op workflows of the same shape (${steps} activities each) at once → all ended in ` +
+      `${n} no-op workflows of the same shape (${steps.filter((s) => s === 'activity').length} ` +
+        `activities and ${steps.filter((s) => s === 'local').length} local activities each) ` +
+        `at once → all ended in ` +
         `${seconds.toFixed(1)} s (${(n / seconds).toFixed(1)} /s); rdsflow/no-op throughput ` +
         `${(shape.perSecond / (n / seconds)).toFixed(2)}\n`,
     );

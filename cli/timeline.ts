@@ -95,6 +95,39 @@ function activityEnd(
   return undefined;
 }
 
+/** What the SDK records of a local activity (a status write) in its marker's `data`. */
+interface LocalActivityMarker {
+  activity_type?: string;
+  attempt?: number;
+  complete_time?: { seconds?: number; nanos?: number };
+  original_schedule_time?: { seconds?: number; nanos?: number };
+}
+
+/** Milliseconds from a local activity's schedule to its completion, when both are recorded. */
+function localDuration(data: LocalActivityMarker | undefined): { durationMs?: number } {
+  const begun = optionalTsToMs(data?.original_schedule_time);
+  const done = optionalTsToMs(data?.complete_time);
+  if (begun === undefined || done === undefined || done < begun) return {};
+  return { durationMs: done - begun };
+}
+
+/** A local activity's marker: a step that ran inside a workflow task, whole in one event. */
+function localStep(event: Event): Entry | undefined {
+  const marker = event.markerRecordedEventAttributes;
+  if (marker?.markerName !== 'core_local_activity') return undefined;
+  const data = decode<LocalActivityMarker>(marker.details?.['data']?.payloads?.[0]);
+  const error = marker.failure?.message;
+  return {
+    kind: 'step',
+    step: data?.activity_type ?? '?',
+    attempts: data?.attempt ?? 1,
+    ...atOf(event),
+    ...localDuration(data),
+    outcome: marker.failure ? 'failed' : 'completed',
+    ...(error ? { error } : {}),
+  };
+}
+
 /** A signal or a timer: an entry of its own. */
 function otherEntry(event: Event): Entry | undefined {
   const signal = event.workflowExecutionSignaledEventAttributes;
@@ -188,7 +221,7 @@ function read(event: Event, steps: Steps, entries: Entry[]): void {
   }
   const end = activityEnd(event);
   if (end) return steps.ended(event, end);
-  const other = otherEntry(event);
+  const other = otherEntry(event) ?? localStep(event);
   if (other) entries.push(other);
 }
 

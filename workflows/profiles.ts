@@ -1,7 +1,11 @@
 // The activity profiles of the database workflow: how long one call may take and how Temporal
 // retries it (the first of the two retry layers; workflows/steps.ts states the design).
 // Activity *types* only: the workflow never imports activity code.
-import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  proxyActivities,
+  proxyLocalActivities,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 
 /** Quick calls: a few fast retries inside the activity, the workflow's step loop does the rest. */
@@ -16,6 +20,15 @@ const QUICK = {
 } as const;
 
 export const quick = proxyActivities<Activities>(QUICK);
+
+/**
+ * Status writes, as local activities: run by the worker inside the workflow task that asked for
+ * them, recorded as one marker, with the same timeout and retries as a quick call. A status
+ * write is a short, repeatable compare-and-swap on the object, the kind Temporal runs locally;
+ * as a regular activity each cost a round trip through the server (a workflow task and six
+ * events) on the way from apply to Available.
+ */
+export const local = proxyLocalActivities<Activities>(QUICK);
 
 /**
  * The create call: a cancel waits for its outcome instead of abandoning it, so no instance can

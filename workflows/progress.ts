@@ -13,7 +13,7 @@ import type { PendingApproval, Phase, StatusUpdate } from '../contracts/database
 import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes.js';
 import type { DatabaseNames } from '../contracts/resolved.js';
 import type { CarriedState, DatabaseSnapshot, LiveStatus, Stage } from '../contracts/workflow.js';
-import { quick } from './profiles.js';
+import { local, quick } from './profiles.js';
 import { describeFailure } from './failures.js';
 
 /** Where the progress reads what it reports: the flow's current state. */
@@ -77,7 +77,8 @@ export class Progress {
       ...extra,
     };
     try {
-      await quick.reportStatus(object.metadata, update, object.seen);
+      const writer = patched('local-status-writes') ? local : quick;
+      await writer.reportStatus(object.metadata, update, object.seen);
     } catch (error: unknown) {
       if (isCancellation(error)) throw error;
       log.warn('status not written', { phase, error: describeFailure(error).message });

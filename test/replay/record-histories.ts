@@ -263,5 +263,24 @@ await record(
   { deletionPolicy: 'Delete' },
 );
 
+await record(
+  'local-status-writes',
+  () => {},
+  async (id, o) => {
+    // every status write a local activity (a marker each): provision, modify, then delete
+    await waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
+    await client.workflow.getHandle(id).signal(specChangedSignal, {
+      metadata: { ...o.metadata, generation: 2 },
+      spec: { engine: 'postgres', storageGiB: 40 },
+      seen: { resourceVersion: '1042' },
+    });
+    await sleep(500);
+    await waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
+    await client.workflow.getHandle(id).signal(deleteSignal);
+    await client.workflow.getHandle(id).result();
+  },
+  { deletionPolicy: 'Delete' },
+);
+
 await connection.close();
 await client.connection.close();

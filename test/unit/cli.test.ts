@@ -52,6 +52,29 @@ describe('history timeline', () => {
     assert.deepEqual(signals, ['specChanged', 'delete']);
   });
 
+  it('lists status writes run as local activities among the steps, in their place', () => {
+    const entries = timeline([0, 1, 2, 3, 4].map((i) => load(`local-status-writes-${i}.json`)));
+    const second = entries.findIndex((e, i) => i > 0 && e.kind === 'run');
+    assert.deepEqual(entries[0], { ...entries[0], kind: 'run', stage: 'provision' });
+    const steps = entries.slice(1, second).flatMap((e) => (e.kind === 'step' ? [e.step] : []));
+    // the provisioning run: its three status writes recorded as markers, not as activities
+    assert.deepEqual(steps, [
+      'validateSpec',
+      'ensureFinalizer',
+      'reportStatus',
+      'ensureMasterPassword',
+      'createDbInstance',
+      'reportStatus',
+      'waitUntilAvailable',
+      'modifyDbInstance',
+      'writeDbSecret',
+      'publishToConsul',
+      'reportStatus',
+    ]);
+    const text = historyView('database/x/y/z', entries);
+    assert.match(text, /reportStatus\s+1 attempt/);
+  });
+
   it('shows a bad spec ending the step in failure, with the error', () => {
     const entries = timeline([0, 1].map((i) => load(`bad-spec-then-delete-${i}.json`)));
     const text = historyView('database/x/y/z', entries);

@@ -30,6 +30,7 @@ describe('committed workflow histories', () => {
       'foreign-instance-then-delete',
       'cancel-in-failed',
       'seen-version-provision-delete',
+      'local-status-writes',
     ]) {
       assert.ok(
         files.some((f) => f.startsWith(story)),
