@@ -10,6 +10,9 @@ import { startApps } from './apps.js';
 import { binaries, type Layout } from './layout.js';
 import { StackError, stackEnv, up } from './stack.js';
 
+/** What points a shell's clients (the CLI, kubectl, bao) at the local stack. */
+export const ENV_LINE = 'eval "$(npm run -s infra -- env)"';
+
 export interface StartOptions {
   readonly namespace: string;
   readonly name: string;
@@ -118,15 +121,15 @@ export async function start(
     `  Temporal UI   ${ui}/namespaces/${env['TEMPORAL_NAMESPACE'] ?? 'default'}/workflows?query=${query}`,
   );
   say(`  Vault         ${vaultPath}  (credentials; read them with:`);
-  say(
-    `                eval "$(npm run -s infra -- env)"; ${binaries(layout).bao} kv get ${vaultPath})`,
-  );
+  say(`                ${ENV_LINE}; ${binaries(layout).bao} kv get ${vaultPath})`);
   say(
     `  Consul        ${status.consulKey ?? ''}  (curl -s 'http://${env['CONSUL_HTTP_ADDR'] ?? ''}/v1/kv/${status.consulKey ?? ''}?recurse')`,
   );
   say(`  workflow      ${status.workflowId ?? ''}`);
   say('');
   say('next:');
+  // a new shell knows none of the stack's addresses: the CLI and kubectl need them first
+  say(`  ${ENV_LINE}   # once per shell: the CLI and kubectl find these servers`);
   say(`  npm run rdsflow -- describe ${ref}        # phase, step, where things are`);
   say(`  npm run rdsflow -- history ${ref}         # every step, attempt and duration`);
   say(`  npm run rdsflow -- cancel <ns>/<name>     # cancel one that is provisioning`);

@@ -57,5 +57,30 @@ describe('npm start', () => {
     assert.match(out, new RegExp(`Vault {9}secret/rdsflow/${namespace}/orders`));
     assert.match(out, new RegExp(`Consul {8}rdsflow/${namespace}/orders`));
     assert.ok(!/password/i.test(out.replace(/kv get/g, '')), 'no secret printed');
+
+    // the printed next steps work as printed, in a shell that knows none of the stack's
+    // addresses: the environment line first, then the CLI
+    const next = out.slice(out.indexOf('next:')).split('\n');
+    const envLine = next
+      .find((line) => line.includes('infra -- env'))
+      ?.split('#')[0]
+      ?.trim();
+    const describeLine = next.find((line) => line.includes('rdsflow -- describe'));
+    assert.ok(envLine && describeLine, out);
+    const bare = Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([k]) => !/^(KUBECONFIG|TEMPORAL_|RDSFLOW_|VAULT_|CONSUL_|AWS_)/.test(k),
+      ),
+    );
+    const described = await new Promise<{ code: number; out: string }>((resolve) => {
+      execFile(
+        'sh',
+        ['-c', `${envLine}; ${describeLine.split('#')[0]?.trim() ?? ''}`],
+        { cwd: repo, env: bare, timeout: 120_000 },
+        (error, stdout, stderr) => resolve({ code: error ? 1 : 0, out: stdout + stderr }),
+      );
+    });
+    assert.equal(described.code, 0, described.out);
+    assert.match(described.out, /Available/);
   });
 });
