@@ -99,22 +99,22 @@ async function record(
   process.stdout.write(`recorded ${name}: ${run} runs\n`);
 }
 
-await record(
-  'provision-modify-delete',
-  () => {},
-  async (id, o) => {
-    await waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
-    await client.workflow.getHandle(id).signal(specChangedSignal, {
-      metadata: { ...o.metadata, generation: 2 },
-      spec: { engine: 'postgres', storageGiB: 40 },
-    });
-    await sleep(500);
-    await waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
-    await client.workflow.getHandle(id).signal(deleteSignal);
-    await client.workflow.getHandle(id).result();
-  },
-  { deletionPolicy: 'Delete' },
-);
+/** Available, a new generation applied, Available again, then deleted. */
+async function provisionModifyDelete(id: string, o: DatabaseSnapshot): Promise<void> {
+  await waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
+  await client.workflow.getHandle(id).signal(specChangedSignal, {
+    metadata: { ...o.metadata, generation: 2 },
+    spec: { engine: 'postgres', storageGiB: 40 },
+  });
+  await sleep(500);
+  await waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
+  await client.workflow.getHandle(id).signal(deleteSignal);
+  await client.workflow.getHandle(id).result();
+}
+
+await record('provision-modify-delete', () => {}, provisionModifyDelete, {
+  deletionPolicy: 'Delete',
+});
 
 await record(
   'bad-spec-then-delete',
@@ -263,24 +263,8 @@ await record(
   { deletionPolicy: 'Delete' },
 );
 
-await record(
-  'local-status-writes',
-  () => {},
-  async (id, o) => {
-    // every status write a local activity (a marker each): provision, modify, then delete
-    await waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
-    await client.workflow.getHandle(id).signal(specChangedSignal, {
-      metadata: { ...o.metadata, generation: 2 },
-      spec: { engine: 'postgres', storageGiB: 40 },
-      seen: { resourceVersion: '1042' },
-    });
-    await sleep(500);
-    await waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
-    await client.workflow.getHandle(id).signal(deleteSignal);
-    await client.workflow.getHandle(id).result();
-  },
-  { deletionPolicy: 'Delete' },
-);
+// every status write a local activity (a marker each): provision, modify, then delete
+await record('local-status-writes', () => {}, provisionModifyDelete, { deletionPolicy: 'Delete' });
 
 await connection.close();
 await client.connection.close();
