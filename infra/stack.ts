@@ -215,12 +215,10 @@ export async function up(layout: Layout, say: Say): Promise<void> {
         if (existsSync(log)) renameSync(log, `${log}.1`);
         await spec.prepare?.(ctx);
         const args = spec.args(ctx);
-        pid = startDetached(
-          spec.command?.(ctx.bin) ?? spec.binary(ctx.bin),
-          args,
-          log,
-          { ...process.env, ...spec.processEnv },
-        );
+        pid = startDetached(spec.command?.(ctx.bin) ?? spec.binary(ctx.bin), args, log, {
+          ...process.env,
+          ...spec.processEnv,
+        });
         state.servers[spec.name] = {
           pid,
           binary: spec.binary(ctx.bin),

@@ -132,7 +132,9 @@ describe('kube-apiserver with the Database CRD', () => {
 
   it("rdsflow's API clients reuse one connection; client-node's own open one per call", async () => {
     // every new connection an https.Agent opens goes through createConnection
-    const proto = HttpsAgent.prototype as unknown as { createConnection: (...a: unknown[]) => unknown };
+    const proto = HttpsAgent.prototype as unknown as {
+      createConnection: (...a: unknown[]) => unknown;
+    };
     const original = proto.createConnection;
     let opened = 0;
     proto.createConnection = function (this: unknown, ...args: unknown[]) {
