@@ -1,7 +1,7 @@
 // A CLI session: the clients a command needs, built on first use; the lookups every command
 // shares (a <ref> to its object and workflow, the live status, the runs); and the failures the
 // user can act on, each with a message that says what to do and a documented exit code.
-import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { kubeClientConfig, lazyTemporal } from '../config/control-clients.js';
 import { loadConfig, type TemporalConfig } from '../config/config.js';
@@ -9,6 +9,7 @@ import type { DatabaseObject, PendingApproval } from '../contracts/database.js';
 import { refFromWorkflowId, workflowIdFor } from '../contracts/names.js';
 import { statusQuery, type LiveStatus } from '../contracts/workflow.js';
 import { boundedApiClient } from '../kube/bounded.js';
+import { ClusterIdentityError, clusterIdentity } from '../kube/cluster.js';
 import { getDatabase, listDatabases } from '../kube/databases.js';
 import type { WorkflowView } from './format.js';
 import { EXIT } from './help.js';
@@ -50,6 +51,7 @@ const QUERY_DEADLINE_MS = 3_000;
 export class Session {
   private client: Client | undefined;
   private kubeApi: CustomObjectsApi | undefined;
+  private clusterId: Promise<string> | undefined;
   private readonly temporalConfig: TemporalConfig;
 
   constructor(
@@ -70,6 +72,24 @@ export class Session {
       this.kubeApi = boundedApiClient(kubeClientConfig(config), CustomObjectsApi, config);
     }
     return this.kubeApi;
+  }
+
+  /**
+   * The cluster these objects live in (RDSFLOW_CLUSTER_ID, else the kube-system namespace's
+   * UID): part of every workflow ID, as the watcher and the worker derive it.
+   */
+  cluster(): Promise<string> {
+    this.clusterId ??= (async () => {
+      const config = loadConfig(this.io.env, ['kube']).kube;
+      const core = boundedApiClient(kubeClientConfig(config), CoreV1Api, config);
+      try {
+        return await clusterIdentity(core, config.clusterId);
+      } catch (error: unknown) {
+        if (error instanceof ClusterIdentityError) throw new CliError(error.message, EXIT.error);
+        throw kubeFailure(error);
+      }
+    })();
+    return this.clusterId;
   }
 
   async close(): Promise<void> {
@@ -113,13 +133,13 @@ export class Session {
     const match = /^([a-z0-9-]+)\/([a-z0-9.-]+)$/.exec(ref);
     if (!match) {
       throw new CliError(
-        `expected <namespace>/<name> or a workflow ID database/<ns>/<name>/<uid>, got ${JSON.stringify(ref)}`,
+        `expected <namespace>/<name> or a workflow ID database/<ns>/<name>/<uid>@<cluster>, got ${JSON.stringify(ref)}`,
         EXIT.usage,
       );
     }
     const [, namespace = '', name = ''] = match;
     const object = await this.getObject(namespace, name);
-    return { workflowId: workflowIdFor(object.metadata), object };
+    return { workflowId: workflowIdFor(object.metadata, await this.cluster()), object };
   }
 
   async getObject(namespace: string, name: string): Promise<DatabaseObject> {
@@ -267,7 +287,7 @@ export function kubeFailure(error: unknown, what?: string): CliError {
     return new CliError(`Kubernetes refused: HTTP ${error.code} ${firstLine(error)}`, EXIT.error);
   }
   return new CliError(
-    `Kubernetes unreachable: check KUBECONFIG, or pass the workflow ID database/<ns>/<name>/<uid> (${firstLine(error)})`,
+    `Kubernetes unreachable: check KUBECONFIG, or pass the workflow ID database/<ns>/<name>/<uid>@<cluster> (${firstLine(error)})`,
     EXIT.kubeUnreachable,
   );
 }

@@ -3,6 +3,7 @@
 // The control plane's (Temporal, Kubernetes) live in config/control-clients.ts, which the
 // watcher imports alone; this module adds the data stores' (RDS, Vault, Consul).
 import { RDSClient } from '@aws-sdk/client-rds';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import Consul from 'consul';
 import vault from 'node-vault';
 import type { AwsConfig, ConsulConfig, VaultConfig } from './config.js';
@@ -14,11 +15,46 @@ export {
   temporalConnectionOptions,
 } from './control-clients.js';
 
-export function rdsClient(config: AwsConfig): RDSClient {
+/**
+ * The RDS client; `once`: without the SDK's own retries, for the calls that change or delete an
+ * instance (each goes out once per ownership proof; the activity's retry proves again).
+ */
+export function rdsClient(config: AwsConfig, options: { once?: boolean } = {}): RDSClient {
   return new RDSClient({
     region: config.region,
     ...(config.rdsEndpoint ? { endpoint: config.rdsEndpoint } : {}),
+    ...(options.once ? { maxAttempts: 1 } : {}),
   });
+}
+
+/**
+ * Where the worker's AWS calls look: the account of its credentials (STS GetCallerIdentity,
+ * asked once and remembered) and its region.
+ */
+export function awsLocation(config: AwsConfig): {
+  location: () => Promise<{ account: string; region: string }>;
+  destroy: () => void;
+} {
+  const sts = new STSClient({
+    region: config.region,
+    ...(config.stsEndpoint ? { endpoint: config.stsEndpoint } : {}),
+  });
+  let account: Promise<string> | undefined;
+  const ask = async () => {
+    const out = await sts.send(new GetCallerIdentityCommand({}));
+    if (!out.Account) throw new Error('STS GetCallerIdentity answered without an account');
+    return out.Account;
+  };
+  return {
+    location: async () => {
+      account ??= ask().catch((error: unknown) => {
+        account = undefined; // a failed answer is asked again next time
+        throw error;
+      });
+      return { account: await account, region: config.region };
+    },
+    destroy: () => sts.destroy(),
+  };
 }
 
 export function vaultClient(config: VaultConfig): vault.client {

@@ -1,7 +1,7 @@
-// The one place that reads the environment (DESIGN.md §3). Each process parses it once at start
+// The one place that reads the environment (docs/operating.md). Each process parses it once at start
 // and names the sections it needs; a bad value stops the process with the variable's name.
 import { z } from 'zod';
-import { DNS_LABEL, TASK_QUEUE_DEFAULT } from '../contracts/names.js';
+import { CLUSTER_ID_PATTERN, DNS_LABEL, TASK_QUEUE_DEFAULT } from '../contracts/names.js';
 
 const hostPort = z
   .string()
@@ -59,12 +59,23 @@ const variables = {
     KUBECONFIG: z.string().min(1).optional(),
     // every Kubernetes call (list, get, patch, Lease, a watch's connection) gets this long
     RDSFLOW_KUBE_TIMEOUT: duration(120_000).default(10_000),
+    // the cluster's identity in workflow IDs and task queues; unset: the kube-system namespace's
+    // UID (a cluster restored beside the old one keeps its UIDs: give one of them its own)
+    RDSFLOW_CLUSTER_ID: z
+      .string()
+      .regex(
+        CLUSTER_ID_PATTERN,
+        'must be a DNS label (lowercase letters, digits, -), e.g. prod-eu-1',
+      )
+      .optional(),
   }),
   aws: z.object({
     AWS_REGION: z
       .string()
       .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region, e.g. eu-west-1'),
     AWS_ENDPOINT_URL_RDS: httpUrl.optional(),
+    // STS answers which account the worker's credentials are (a delete proves "not found" there)
+    AWS_ENDPOINT_URL_STS: httpUrl.optional(),
   }),
   vault: z.object({
     VAULT_ADDR: httpUrl,
@@ -140,6 +151,9 @@ const variables = {
       .default('rdsflow-watcher'),
     // the pod name (downward API) in a cluster; defaults to host name and pid
     RDSFLOW_WATCHER_ID: z.string().min(1).max(128).optional(),
+    // how often running workflows are checked against their objects (one that vanished, one
+    // deleted while outside the scope); the first check follows the first list
+    RDSFLOW_SWEEP_INTERVAL: duration(3_600_000).default(300_000),
   }),
   consul: z.object({
     CONSUL_HTTP_ADDR: consulAddress.default('127.0.0.1:8500'),
@@ -177,10 +191,18 @@ const sections = {
       });
     }),
   kube: variables.kube.transform((v) =>
-    optional({ kubeconfigPath: v.KUBECONFIG, timeoutMs: v.RDSFLOW_KUBE_TIMEOUT }),
+    optional({
+      kubeconfigPath: v.KUBECONFIG,
+      timeoutMs: v.RDSFLOW_KUBE_TIMEOUT,
+      clusterId: v.RDSFLOW_CLUSTER_ID,
+    }),
   ),
   aws: variables.aws.transform((v) =>
-    optional({ region: v.AWS_REGION, rdsEndpoint: v.AWS_ENDPOINT_URL_RDS }),
+    optional({
+      region: v.AWS_REGION,
+      rdsEndpoint: v.AWS_ENDPOINT_URL_RDS,
+      stsEndpoint: v.AWS_ENDPOINT_URL_STS,
+    }),
   ),
   vault: variables.vault.transform((v) => ({
     address: v.VAULT_ADDR.replace(/\/$/, ''),
@@ -214,6 +236,7 @@ const sections = {
       leaseNamespace: v.RDSFLOW_LEASE_NAMESPACE,
       leaseName: v.RDSFLOW_LEASE_NAME,
       identity: v.RDSFLOW_WATCHER_ID,
+      sweepIntervalMs: v.RDSFLOW_SWEEP_INTERVAL,
     }),
   ),
   consul: variables.consul.transform((v) => consul(v.CONSUL_HTTP_ADDR, v.CONSUL_HTTP_TOKEN)),

@@ -11,8 +11,8 @@ export const CONSUL_PREFIX = 'rdsflow';
 export const FINALIZER = 'rdsflow.io/finalizer';
 
 /**
- * Tags on an RDS instance. `uid` is the proof of ownership checked before every change
- * (DESIGN.md §4a); `run` names the workflow run whose create made the instance, so a cancel
+ * Tags on an RDS instance. `uid` is the proof of ownership checked before every change;
+ * `run` names the workflow run whose create made the instance, so a cancel
  * undoes only its own; `credential` names the Vault secret version whose password the instance
  * has; `retainedFrom` marks an instance released by a deletion under `deletionPolicy: Retain`.
  */
@@ -23,6 +23,8 @@ export const TAG_KEYS = {
   run: 'rdsflow.io/created-by-run',
   credential: 'rdsflow.io/credential-id',
   retainedFrom: 'rdsflow.io/retained-from',
+  /** the UID a retained (or orphaned) instance was taken over from: where it came from */
+  adoptedFrom: 'rdsflow.io/adopted-from',
 } as const;
 
 /** Custom metadata on the KV v2 secret, and the Consul key beside the endpoint keys. */
@@ -38,17 +40,42 @@ export const OWNER_KEYS = {
 const RDS_IDENTIFIER_MAX = 63;
 const HASH_LENGTH = 8;
 
-/** One workflow per object, keyed by its UID; namespace and name make it readable in the UI. */
-export function workflowIdFor(ref: DatabaseRef): string {
-  return `database/${ref.namespace}/${ref.name}/${ref.uid}`;
+/**
+ * The identity of a cluster: its `kube-system` namespace's UID, or what RDSFLOW_CLUSTER_ID says
+ * (a restored cluster keeps the old one's UIDs, so two of them need distinct settings). A DNS
+ * label, so it fits a workflow ID and a task queue name unambiguously.
+ */
+export const CLUSTER_ID_PATTERN = /^[a-z0-9](?:[-a-z0-9]{0,62}[a-z0-9])?$/;
+
+/** An object of one cluster: what a workflow is keyed by and what a signal must name. */
+export interface WorkflowRef extends DatabaseRef {
+  readonly cluster: string;
 }
 
-/** The object a workflow ID names, or undefined for any other workflow. */
-export function refFromWorkflowId(workflowId: string): DatabaseRef | undefined {
-  const match = /^database\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(workflowId);
+/**
+ * One workflow per object, keyed by its UID and its cluster's identity: two clusters sharing a
+ * Temporal namespace (or a restored cluster beside the old one, same UIDs) never share one.
+ * Namespace and name make it readable in the UI.
+ */
+export function workflowIdFor(ref: DatabaseRef, cluster: string): string {
+  return `database/${ref.namespace}/${ref.name}/${ref.uid}@${cluster}`;
+}
+
+/** The object (and cluster) a workflow ID names, or undefined for any other workflow. */
+export function refFromWorkflowId(workflowId: string): WorkflowRef | undefined {
+  const match = /^database\/([^/@]+)\/([^/@]+)\/([^/@]+)@([^/@]+)$/.exec(workflowId);
   if (!match) return undefined;
-  const [, namespace = '', name = '', uid = ''] = match;
-  return { namespace, name, uid };
+  const [, namespace = '', name = '', uid = '', cluster = ''] = match;
+  return { namespace, name, uid, cluster };
+}
+
+/**
+ * The task queue a cluster's workflows run on: the configured one, per cluster. A worker runs
+ * only its own cluster's workflows, so its Kubernetes writes and its AWS credentials never
+ * serve another cluster's objects, whatever settings the two share.
+ */
+export function taskQueueFor(base: string, cluster: string): string {
+  return `${base}@${cluster}`;
 }
 
 /**

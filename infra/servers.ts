@@ -308,6 +308,8 @@ const moto: ServerSpec = {
     AWS_REGION: 'us-east-1',
     // moto itself, for tests that check what is really there (and set up others' instances)
     RDSFLOW_MOTO_URL: `http://${LOOPBACK}:${port(ctx, 'moto', 'http')}`,
+    // moto's STS says which account the credentials are (a delete proves "not found" there)
+    AWS_ENDPOINT_URL_STS: `http://${LOOPBACK}:${port(ctx, 'moto', 'http')}`,
     // moto accepts any credentials; these only stop the SDK from looking further
     AWS_ACCESS_KEY_ID: 'moto',
     AWS_SECRET_ACCESS_KEY: 'moto',

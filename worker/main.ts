@@ -13,12 +13,15 @@ import {
 import { createActivities } from '../activities/index.js';
 import { attributeRdsCalls } from '../activities/rds.js';
 import {
+  awsLocation,
   consulClient,
   kubeClientConfig,
   rdsClient,
   temporalConnectionOptions,
   vaultClient,
 } from '../config/clients.js';
+import { taskQueueFor } from '../contracts/names.js';
+import { ClusterIdentityError, clusterIdentity } from '../kube/cluster.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { AgentPool, boundedApiClient } from '../kube/bounded.js';
 import { listening, startHttp } from '../runtime/http.js';
@@ -49,7 +52,10 @@ function sdkLogging(level: Config['process']['logLevel']): void {
 /** The clients the activities need, bounded and attributed, and the activities on them. */
 function clients(config: WorkerConfig, metrics: WorkerMetrics) {
   const rds = rdsClient(config.aws);
+  const destructive = rdsClient(config.aws, { once: true });
   attributeRdsCalls(rds);
+  attributeRdsCalls(destructive);
+  const where = awsLocation(config.aws);
   const consul = consulClient(config.consul);
   const kc = kubeClientConfig(config.kube);
   const bounds = {
@@ -58,19 +64,28 @@ function clients(config: WorkerConfig, metrics: WorkerMetrics) {
     // one set of kept-alive connections for all of the process's Kubernetes calls
     agents: new AgentPool(),
   };
+  const events = boundedApiClient(kc, CoreV1Api, bounds);
   const activities = createActivities({
     rds,
+    destructive,
+    location: where.location,
     vault: vaultClient(config.vault),
     mount: config.worker.vaultMount,
     consul,
     kube: boundedApiClient(kc, CustomObjectsApi, bounds),
-    events: boundedApiClient(kc, CoreV1Api, bounds),
+    events,
     timing: {
       pollIntervalMs: config.worker.pollIntervalMs,
       pollWindowMs: config.worker.pollWindowMs,
     },
   });
-  return { rds, consul, activities };
+  const close = () => {
+    rds.destroy();
+    destructive.destroy();
+    where.destroy();
+    consul.destroy();
+  };
+  return { events, close, activities };
 }
 
 async function main(): Promise<void> {
@@ -86,8 +101,28 @@ async function main(): Promise<void> {
   log.level = config.process.logLevel;
   sdkLogging(config.process.logLevel);
   const metrics = new WorkerMetrics();
-  const { rds, consul, activities } = clients(config, metrics);
+  const { events, close, activities } = clients(config, metrics);
+  try {
+    // this cluster's workflows only: its Kubernetes writes and AWS credentials serve no other
+    const cluster = await clusterIdentity(events, config.kube.clusterId);
+    await serveWorkflows(
+      config,
+      metrics,
+      activities,
+      taskQueueFor(config.temporal.taskQueue, cluster),
+    );
+  } finally {
+    close();
+  }
+}
 
+/** Polls the cluster's task queue until SIGTERM, serving /healthz and /metrics meanwhile. */
+async function serveWorkflows(
+  config: WorkerConfig,
+  metrics: WorkerMetrics,
+  activities: ReturnType<typeof clients>['activities'],
+  taskQueue: string,
+): Promise<void> {
   const workflows = workflowCode();
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   let server: Server | undefined;
@@ -95,7 +130,7 @@ async function main(): Promise<void> {
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
+      taskQueue,
       ...workflows.options,
       activities,
       shutdownGraceTime: config.worker.shutdownGraceMs,
@@ -121,7 +156,7 @@ async function main(): Promise<void> {
       {
         temporal: config.temporal.address,
         namespace: config.temporal.namespace,
-        taskQueue: config.temporal.taskQueue,
+        taskQueue,
         http: listening(server),
         workflows: workflows.from,
       },
@@ -134,13 +169,12 @@ async function main(): Promise<void> {
   } finally {
     server?.close();
     await connection.close();
-    rds.destroy();
-    consul.destroy();
   }
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) log.fatal(error.message);
+  if (error instanceof ConfigError || error instanceof ClusterIdentityError)
+    log.fatal(error.message);
   else log.fatal({ err: error }, 'worker failed');
   process.exitCode = 1;
 });

@@ -113,11 +113,13 @@ describe('docker-compose.yml', () => {
       assert.deepEqual(
         given.sort(),
         // credentials of a production cluster have no place in the local compose stack
-        // (nor the Kubernetes call limit, a tuning knob with a default)
+        // (nor the Kubernetes call limit, a tuning knob with a default, nor the cluster's
+        // identity, read from the cluster itself)
         expected.filter(
           (k) =>
             k !== 'CONSUL_HTTP_TOKEN' &&
             k !== 'RDSFLOW_KUBE_TIMEOUT' &&
+            k !== 'RDSFLOW_CLUSTER_ID' &&
             !/^TEMPORAL_(TLS|API_KEY)/.test(k),
         ),
       );

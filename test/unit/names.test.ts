@@ -8,7 +8,9 @@ import {
   consulKeyPrefix,
   defaultDatabaseName,
   rdsIdentifier,
+  refFromWorkflowId,
   shortHash,
+  taskQueueFor,
   vaultSecretPath,
   workflowIdFor,
 } from '../../contracts/names.js';
@@ -157,11 +159,22 @@ describe('defaultDatabaseName', () => {
 });
 
 describe('workflowIdFor', () => {
-  it('is keyed by the UID and readable', () => {
+  it('is keyed by the UID and the cluster, readable, and read back', () => {
     const uid = '5f0c8a8e-3c1b-4f43-9b38-1f0a6d1c2b3a';
-    assert.equal(
-      workflowIdFor({ namespace: 'shop', name: 'orders', uid }),
-      `database/shop/orders/${uid}`,
-    );
+    const cluster = '0b7c2d1e-9f3a-4c5b-8d6e-7f8091a2b3c4';
+    const id = workflowIdFor({ namespace: 'shop', name: 'orders', uid }, cluster);
+    assert.equal(id, `database/shop/orders/${uid}@${cluster}`);
+    assert.deepEqual(refFromWorkflowId(id), { namespace: 'shop', name: 'orders', uid, cluster });
+  });
+
+  it('never gives two clusters (or a restored cluster under its own name) one workflow', () => {
+    const ref = { namespace: 'shop', name: 'orders', uid: 'same-uid-after-a-restore' };
+    assert.notEqual(workflowIdFor(ref, 'prod'), workflowIdFor(ref, 'prod-restored'));
+    assert.notEqual(taskQueueFor('rdsflow', 'prod'), taskQueueFor('rdsflow', 'prod-restored'));
+  });
+
+  it('reads no ID without a cluster (the form before clusters) as a database workflow', () => {
+    assert.equal(refFromWorkflowId('database/shop/orders/5f0c8a8e'), undefined);
+    assert.equal(refFromWorkflowId('database/shop/orders/a@b@c'), undefined);
   });
 });
