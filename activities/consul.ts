@@ -50,12 +50,28 @@ async function owner(
   return { uid: entry.Value ?? '', index: entry.ModifyIndex ?? 0 };
 }
 
-/** The service registered under the instance's node name, if it carries this UID. */
-async function ourService(consul: ConsulSlice, db: DatabaseNames): Promise<boolean> {
+/**
+ * The owner of the service registered under the instance's node name: its `uid` meta, `''` for
+ * a service rdsflow did not mark, undefined when none is registered.
+ */
+async function serviceOwner(consul: ConsulSlice, db: DatabaseNames): Promise<string | undefined> {
   const node = (await consul.catalog.node.services(db.dbInstanceIdentifier)) as {
     Services?: Record<string, { Meta?: Record<string, string> | null }>;
   } | null;
-  return Object.values(node?.Services ?? {}).some((s) => s.Meta?.['uid'] === db.ref.uid);
+  const services = Object.values(node?.Services ?? {});
+  if (services.length === 0) return undefined;
+  return services.find((s) => s.Meta?.['uid'] === db.ref.uid)
+    ? db.ref.uid
+    : (services[0]?.Meta?.['uid'] ?? '');
+}
+
+function notOurs(db: DatabaseNames, what: string, owner: string): Error {
+  return terminal(
+    FAILURE.entryNotOurs,
+    `${what} ${owner ? `was written for the Database with uid ${owner}` : 'was not written by rdsflow'}, ` +
+      `not this one (uid ${db.ref.uid}); rdsflow leaves it alone`,
+    { consulKey: db.consulKey, ownerUid: owner },
+  );
 }
 
 /** Writes the owner key, then the endpoint keys, then the external service. */
@@ -97,14 +113,15 @@ export async function publishToConsul(
   endpoint: Endpoint,
 ): Promise<{ consulKey: string; service: string }> {
   return guarded('publishToConsul', async () => {
+    // keys and service under the same owner check: another object's are taken over only by an
+    // explicit adoption of what it left behind
     const found = await owner(deps.consul, db);
     if (found && found.uid !== db.ref.uid && !db.adoptRetained) {
-      throw terminal(
-        FAILURE.entryNotOurs,
-        `Consul keys ${db.consulKey}/ were written for the Database with uid ${found.uid}, ` +
-          `not this one (uid ${db.ref.uid}); rdsflow leaves them alone`,
-        { consulKey: db.consulKey, ownerUid: found.uid },
-      );
+      throw notOurs(db, `Consul keys ${db.consulKey}/`, found.uid);
+    }
+    const service = await serviceOwner(deps.consul, db);
+    if (service !== undefined && service !== db.ref.uid && !db.adoptRetained) {
+      throw notOurs(db, `Consul service ${db.dbInstanceIdentifier}`, service);
     }
     await publish(deps.consul, db, endpoint);
     return { consulKey: db.consulKey, service: db.dbInstanceIdentifier };
@@ -132,7 +149,9 @@ async function removeKeys(consul: ConsulSlice, db: DatabaseNames, index: number)
 
 /**
  * Removes this object's keys and service. The keys go in one transaction that first checks
- * the owner key is still this UID's (check-index): proven at the moment of the effect.
+ * the owner key is still this UID's (check-index): proven at the moment of the effect. The
+ * service goes under the same check: its own `uid` meta is this UID's, and the keys are not
+ * another object's.
  */
 export async function removeFromConsul(
   deps: ConsulDeps,
@@ -149,7 +168,8 @@ export async function removeFromConsul(
         uid: db.ref.uid,
       });
     }
-    if (await ourService(deps.consul, db)) {
+    const keysOk = found === undefined || removed;
+    if (keysOk && (await serviceOwner(deps.consul, db)) === db.ref.uid) {
       await deps.consul.catalog.deregister({ node: db.dbInstanceIdentifier });
     }
     return { removed, ...(found && !removed ? { owner: found.uid } : {}) };

@@ -6,6 +6,7 @@ import type { DatabaseSnapshot } from '../contracts/workflow.js';
 import { createConsulActivities, type ConsulActivities, type ConsulDeps } from './consul.js';
 import {
   createKubeStatusActivities,
+  objectReader,
   type KubeDeps,
   type KubeStatusActivities,
 } from './kube-status.js';
@@ -17,7 +18,10 @@ import {
   type VaultDeps,
 } from './vault.js';
 
-export type ActivityDeps = Omit<RdsDeps, 'credentials'> & VaultDeps & ConsulDeps & KubeDeps;
+export type ActivityDeps = Omit<RdsDeps, 'credentials' | 'objects'> &
+  VaultDeps &
+  ConsulDeps &
+  KubeDeps;
 
 /** Every activity of the database workflow (the workflow imports this type only). */
 export interface Activities
@@ -36,7 +40,11 @@ export function createActivities(deps: ActivityDeps): Activities {
     },
     ...createKubeStatusActivities(deps),
     ...createVaultActivities(deps),
-    ...createRdsActivities({ ...deps, credentials: vaultCredentials(deps) }),
+    ...createRdsActivities({
+      ...deps,
+      credentials: vaultCredentials(deps),
+      objects: objectReader(deps),
+    }),
     ...createConsulActivities(deps),
   };
 }

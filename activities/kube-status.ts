@@ -2,21 +2,28 @@
 // does the work; here its errors become the workflow's failure types).
 import { activityInfo, log } from '@temporalio/activity';
 import type { DatabaseRef, StatusUpdate } from '../contracts/database.js';
-import type { ObjectVersion } from '../contracts/workflow.js';
+import type { DatabaseNames } from '../contracts/resolved.js';
+import type { DeletionProof, ObjectVersion } from '../contracts/workflow.js';
 import { FINALIZER } from '../contracts/names.js';
 import { FAILURE } from '../contracts/workflow.js';
+import { deletionPolicyOf } from '../contracts/resolved.js';
 import {
   addFinalizer,
+  currentObject,
+  getDatabase,
   httpCodeOf,
   KnownObjects,
+  proveDeletion,
   recordEvent,
   removeFinalizer,
   writeStatus,
   type DatabaseApi,
   type DatabaseEvent,
   type EventApi,
+  type EventSubject,
 } from '../kube/databases.js';
 import { terminal, transient } from './errors.js';
+import type { ObjectReader } from './rds-instance.js';
 
 export interface KubeDeps {
   readonly kube: DatabaseApi;
@@ -37,7 +44,7 @@ function classifyKubeError(step: string, error: unknown): Error {
   return transient(`${step}: Kubernetes unavailable: ${detail}`, activityInfo().attempt, error);
 }
 
-async function classified<T>(step: string, call: () => Promise<T>): Promise<T> {
+export async function classified<T>(step: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error: unknown) {
@@ -54,6 +61,67 @@ export interface KubeStatusActivities {
   ensureFinalizer(ref: DatabaseRef, seen?: ObjectVersion): Promise<{ present: boolean }>;
   recordEvent(ref: DatabaseRef, event: DatabaseEvent): Promise<{ recorded: boolean }>;
   releaseFinalizer(ref: DatabaseRef): Promise<{ released: boolean }>;
+  proveDeletion(ref: DatabaseRef): Promise<DeletionProof>;
+  recordOrphaned(names: DatabaseNames, instance: string): Promise<{ recorded: boolean }>;
+}
+
+/** What an orphaned database's Warning Event says: what was kept, and how to take it back. */
+function orphanedMessage(names: DatabaseNames, instance: string): string {
+  const { namespace, name, uid } = names.ref;
+  const kept =
+    instance === 'released'
+      ? `RDS instance ${names.dbInstanceIdentifier} is kept and marked released (tag rdsflow.io/retained-from=${uid})`
+      : instance === 'absent'
+        ? `there was no RDS instance ${names.dbInstanceIdentifier}`
+        : `RDS instance ${names.dbInstanceIdentifier} is not this Database's and was not touched`;
+  return (
+    `Database ${namespace}/${name} (uid ${uid}) disappeared without a delete (its finalizer ` +
+    'removed by hand, or the cluster restored from a backup): rdsflow deleted nothing. ' +
+    `${kept}; its credentials stay in Vault at ${names.vaultPath} and its Consul entries at ` +
+    `${names.consulKey}. To take them back, apply a Database ${namespace}/${name} with ` +
+    `spec.adoptRetained: true (or run \`rdsflow adopt ${namespace}/${name}\`).`
+  );
+}
+
+/**
+ * Says that a vanished object's database was orphaned, where people will look: on a new object
+ * of the same name if there is one (a restore), else on the namespace.
+ */
+async function recordOrphaned(
+  deps: KubeDeps,
+  at: Date,
+  names: DatabaseNames,
+  instance: string,
+): Promise<{ recorded: boolean }> {
+  const { namespace, name } = names.ref;
+  const current = await classified('recordOrphaned', () => getDatabase(deps.kube, namespace, name));
+  const subject: EventSubject = current
+    ? { kind: 'Database', namespace, name, uid: current.metadata.uid }
+    : { kind: 'Namespace', namespace, name: namespace };
+  const message = orphanedMessage(names, instance);
+  log.warn(message, { namespace, name, uid: names.ref.uid, reason: 'Orphaned' });
+  try {
+    const event = { type: 'Warning', reason: 'Orphaned', message } as const;
+    await recordEvent(deps.events, subject, event, 'rdsflow-worker', at);
+    return { recorded: true };
+  } catch (error: unknown) {
+    log.warn('event not recorded', { namespace, name, error: String(error) });
+    return { recorded: false };
+  }
+}
+
+/**
+ * The object a destructive RDS call is made for, read right before the call: its newest
+ * deletion policy, or `gone` (no object of the name with this UID).
+ */
+export function objectReader(deps: KubeDeps): ObjectReader {
+  return {
+    policy: (ref) =>
+      classified('readPolicy', async () => {
+        const object = await currentObject(deps.kube, ref);
+        return object ? deletionPolicyOf(object.spec) : 'gone';
+      }),
+  };
 }
 
 export function createKubeStatusActivities(deps: KubeDeps): KubeStatusActivities {
@@ -101,6 +169,11 @@ export function createKubeStatusActivities(deps: KubeDeps): KubeStatusActivities
         return { recorded: false };
       }
     },
+
+    /** Reads the object back: only a deletionTimestamp proves a delete (kube/databases.ts). */
+    proveDeletion: (ref) => classified('proveDeletion', () => proveDeletion(deps.kube, ref)),
+
+    recordOrphaned: (names, instance) => recordOrphaned(deps, now(), names, instance),
 
     /** Removes our finalizer once the database is gone, letting Kubernetes delete the object. */
     async releaseFinalizer(ref: DatabaseRef): Promise<{ released: boolean }> {

@@ -1,5 +1,7 @@
-// Deleting an RDS instance per policy, as RDS allows it: on our own instance only, waiting for a
-// state RDS can snapshot from, never taking a refusal for done; and waiting until it is gone.
+// Deleting an RDS instance per policy, as RDS allows it: on our own instance only, with the
+// object's newest policy read right before the call, waiting for a state RDS can snapshot from,
+// never taking a refusal for done, and a "not found" believed only where the instance lives;
+// releasing one (Retain, an orphaned database, an adoption undone); waiting until one is gone.
 import {
   AddTagsToResourceCommand,
   DeleteDBInstanceCommand,
@@ -8,8 +10,9 @@ import {
   type DBInstance,
 } from '@aws-sdk/client-rds';
 import { activityInfo, log } from '@temporalio/activity';
+import type { DeletionPolicy } from '../contracts/database.js';
 import { TAG_KEYS } from '../contracts/names.js';
-import type { DatabaseNames } from '../contracts/spec.js';
+import { mostProtective, type DatabaseNames } from '../contracts/spec.js';
 import {
   FAILURE,
   type DeleteInstanceRequest,
@@ -18,6 +21,7 @@ import {
 import { classifyAwsError, terminal } from './errors.js';
 import {
   RDS_NO_SNAPSHOT_STATUSES,
+  RDS_SKIP_SNAPSHOT_ONLY_STATUSES,
   RDS_SNAPSHOT_READY_STATUSES,
   RDS_STATUS,
   aws,
@@ -32,19 +36,27 @@ import {
   type RdsDeps,
 } from './rds-instance.js';
 
-/** Retain: the instance stays, marked as released; no object's UID is on it any more. */
-async function release(deps: RdsDeps, instance: DBInstance, uid: string): Promise<void> {
+/**
+ * Marks an instance released: `retained-from` names the UID it was released by (or, an
+ * adoption undone, the owner it came from); no object's UID is on it any more.
+ */
+async function release(
+  deps: RdsDeps,
+  instance: DBInstance,
+  retainedFrom: string,
+  step: string,
+): Promise<void> {
   const arn = instance.DBInstanceArn ?? '';
-  await aws('deleteDbInstance', () =>
-    deps.rds.send(
+  await aws(step, () =>
+    deps.destructive.send(
       new AddTagsToResourceCommand({
         ResourceName: arn,
-        Tags: [{ Key: TAG_KEYS.retainedFrom, Value: uid }],
+        Tags: [{ Key: TAG_KEYS.retainedFrom, Value: retainedFrom }],
       }),
     ),
   );
-  await aws('deleteDbInstance', () =>
-    deps.rds.send(
+  await aws(step, () =>
+    deps.destructive.send(
       new RemoveTagsFromResourceCommand({
         ResourceName: arn,
         TagKeys: [TAG_KEYS.uid, TAG_KEYS.run],
@@ -53,34 +65,47 @@ async function release(deps: RdsDeps, instance: DBInstance, uid: string): Promis
   );
 }
 
-/** An older worker's call deleteDbInstance(names, policy) still arrives during an upgrade. */
-function deleteRequestOf(request: DeleteInstanceRequest | DatabaseNames, legacyPolicy?: string) {
-  if ('names' in request) return request;
-  const policy = legacyPolicy === 'Delete' || legacyPolicy === 'Retain' ? legacyPolicy : 'Snapshot';
-  const uid8 = request.ref.uid
-    .replace(/[^a-z0-9]/gi, '')
-    .slice(0, 8)
-    .toLowerCase();
-  return {
-    names: request,
-    policy,
-    finalSnapshot: `${request.dbInstanceIdentifier}-final-${uid8}`,
-  } satisfies DeleteInstanceRequest;
+/**
+ * Keeps our instance and marks it released (an object that vanished without a delete, or a
+ * cancelled adoption giving back what it took): proven ours first, never deleted.
+ */
+export async function releaseDbInstance(
+  deps: RdsDeps,
+  names: DatabaseNames,
+  retainedFrom = names.ref.uid,
+): Promise<{ state: 'released' | 'absent' | 'not-ours' }> {
+  const id = names.dbInstanceIdentifier;
+  const instance = await aws('releaseDbInstance', () => describe(deps, id));
+  if (!instance) return { state: 'absent' };
+  const tags = tagsOf(instance);
+  if (tags[TAG_KEYS.uid] !== names.ref.uid) {
+    log.info('release leaves an instance that is not ours', {
+      dbInstanceIdentifier: id,
+      owner: ownerOf(tags, names.ref),
+    });
+    return { state: 'not-ours' };
+  }
+  await release(deps, instance, retainedFrom, 'releaseDbInstance');
+  log.info('RDS instance released', { dbInstanceIdentifier: id, retainedFrom });
+  return { state: 'released' };
 }
 
 /**
  * Whether RDS can take the deletion in this state: `go`, `wait` (a final snapshot needs an
  * available instance) or `deleting` already; a state RDS never snapshots from fails for good.
  */
-function deletable(request: DeleteInstanceRequest, status: string): 'go' | 'wait' | 'deleting' {
+function deletable(id: string, policy: DeletionPolicy, status: string): 'go' | 'wait' | 'deleting' {
   if (status === RDS_STATUS.deleting) return 'deleting';
-  if (request.policy !== 'Snapshot') return 'go';
+  if (policy !== 'Snapshot') return 'go';
   if (RDS_NO_SNAPSHOT_STATUSES.has(status)) {
-    const id = request.names.dbInstanceIdentifier;
+    const why = RDS_SKIP_SNAPSHOT_ONLY_STATUSES.has(status)
+      ? 'RDS deletes an instance in that state only without a final snapshot'
+      : 'RDS cannot take a snapshot of an instance in that state until its cause is fixed ' +
+        '(parameters, option group, network, encryption key or credentials: see the RDS console)';
     throw terminal(
       FAILURE.cannotSnapshot,
-      `RDS instance ${id} is ${status}: RDS deletes an instance in that state only without a ` +
-        'final snapshot. Set deletionPolicy: Delete to delete it without one, or Retain to keep it.',
+      `RDS instance ${id} is ${status}: ${why}. Set deletionPolicy: Delete to delete it ` +
+        'without one, or Retain to keep it; or fix the cause and `rdsflow retry`.',
       { dbInstanceIdentifier: id, rdsStatus: status },
     );
   }
@@ -91,19 +116,21 @@ function deletable(request: DeleteInstanceRequest, status: string): 'go' | 'wait
 async function requestDeletion(
   deps: RdsDeps,
   request: DeleteInstanceRequest,
+  policy: DeletionPolicy,
   instance: DBInstance,
 ): Promise<DeleteInstanceResult | undefined> {
-  const { names, policy } = request;
-  const id = names.dbInstanceIdentifier;
+  const id = request.names.dbInstanceIdentifier;
   const snapshotted = (snapshot: string) => (policy === 'Snapshot' ? { snapshot } : {});
-  const now = deletable(request, instance.DBInstanceStatus ?? 'unknown');
-  if (now === 'deleting') return { state: 'deleting', ...snapshotted(request.finalSnapshot) };
+  const now = deletable(id, policy, instance.DBInstanceStatus ?? 'unknown');
+  if (now === 'deleting')
+    return { state: 'deleting', policy, ...snapshotted(request.finalSnapshot) };
   if (now === 'wait') return undefined;
   // a snapshot name is unique per deletion; should one exist anyway, the next is taken
   for (let n = 1; n <= 3; n++) {
     const snapshot = n === 1 ? request.finalSnapshot : `${request.finalSnapshot}-${n}`;
     try {
-      await deps.rds.send(
+      // once per proof: no SDK retry re-sends it (the activity's retry reads and proves again)
+      await deps.destructive.send(
         new DeleteDBInstanceCommand({
           DBInstanceIdentifier: id,
           ...(policy === 'Snapshot'
@@ -113,9 +140,9 @@ async function requestDeletion(
         }),
       );
       log.info('RDS instance deletion requested', { dbInstanceIdentifier: id, policy, snapshot });
-      return { state: 'deleting', ...snapshotted(snapshot) };
+      return { state: 'deleting', policy, ...snapshotted(snapshot) };
     } catch (error: unknown) {
-      if (isNotFound(error)) return { state: 'absent' };
+      if (isNotFound(error)) return { state: 'absent', policy };
       // NOTE: RDS refuses a delete it cannot carry out in the instance's state: not a success
       if (isInvalidState(error)) return undefined;
       if (!/DBSnapshotAlreadyExists/.test(errorName(error)) || policy !== 'Snapshot') {
@@ -131,42 +158,80 @@ async function requestDeletion(
 }
 
 /**
+ * "Not found" is believed only where the instance was made: the ARN recorded at its creation
+ * names the account and region; credentials or a region that look elsewhere prove nothing.
+ */
+async function provenAbsent(deps: RdsDeps, request: DeleteInstanceRequest): Promise<void> {
+  const arn = request.expectedArn;
+  if (!arn) return;
+  const [, , , region = '', account = ''] = arn.split(':');
+  const here = await aws('deleteDbInstance', () => deps.location());
+  if (here.region === region && here.account === account) return;
+  const id = request.names.dbInstanceIdentifier;
+  throw terminal(
+    FAILURE.instanceElsewhere,
+    `RDS instance ${id} was created in account ${account}, region ${region}, but this worker ` +
+      `looks at account ${here.account}, region ${here.region}, where it is not found: nothing ` +
+      'is proven gone, so nothing is released (credentials and Consul entries are kept, the ' +
+      "finalizer holds). Fix the worker's AWS_REGION or credentials, then `rdsflow retry`.",
+    { dbInstanceIdentifier: id, expected: { account, region }, seen: here },
+  );
+}
+
+/** The policy to apply now: the request's, or the object's newer, more protective one. */
+async function policyNow(
+  deps: RdsDeps,
+  request: DeleteInstanceRequest,
+): Promise<DeletionPolicy | 'gone'> {
+  const live = await aws('deleteDbInstance', () => deps.objects.policy(request.names.ref));
+  if (live === 'gone') return 'gone';
+  return live ? mostProtective(request.policy, live) : request.policy;
+}
+
+/**
  * One deletion per policy, on our own instance only: Snapshot keeps a final snapshot (and
  * waits for a state in which RDS can take one), Delete skips it, Retain marks the instance
- * released and leaves it. A rollback (`createdByRun`) deletes only what that run created.
+ * released and leaves it. The object's policy is read again right before the call; an object
+ * that is gone by then deletes nothing (`orphaned`). A rollback (`createdByRun`) deletes only
+ * what that run created.
  */
 export async function deleteDbInstance(
   deps: RdsDeps,
-
-  requested: DeleteInstanceRequest | DatabaseNames,
-  legacyPolicy?: string,
+  request: DeleteInstanceRequest,
 ): Promise<DeleteInstanceResult & { polls?: number }> {
-  const request = deleteRequestOf(requested, legacyPolicy);
-  const { names, policy, createdByRun } = request;
+  const { names, createdByRun } = request;
   const id = names.dbInstanceIdentifier;
   return poll(deps, `${id} cannot be deleted yet`, async () => {
     const instance = await aws('deleteDbInstance', () => describe(deps, id));
-    if (!instance) return { status: 'absent', result: { state: 'absent' } };
+    if (!instance) {
+      await provenAbsent(deps, request);
+      return { status: 'absent', result: { state: 'absent' } };
+    }
     const tags = tagsOf(instance);
     const status = instance.DBInstanceStatus ?? 'unknown';
-    if (createdByRun !== undefined) {
-      const mine = tags[TAG_KEYS.uid] === names.ref.uid && tags[TAG_KEYS.run] === createdByRun;
-      if (!mine || policy === 'Retain') {
-        log.info('rollback leaves an instance this run did not create', {
-          dbInstanceIdentifier: id,
-          owner: ownerOf(tags),
-        });
-        return { status, result: { state: 'kept' } };
-      }
-    } else if (tags[TAG_KEYS.uid] !== names.ref.uid) {
-      throw notOurs(id, names.ref, tags, 'delete');
+    const mine = tags[TAG_KEYS.uid] === names.ref.uid;
+    if (createdByRun === undefined && !mine) throw notOurs(id, names.ref, tags, 'delete');
+    const policy = await policyNow(deps, request);
+    if (policy === 'gone') {
+      log.warn('the object is gone: nothing is deleted', { dbInstanceIdentifier: id });
+      return { status, result: { state: 'orphaned' } };
     }
-    if (policy === 'Retain') {
-      await release(deps, instance, names.ref.uid);
+    const ownRun = mine && tags[TAG_KEYS.run] === createdByRun;
+    if (createdByRun !== undefined && (!ownRun || policy === 'Retain')) {
+      log.info('rollback leaves an instance this run did not create', {
+        dbInstanceIdentifier: id,
+        owner: ownerOf(tags, names.ref),
+      });
+      return { status, result: { state: 'kept', policy } };
+    }
+    if (policy === 'Retain' && status !== RDS_STATUS.deleting) {
+      await release(deps, instance, names.ref.uid, 'deleteDbInstance');
       log.info('RDS instance retained', { dbInstanceIdentifier: id });
-      return { status, result: { state: 'retained' } };
+      return { status, result: { state: 'retained', policy } };
     }
-    const result = await requestDeletion(deps, request, instance);
+    // NOTE: an instance RDS is deleting already goes on being deleted, as it was asked
+    const applied = status === RDS_STATUS.deleting ? request.policy : policy;
+    const result = await requestDeletion(deps, request, applied, instance);
     return { status, ...(result ? { result } : {}) };
   });
 }
@@ -177,20 +242,19 @@ export async function deleteDbInstance(
  */
 export async function waitUntilDeleted(
   deps: RdsDeps,
-
-  target: string | { names: DatabaseNames; snapshot?: string },
+  target: { names: DatabaseNames; snapshot?: string },
 ): Promise<{ polls: number; snapshot?: string }> {
-  const id = typeof target === 'string' ? target : target.names.dbInstanceIdentifier;
-  const uid = typeof target === 'string' ? undefined : target.names.ref.uid;
+  const id = target.names.dbInstanceIdentifier;
+  const uid = target.names.ref.uid;
   const gone = await poll(deps, `${id} is still there`, async () => {
     const instance = await aws('waitUntilDeleted', () => describe(deps, id));
     if (!instance) return { status: 'absent', result: {} };
     // another owner's instance under the identifier is not ours to wait for
-    const mine = uid === undefined || tagsOf(instance)[TAG_KEYS.uid] === uid;
+    const mine = tagsOf(instance)[TAG_KEYS.uid] === uid;
     const status = instance.DBInstanceStatus ?? 'unknown';
     return { status, ...(mine || status === RDS_STATUS.deleting ? {} : { result: {} }) };
   });
-  const snapshot = typeof target === 'string' ? undefined : target.snapshot;
+  const snapshot = target.snapshot;
   if (!snapshot) return { polls: gone.polls };
   const found = await aws('waitUntilDeleted', async () => {
     try {

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-rds';
 import { ApplicationFailure } from '@temporalio/common';
 import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
-import type { DatabaseRef } from '../contracts/database.js';
+import type { DatabaseRef, DeletionPolicy } from '../contracts/database.js';
 import { TAG_KEYS } from '../contracts/names.js';
 import type { ResolvedDatabase } from '../contracts/spec.js';
 import { FAILURE, type Endpoint } from '../contracts/workflow.js';
@@ -32,11 +32,34 @@ export interface PollTiming {
   readonly pollWindowMs: number;
 }
 
+/** Where the worker's RDS calls look: its credentials' account and its region. */
+export interface Location {
+  readonly account: string;
+  readonly region: string;
+}
+
+/** The object a destructive call is made for, read right before the call. */
+export interface ObjectReader {
+  /**
+   * The object's deletion policy now (undefined when its spec names none), or `gone` when no
+   * object of that namespace and name has this UID any more.
+   */
+  policy(ref: DatabaseRef): Promise<DeletionPolicy | undefined | 'gone'>;
+}
+
 export interface RdsDeps {
   readonly rds: RdsSlice;
+  /**
+   * The same RDS without the SDK's own retries, for every call that changes or deletes an
+   * instance: such a call goes out once per proof; the activity's retry reads and proves again.
+   */
+  readonly destructive: RdsSlice;
   readonly timing: PollTiming;
   /** this object's master password, for the create and for a reset */
   readonly credentials: CredentialSource;
+  /** where this worker's calls look (STS GetCallerIdentity and the client's region) */
+  readonly location: () => Promise<Location>;
+  readonly objects: ObjectReader;
 }
 
 /** RDS instance statuses (DBInstanceStatus), named once. */
@@ -67,7 +90,7 @@ export const RDS_TERMINAL_STATUSES: ReadonlySet<string> = new Set([
  * NOTE: RDS deletes an instance in these states only with SkipFinalSnapshot (DeleteDBInstance
  * reference); deletionPolicy Snapshot cannot be honoured for them.
  */
-export const RDS_NO_SNAPSHOT_STATUSES: ReadonlySet<string> = new Set([
+export const RDS_SKIP_SNAPSHOT_ONLY_STATUSES: ReadonlySet<string> = new Set([
   'failed',
   'incompatible-restore',
   'incompatible-network',
@@ -87,6 +110,14 @@ export const RDS_SNAPSHOT_READY_STATUSES: ReadonlySet<string> = new Set([
 export const NOT_YET = 'NotYetAvailable';
 
 export type Tags = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Terminal states RDS cannot snapshot from: without a person's fix (parameters, encryption key,
+ * credentials, ...) the instance never reaches one it can, so a Snapshot delete fails at once.
+ */
+export const RDS_NO_SNAPSHOT_STATUSES: ReadonlySet<string> = new Set(
+  [...RDS_TERMINAL_STATUSES].filter((s) => !RDS_SNAPSHOT_READY_STATUSES.has(s)),
+);
 
 export function tagsOf(instance: DBInstance): Tags {
   return Object.fromEntries((instance.TagList ?? []).map((t) => [t.Key ?? '', t.Value]));
@@ -138,13 +169,21 @@ export function endpointOf(instance: DBInstance): Endpoint | undefined {
   return host && port ? { host, port } : undefined;
 }
 
-/** Who an instance belongs to, in words, from its tags. */
-export function ownerOf(tags: Tags): string {
-  if (tags[TAG_KEYS.uid]) {
-    return `${tags[TAG_KEYS.namespace] ?? '?'}/${tags[TAG_KEYS.name] ?? '?'} (uid ${tags[TAG_KEYS.uid]})`;
-  }
+/**
+ * Who an instance belongs to, in words, from its tags, as told to `viewer` (a message on its
+ * object): another namespace's Database is named as such, never by its name or UID.
+ */
+export function ownerOf(tags: Tags, viewer?: DatabaseRef): string {
+  const namespace = tags[TAG_KEYS.namespace];
+  const elsewhere =
+    viewer !== undefined && namespace !== undefined && namespace !== viewer.namespace;
+  const who = elsewhere
+    ? 'a Database of another namespace'
+    : `${namespace ?? '?'}/${tags[TAG_KEYS.name] ?? '?'}`;
+  const uid = (value: string | undefined) => (elsewhere ? '' : ` (uid ${value ?? '?'})`);
+  if (tags[TAG_KEYS.uid]) return `${who}${uid(tags[TAG_KEYS.uid])}`;
   if (tags[TAG_KEYS.retainedFrom]) {
-    return `nobody: it was retained by the deleted Database ${tags[TAG_KEYS.namespace] ?? '?'}/${tags[TAG_KEYS.name] ?? '?'} (uid ${tags[TAG_KEYS.retainedFrom]})`;
+    return `nobody: it was retained by ${elsewhere ? who : `the deleted Database ${who}`}${uid(tags[TAG_KEYS.retainedFrom])}`;
   }
   const others = Object.entries(tags)
     .filter(([k]) => k !== '')
@@ -154,13 +193,17 @@ export function ownerOf(tags: Tags): string {
 }
 
 export function notOurs(identifier: string, ref: DatabaseRef, tags: Tags, doing: string): Error {
-  const retained = !tags[TAG_KEYS.uid] && tags[TAG_KEYS.retainedFrom];
+  const retained =
+    !tags[TAG_KEYS.uid] &&
+    tags[TAG_KEYS.retainedFrom] &&
+    tags[TAG_KEYS.namespace] === ref.namespace &&
+    tags[TAG_KEYS.name] === ref.name;
   return terminal(
     FAILURE.instanceNotOurs,
-    `RDS instance ${identifier} belongs to ${ownerOf(tags)}, not to this Database (uid ${ref.uid}); ` +
+    `RDS instance ${identifier} belongs to ${ownerOf(tags, ref)}, not to this Database (uid ${ref.uid}); ` +
       `rdsflow will not ${doing} it.` +
       (retained ? ' To take it over, set spec.adoptRetained: true.' : ''),
-    { dbInstanceIdentifier: identifier, ownerTags: tags },
+    { dbInstanceIdentifier: identifier },
   );
 }
 

@@ -1,7 +1,7 @@
 // RDS activities: create (adopting only our own instance, or a retained one when asked), wait,
 // converge, delete. Every call that changes or deletes an instance is preceded, in the same
 // activity, by a read of the instance and its tags: rdsflow acts only on an instance tagged with
-// this object's UID (DESIGN.md §4a). RDS's state rules are followed, never guessed around.
+// this object's UID (docs/ownership.md). RDS's state rules are followed, never guessed around.
 import {
   AddTagsToResourceCommand,
   CreateDBInstanceCommand,
@@ -17,7 +17,7 @@ import { TAG_KEYS } from '../contracts/names.js';
 import type { DatabaseNames, ResolvedDatabase } from '../contracts/spec.js';
 import { FAILURE, type DeleteInstanceRequest, type Endpoint } from '../contracts/workflow.js';
 import { classifyAwsError, terminal } from './errors.js';
-import { deleteDbInstance, waitUntilDeleted } from './rds-delete.js';
+import { deleteDbInstance, releaseDbInstance, waitUntilDeleted } from './rds-delete.js';
 import {
   RDS_STATUS,
   RDS_TERMINAL_STATUSES,
@@ -38,32 +38,48 @@ import {
 export { NOT_YET, RDS_TERMINAL_STATUSES, attributeRdsCalls } from './rds-instance.js';
 export type { PollTiming, RdsDeps } from './rds-instance.js';
 
-/** What the spec asks for that the instance does not have (or is not already getting). */
+/**
+ * What the spec states that the instance does not have (or is not already getting). Settings
+ * the spec leaves out are not compared: an adopted instance keeps its own.
+ */
 function specDrift(instance: DBInstance, db: ResolvedDatabase): ModifyDBInstanceCommandInput {
   const pending = instance.PendingModifiedValues ?? {};
   const drift: ModifyDBInstanceCommandInput = { DBInstanceIdentifier: db.dbInstanceIdentifier };
-  if ((pending.DBInstanceClass ?? instance.DBInstanceClass) !== db.instanceClass)
+  const stated = new Set(db.stated);
+  if (
+    stated.has('instanceClass') &&
+    (pending.DBInstanceClass ?? instance.DBInstanceClass) !== db.instanceClass
+  )
     drift.DBInstanceClass = db.instanceClass;
-  if ((pending.AllocatedStorage ?? instance.AllocatedStorage) !== db.storageGiB)
+  if (
+    stated.has('storageGiB') &&
+    (pending.AllocatedStorage ?? instance.AllocatedStorage) !== db.storageGiB
+  )
     drift.AllocatedStorage = db.storageGiB;
-  if ((pending.MultiAZ ?? instance.MultiAZ ?? false) !== db.multiAZ) drift.MultiAZ = db.multiAZ;
+  if (stated.has('multiAZ') && (pending.MultiAZ ?? instance.MultiAZ ?? false) !== db.multiAZ)
+    drift.MultiAZ = db.multiAZ;
   if (db.engineVersion && (pending.EngineVersion ?? instance.EngineVersion) !== db.engineVersion)
     drift.EngineVersion = db.engineVersion;
   return drift;
 }
 
-/** Aligns the tags with the spec: user tags as written, identity and credential tags ours. */
+/**
+ * Aligns the tags with the spec: user tags as written, identity and credential tags ours. Only
+ * tags rdsflow set itself (`managed`: the user tags of the spec applied before) are removed when
+ * the spec drops them; tags other tools add (AWS Backup, cost allocation) are never touched.
+ */
 async function convergeTags(
   deps: RdsDeps,
   instance: DBInstance,
   db: ResolvedDatabase,
   credentialId: string,
+  managed: readonly string[],
 ): Promise<boolean> {
   const arn = instance.DBInstanceArn;
   if (!arn) return false;
   const current = tagsOf(instance);
-  const stale = Object.keys(current).filter(
-    (k) => k !== '' && !k.startsWith('rdsflow.io/') && !(k in db.tags),
+  const stale = managed.filter(
+    (k) => k in current && !k.startsWith('rdsflow.io/') && !(k in db.tags),
   );
   const wanted = [
     ...userTags(db),
@@ -73,25 +89,36 @@ async function convergeTags(
   const missing = wanted.filter((t) => current[t.Key ?? ''] !== t.Value);
   if (stale.length > 0) {
     await aws('modifyDbInstance', () =>
-      deps.rds.send(new RemoveTagsFromResourceCommand({ ResourceName: arn, TagKeys: stale })),
+      deps.destructive.send(
+        new RemoveTagsFromResourceCommand({ ResourceName: arn, TagKeys: stale }),
+      ),
     );
   }
   if (missing.length > 0) {
     await aws('modifyDbInstance', () =>
-      deps.rds.send(new AddTagsToResourceCommand({ ResourceName: arn, Tags: missing })),
+      deps.destructive.send(new AddTagsToResourceCommand({ ResourceName: arn, Tags: missing })),
     );
   }
   return stale.length > 0 || missing.length > 0;
 }
 
-/** Makes a retained instance this object's: its UID tag on, the retained mark off. */
-async function takeOver(deps: RdsDeps, instance: DBInstance, db: ResolvedDatabase): Promise<void> {
+/**
+ * Makes a retained instance this object's: its UID tag on, the retained mark off, and where it
+ * came from (the former owner's UID) recorded on it.
+ */
+async function takeOver(
+  deps: RdsDeps,
+  instance: DBInstance,
+  db: ResolvedDatabase,
+  from: string,
+): Promise<void> {
   const arn = instance.DBInstanceArn ?? '';
+  const tags = [...identityTags(db.ref), { Key: TAG_KEYS.adoptedFrom, Value: from }];
   await aws('createDbInstance', () =>
-    deps.rds.send(new AddTagsToResourceCommand({ ResourceName: arn, Tags: identityTags(db.ref) })),
+    deps.destructive.send(new AddTagsToResourceCommand({ ResourceName: arn, Tags: tags })),
   );
   await aws('createDbInstance', () =>
-    deps.rds.send(
+    deps.destructive.send(
       new RemoveTagsFromResourceCommand({ ResourceName: arn, TagKeys: [TAG_KEYS.retainedFrom] }),
     ),
   );
@@ -122,7 +149,7 @@ async function adopt(
   const sameName =
     tags[TAG_KEYS.namespace] === db.ref.namespace && tags[TAG_KEYS.name] === db.ref.name;
   if (retainedFrom && !tags[TAG_KEYS.uid] && sameName && db.adoptRetained) {
-    await takeOver(deps, existing, db);
+    await takeOver(deps, existing, db, retainedFrom);
     log.info('took over retained RDS instance', { dbInstanceIdentifier: id, retainedFrom });
     return { adopted: true, status, retainedFrom };
   }
@@ -179,11 +206,14 @@ export async function createDbInstance(
   return adopt(deps, raced, db);
 }
 
-/** Waits until the instance is `available` and returns its endpoint; terminal states fail. */
+/**
+ * Waits until the instance is `available` and returns its endpoint and ARN (the account and
+ * region a later "not found" is believed in); terminal states fail.
+ */
 export async function waitUntilAvailable(
   deps: RdsDeps,
   identifier: string,
-): Promise<{ endpoint: Endpoint; polls: number }> {
+): Promise<{ endpoint: Endpoint; polls: number; arn?: string }> {
   return poll(deps, `${identifier} is not available yet`, async () => {
     const instance = await aws('waitUntilAvailable', () => describe(deps, identifier));
     if (!instance)
@@ -195,9 +225,12 @@ export async function waitUntilAvailable(
       });
     }
     const endpoint = endpointOf(instance);
+    const arn = instance.DBInstanceArn;
     return {
       status,
-      ...(status === RDS_STATUS.available && endpoint ? { result: { endpoint } } : {}),
+      ...(status === RDS_STATUS.available && endpoint
+        ? { result: { endpoint, ...(arn ? { arn } : {}) } }
+        : {}),
     };
   });
 }
@@ -210,6 +243,7 @@ export async function waitUntilAvailable(
 export async function modifyDbInstance(
   deps: RdsDeps,
   db: ResolvedDatabase,
+  managedTags: readonly string[] = [],
 ): Promise<{ status: string; changed: boolean }> {
   const id = db.dbInstanceIdentifier;
   const found = await ours(deps, 'modifyDbInstance', id, db.ref, 'modify');
@@ -226,7 +260,7 @@ export async function modifyDbInstance(
   let out: { DBInstance?: DBInstance } | undefined;
   if (fields || reset) {
     out = await aws('modifyDbInstance', () =>
-      deps.rds.send(
+      deps.destructive.send(
         new ModifyDBInstanceCommand({
           ...drift,
           ...(reset ? { MasterUserPassword: credentials.password } : {}),
@@ -236,7 +270,7 @@ export async function modifyDbInstance(
     );
     if (reset) log.info('master password reset to the one in Vault', { dbInstanceIdentifier: id });
   }
-  const retagged = await convergeTags(deps, instance, db, credentials.credentialId);
+  const retagged = await convergeTags(deps, instance, db, credentials.credentialId, managedTags);
   return {
     status: out?.DBInstance?.DBInstanceStatus ?? status,
     changed: fields || reset || retagged,
@@ -247,11 +281,15 @@ export async function modifyDbInstance(
 export interface RdsActivities {
   createDbInstance(db: ResolvedDatabase): ReturnType<typeof createDbInstance>;
   waitUntilAvailable(identifier: string): ReturnType<typeof waitUntilAvailable>;
-  modifyDbInstance(db: ResolvedDatabase): ReturnType<typeof modifyDbInstance>;
-  deleteDbInstance(
-    request: DeleteInstanceRequest | DatabaseNames,
-    legacyPolicy?: string,
-  ): ReturnType<typeof deleteDbInstance>;
+  modifyDbInstance(
+    db: ResolvedDatabase,
+    managedTags?: readonly string[],
+  ): ReturnType<typeof modifyDbInstance>;
+  deleteDbInstance(request: DeleteInstanceRequest): ReturnType<typeof deleteDbInstance>;
+  releaseDbInstance(
+    names: DatabaseNames,
+    retainedFrom?: string,
+  ): ReturnType<typeof releaseDbInstance>;
   waitUntilDeleted(
     target: Parameters<typeof waitUntilDeleted>[1],
   ): ReturnType<typeof waitUntilDeleted>;
@@ -261,8 +299,9 @@ export function createRdsActivities(deps: RdsDeps): RdsActivities {
   return {
     createDbInstance: (db) => createDbInstance(deps, db),
     waitUntilAvailable: (identifier) => waitUntilAvailable(deps, identifier),
-    modifyDbInstance: (db) => modifyDbInstance(deps, db),
-    deleteDbInstance: (request, legacyPolicy) => deleteDbInstance(deps, request, legacyPolicy),
+    modifyDbInstance: (db, managedTags) => modifyDbInstance(deps, db, managedTags),
+    deleteDbInstance: (request) => deleteDbInstance(deps, request),
+    releaseDbInstance: (names, retainedFrom) => releaseDbInstance(deps, names, retainedFrom),
     waitUntilDeleted: (target) => waitUntilDeleted(deps, target),
   };
 }

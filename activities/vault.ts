@@ -1,7 +1,7 @@
 // Vault (KV v2) activities: the master password is generated here and goes straight to Vault;
 // it never leaves an activity as an argument, result, log line or error message. Every secret
 // carries, in its custom metadata, the UID of the object that wrote it: only that object's
-// workflow overwrites or removes it (DESIGN.md §4a).
+// workflow overwrites or removes it (docs/ownership.md).
 import { randomBytes, randomInt } from 'node:crypto';
 import { activityInfo, log } from '@temporalio/activity';
 import type vault from 'node-vault';
@@ -18,7 +18,7 @@ export interface VaultDeps {
   readonly mount: string;
 }
 
-/** The fields of the secret at `rdsflow/<namespace>/<name>` (DESIGN.md §3). */
+/** The fields of the secret at `rdsflow/<namespace>/<name>` (docs/operating.md). */
 export interface DbSecret {
   username: string;
   password: string;
@@ -185,7 +185,7 @@ function passwordPlan(
   deps: VaultDeps,
   db: ResolvedDatabase,
   entry: Entry | undefined,
-): 'keep' | 'write' {
+): 'keep' | 'write' | 'take-over' {
   const ours = entry?.uid === db.ref.uid;
   if (ours && entry.secret?.password && entry.credentialId) return 'keep';
   if (!entry || ours || entry.version === 0) return 'write';
@@ -203,7 +203,7 @@ function passwordPlan(
     vaultPath: full(deps, db),
     from: entry.uid ?? 'unmarked',
   });
-  return 'write';
+  return 'take-over';
 }
 
 /**
@@ -214,11 +214,14 @@ function passwordPlan(
 export async function ensureMasterPassword(
   deps: VaultDeps,
   db: ResolvedDatabase,
-): Promise<{ created: boolean; vaultPath: string }> {
+): Promise<{ created: boolean; vaultPath: string; takenOverFrom?: string }> {
   const vaultPath = full(deps, db);
   return guarded('ensureMasterPassword', async () => {
     const entry = await readEntry(deps, db.vaultPath);
-    if (passwordPlan(deps, db, entry) === 'keep') return { created: false, vaultPath };
+    const plan = passwordPlan(deps, db, entry);
+    if (plan === 'keep') return { created: false, vaultPath };
+    // a takeover says whose it was: a cancelled adoption gives it back
+    const from = plan === 'take-over' && entry?.uid ? { takenOverFrom: entry.uid } : {};
     try {
       await writeNewPassword(deps, db, entry?.version ?? 0);
     } catch (error: unknown) {
@@ -228,7 +231,7 @@ export async function ensureMasterPassword(
       throw error;
     }
     log.info('master password generated', { vaultPath });
-    return { created: true, vaultPath };
+    return { created: true, vaultPath, ...from };
   });
 }
 
@@ -266,18 +269,25 @@ export async function writeDbSecret(
 }
 
 /**
- * Retain: the secret stays, marked as kept, so that a later Database of this name may adopt it
- * explicitly (spec.adoptRetained). Only this object's own secret is marked.
+ * Retain (or an object that vanished): the secret stays, marked as kept, so that a later
+ * Database of this name may adopt it explicitly (spec.adoptRetained). Only this object's own
+ * secret is marked. `owner`: a cancelled adoption gives the secret back to the UID it took it
+ * from, so that a later delete of the cancelled object cannot remove it.
  */
 export async function retainDbSecret(
   deps: VaultDeps,
   db: DatabaseNames,
+  owner?: string,
 ): Promise<{ retained: boolean }> {
   return guarded('retainDbSecret', async () => {
     const entry = await readEntry(deps, db.vaultPath);
     if (entry?.uid !== db.ref.uid) return { retained: false };
     await deps.vault.write(`${deps.mount}/metadata/${db.vaultPath}`, {
-      custom_metadata: { ...entry.custom, [OWNER_KEYS.retained]: 'true' },
+      custom_metadata: {
+        ...entry.custom,
+        [OWNER_KEYS.retained]: 'true',
+        ...(owner ? { [OWNER_KEYS.uid]: owner } : {}),
+      },
     });
     return { retained: true };
   });
@@ -314,7 +324,7 @@ export async function deleteDbSecret(
 export interface VaultActivities {
   ensureMasterPassword(db: ResolvedDatabase): ReturnType<typeof ensureMasterPassword>;
   writeDbSecret(db: ResolvedDatabase, endpoint: Endpoint): ReturnType<typeof writeDbSecret>;
-  retainDbSecret(db: DatabaseNames): ReturnType<typeof retainDbSecret>;
+  retainDbSecret(db: DatabaseNames, owner?: string): ReturnType<typeof retainDbSecret>;
   deleteDbSecret(db: DatabaseNames): ReturnType<typeof deleteDbSecret>;
 }
 
@@ -322,7 +332,7 @@ export function createVaultActivities(deps: VaultDeps): VaultActivities {
   return {
     ensureMasterPassword: (db) => ensureMasterPassword(deps, db),
     writeDbSecret: (db, endpoint) => writeDbSecret(deps, db, endpoint),
-    retainDbSecret: (db) => retainDbSecret(deps, db),
+    retainDbSecret: (db, owner) => retainDbSecret(deps, db, owner),
     deleteDbSecret: (db) => deleteDbSecret(deps, db),
   };
 }

@@ -73,6 +73,8 @@ export interface DatabaseStatus {
   message?: string;
   /** present while a generation waits for `rdsflow approve` */
   pendingApproval?: PendingApproval;
+  /** the UID of the deleted or vanished Database whose retained instance this one took over */
+  adoptedFrom?: string;
 }
 
 /** One status write: phase, message and the Ready condition, plus where things are. */
@@ -89,6 +91,8 @@ export interface StatusUpdate {
   readonly workflowId?: string;
   /** the generation waiting for approval; absent clears it */
   readonly pendingApproval?: PendingApproval;
+  /** the UID whose retained instance was taken over (kept once written) */
+  readonly adoptedFrom?: string;
 }
 
 /** The identity of one Database object: what the workflow is keyed by and tags carry. */

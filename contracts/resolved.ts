@@ -9,6 +9,18 @@ import {
   type PendingApproval,
 } from './database.js';
 
+/**
+ * The instance settings a spec may leave out. Left out, a create uses the default, and a change
+ * (or an adoption) leaves the instance's own value alone: rdsflow applies what the spec states.
+ */
+export const INSTANCE_SETTINGS = [
+  'engineVersion',
+  'instanceClass',
+  'storageGiB',
+  'multiAZ',
+] as const;
+export type InstanceSetting = (typeof INSTANCE_SETTINGS)[number];
+
 /** A spec with defaults applied and names derived: the workflow's input to every step. */
 export interface ResolvedDatabase {
   readonly ref: DatabaseRef;
@@ -25,6 +37,8 @@ export interface ResolvedDatabase {
   readonly adoptRetained: boolean;
   /** the user's tags only; identity tags are added where the instance is created */
   readonly tags: Readonly<Record<string, string>>;
+  /** the instance settings the spec states (the others are defaults, for a create only) */
+  readonly stated: readonly InstanceSetting[];
   readonly dbInstanceIdentifier: string;
   readonly vaultPath: string;
   readonly consulKey: string;
@@ -56,6 +70,14 @@ export function deletionPolicyOf(spec: unknown): DeletionPolicy | undefined {
   if (typeof spec !== 'object' || spec === null) return undefined;
   const policy: unknown = (spec as Record<string, unknown>)['deletionPolicy'];
   return DELETION_POLICIES.find((p) => p === policy);
+}
+
+/** Deletion policies from the most protective: Retain keeps all, Delete keeps nothing. */
+const PROTECTION: readonly DeletionPolicy[] = ['Retain', 'Snapshot', 'Delete'];
+
+/** The more protective of two policies (a delete under approval applies the approved floor). */
+export function mostProtective(a: DeletionPolicy, b: DeletionPolicy): DeletionPolicy {
+  return PROTECTION.indexOf(a) <= PROTECTION.indexOf(b) ? a : b;
 }
 
 /** The part of a resolved spec a person approves (`rdsflow approve` shows it). */

@@ -3,7 +3,7 @@
 // both call it, and it never throws on bad input.
 import { z } from 'zod';
 import { DELETION_POLICIES, ENGINES, type DatabaseRef } from './database.js';
-import type { DatabaseNames, ResolvedDatabase } from './resolved.js';
+import { INSTANCE_SETTINGS, type DatabaseNames, type ResolvedDatabase } from './resolved.js';
 import {
   consulKeyPrefix,
   defaultDatabaseName,
@@ -17,6 +17,7 @@ export {
   approvalOf,
   deletionPolicyOf,
   immutableChanges,
+  mostProtective,
   type DatabaseNames,
   type ResolvedDatabase,
 } from './resolved.js';
@@ -184,6 +185,7 @@ export function resolveDatabase(object: unknown): SpecResult {
     };
   }
   const spec = parsed.data;
+  const written = typeof loose.spec === 'object' && loose.spec !== null ? loose.spec : {};
   return {
     ok: true,
     database: {
@@ -199,6 +201,7 @@ export function resolveDatabase(object: unknown): SpecResult {
       requireApproval: spec.requireApproval,
       adoptRetained: spec.adoptRetained,
       tags: spec.tags,
+      stated: INSTANCE_SETTINGS.filter((key) => key in written),
       ...namesFor(ref),
     },
   };

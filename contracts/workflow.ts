@@ -14,9 +14,18 @@ import type { DatabaseNames, ResolvedDatabase } from './resolved.js';
 
 export const WORKFLOW_TYPE = 'databaseWorkflow';
 
-/** What the workflow knows of its object: identity, generation and spec. Never secrets. */
-export interface DatabaseSnapshot {
+/**
+ * Which object (of which cluster) a message is about. A workflow acts on its own object only:
+ * a signal whose claim names another namespace, name, UID or cluster is refused.
+ */
+export interface ObjectClaim {
   readonly metadata: DatabaseRef & { readonly generation?: number };
+  /** the identity of the object's cluster (contracts/names.ts CLUSTER_ID_PATTERN) */
+  readonly cluster?: string;
+}
+
+/** What the workflow knows of its object: identity, generation and spec. Never secrets. */
+export interface DatabaseSnapshot extends ObjectClaim {
   readonly spec: DatabaseSpec | Record<string, unknown>;
   /**
    * The object's version as the watcher saw it, handed on to status writes: a write computed
@@ -35,9 +44,10 @@ export interface ObjectVersion {
 /**
  * The run's stage. Each stage is its own run in the Temporal UI (continue-as-new between them):
  * `provision` creates the database, `serve` waits for changes, `modify` applies one,
- * `delete` removes it.
+ * `delete` removes it (a user deleted the object), `orphan` keeps it and marks it released
+ * (the object vanished without a delete: its finalizer removed by hand, a restore).
  */
-export type Stage = 'provision' | 'serve' | 'modify' | 'delete';
+export type Stage = 'provision' | 'serve' | 'modify' | 'delete' | 'orphan';
 
 export interface DatabaseWorkflowInput {
   readonly stage: Stage;
@@ -58,24 +68,34 @@ export interface CarriedState {
   /** generation whose spec is in effect on the instance */
   readonly appliedGeneration?: number;
   readonly endpoint?: Endpoint;
-  /** legacy: approval given before approvals were bound to a generation */
-  readonly approved?: boolean;
+  /**
+   * The instance's ARN as RDS gave it when it was created or adopted: the account and region
+   * where a "not found" answer is believed (a delete trusts nothing seen from elsewhere).
+   */
+  readonly instanceArn?: string;
   /** the newest generation a person approved (`rdsflow approve`) */
   readonly approvedGeneration?: number;
-  /** a delete request arrived while an earlier run was busy */
+  /** a proven delete request arrived while an earlier run was busy */
   readonly deleteRequested?: boolean;
+  /** the object was proven gone without a delete while an earlier run was busy */
+  readonly orphanRequested?: boolean;
 }
 
 /**
  * What a deletion did to the RDS instance: `deleted` (and gone), `retained` (tagged as
  * released, credentials kept), `absent` (nothing there), `not-ours` (another owner's instance
- * under our identifier: left untouched).
+ * under our identifier: left untouched), `released` (kept and marked released: the object
+ * vanished without a delete).
  */
-export type InstanceOutcome = 'deleted' | 'retained' | 'absent' | 'not-ours';
+export type InstanceOutcome = 'deleted' | 'retained' | 'absent' | 'not-ours' | 'released';
 
-/** A cancelled workflow ends as Cancelled (with status Cancelled on the object), not with a result. */
+/**
+ * How the workflow ended: `deleted` (a user deleted the object; the policy was applied) or
+ * `orphaned` (the object vanished without a delete; everything was kept and marked released).
+ * A cancelled workflow ends as Cancelled (status Cancelled on the object), not with a result.
+ */
 export interface DatabaseWorkflowResult {
-  readonly outcome: 'deleted';
+  readonly outcome: 'deleted' | 'orphaned';
   readonly deletionPolicy: string;
   /** the final snapshot, only when RDS really took it */
   readonly snapshot?: string;
@@ -85,6 +105,10 @@ export interface DatabaseWorkflowResult {
 /** The delete step's request: one deletion of one instance, proven ours at the moment of it. */
 export interface DeleteInstanceRequest {
   readonly names: DatabaseNames;
+  /**
+   * The least protective policy the deletion may apply; the object's newest policy, read right
+   * before the destructive call, wins when it protects more (a switch to Retain while waiting).
+   */
   readonly policy: DeletionPolicy;
   /** unique per deletion (finalSnapshotIdentifier) */
   readonly finalSnapshot: string;
@@ -93,17 +117,34 @@ export interface DeleteInstanceRequest {
    * and never retag; anything else is left as it is.
    */
   readonly createdByRun?: string;
+  /** where the instance was created (CarriedState.instanceArn): "not found" is proven there */
+  readonly expectedArn?: string;
 }
 
 /**
  * What deleteDbInstance did: `deleting` (RDS accepted, or was already deleting ours), `absent`,
- * `retained`, `kept` (a rollback found nothing this run created).
+ * `retained`, `kept` (a rollback found nothing this run created), `orphaned` (the object
+ * vanished before the destructive call: nothing was deleted).
  */
 export interface DeleteInstanceResult {
-  readonly state: 'deleting' | 'absent' | 'retained' | 'kept';
+  readonly state: 'deleting' | 'absent' | 'retained' | 'kept' | 'orphaned';
+  /** the policy applied: the request's, or the object's newer and more protective one */
+  readonly policy?: DeletionPolicy;
   /** the final snapshot RDS was asked for */
   readonly snapshot?: string;
 }
+
+/**
+ * The object read back when a delete is asked for: only a `deletionTimestamp` (a user's delete
+ * held by the finalizer) proves one. `deleting`: there, same UID, being deleted (the object as
+ * read: its newest policy); `gone`: not found, or another object (UID) under the name (the
+ * database is orphaned, never deleted); `present`: there and not being deleted (the request is
+ * refused).
+ */
+export type DeletionProof =
+  | { readonly state: 'deleting'; readonly object: DatabaseSnapshot }
+  | { readonly state: 'gone'; readonly replacedBy?: string }
+  | { readonly state: 'present' };
 
 /** Live status for operators (`rdsflow describe`, the Temporal UI's query tab). */
 export interface LiveStatus {
@@ -123,10 +164,17 @@ export interface LiveStatus {
 
 export const specChangedSignal = defineSignal<[DatabaseSnapshot]>('specChanged');
 /**
- * The object is being deleted (or is gone). The watcher sends the object as last seen, so a
- * policy edited just before the delete is the policy applied.
+ * The object is being deleted. The watcher sends the object as last seen, so a policy edited
+ * just before the delete is the policy applied. The workflow reads the object back before it
+ * acts: only a deletionTimestamp proves a delete, whoever sent the signal.
  */
 export const deleteSignal = defineSignal<[DatabaseSnapshot?]>('delete');
+/**
+ * The watcher no longer finds the object (not found, or another UID under its name). The
+ * workflow reads it back too; absence orphans the database (kept, marked released), never
+ * deletes it.
+ */
+export const objectGoneSignal = defineSignal<[ObjectClaim?]>('objectGone');
 /** Approves one generation: a newer spec needs an approval of its own. */
 export interface Approval {
   readonly generation?: number;
@@ -150,6 +198,11 @@ export const FAILURE = {
   storeRejected: 'StoreRejected',
   /** a Vault secret or Consul entry at our path was written for another object (UID) */
   entryNotOurs: 'EntryNotOurs',
+  /**
+   * RDS says "not found", but the worker's credentials look at another account or region than
+   * the one the instance was created in: nothing is proven gone, nothing is released
+   */
+  instanceElsewhere: 'InstanceElsewhere',
   /** deletionPolicy Snapshot, but RDS cannot snapshot the instance in its state */
   cannotSnapshot: 'CannotSnapshot',
   /** throttling, 5xx, connection errors: worth retrying */

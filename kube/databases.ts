@@ -23,6 +23,7 @@ import {
   type StatusUpdate,
 } from '../contracts/database.js';
 import { FINALIZER } from '../contracts/names.js';
+import type { DatabaseSnapshot, DeletionProof } from '../contracts/workflow.js';
 
 export type DatabaseApi = Pick<
   CustomObjectsApi,
@@ -143,6 +144,33 @@ function newer(a: DatabaseObject, b: DatabaseObject): boolean {
   return Number(a.metadata.resourceVersion) > Number(b.metadata.resourceVersion);
 }
 
+/** What a workflow is told of an object: identity, generation, spec and the version seen. */
+export function snapshotOf(object: DatabaseObject): DatabaseSnapshot {
+  const { namespace, name, uid, resourceVersion, finalizers } = object.metadata;
+  const conditions = object.status?.conditions;
+  const extra = {
+    ...(conditions ? { conditions } : {}),
+    ...(finalizers ? { finalizers } : {}),
+  };
+  return {
+    metadata: { namespace, name, uid, generation: object.metadata.generation ?? 1 },
+    spec: object.spec,
+    ...(resourceVersion ? { seen: { resourceVersion, ...extra } } : {}),
+  };
+}
+
+/**
+ * Reads the object back to prove a delete: only a deletionTimestamp on the object with this
+ * UID proves one; not found, or another UID under the name, is `gone` (never a delete).
+ */
+export async function proveDeletion(kube: DatabaseApi, ref: DatabaseRef): Promise<DeletionProof> {
+  const object = await getDatabase(kube, ref.namespace, ref.name);
+  if (!object) return { state: 'gone' };
+  if (object.metadata.uid !== ref.uid) return { state: 'gone', replacedBy: object.metadata.uid };
+  if (object.metadata.deletionTimestamp) return { state: 'deleting', object: snapshotOf(object) };
+  return { state: 'present' };
+}
+
 /** The object if it still exists with this UID, else undefined. */
 export async function currentObject(
   kube: DatabaseApi,
@@ -257,6 +285,7 @@ function statusOf(object: DatabaseObject, update: StatusUpdate, now: Date) {
     ...(update.vaultPath ? { secretRef: { vaultPath: update.vaultPath } } : {}),
     ...(update.consulKey ? { consulKey: update.consulKey } : {}),
     ...(update.workflowId ? { workflowId: update.workflowId } : {}),
+    ...(update.adoptedFrom ? { adoptedFrom: update.adoptedFrom } : {}),
     // merge patch: null removes what an earlier AwaitingApproval wrote
     pendingApproval: update.pendingApproval ?? null,
   };
@@ -356,28 +385,43 @@ export function eventName(objectName: string, now: Date): string {
   return `${head}.${suffix}`;
 }
 
-/** Records a Kubernetes Event on the object (`kubectl describe` shows it). */
+/** What an Event is about: a Database (by default), or a Namespace (no object to hang it on). */
+export interface EventSubject {
+  readonly kind: 'Database' | 'Namespace';
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid?: string;
+}
+
+function involved(subject: EventSubject) {
+  return subject.kind === 'Namespace'
+    ? { apiVersion: 'v1', kind: 'Namespace', name: subject.name }
+    : {
+        apiVersion: `${API_GROUP}/${API_VERSION}`,
+        kind: KIND,
+        namespace: subject.namespace,
+        name: subject.name,
+        ...(subject.uid ? { uid: subject.uid } : {}),
+      };
+}
+
+/** Records a Kubernetes Event on the object (`kubectl describe` shows it), or on a namespace. */
 export async function recordEvent(
   events: EventApi,
-  ref: DatabaseRef,
+  ref: DatabaseRef | EventSubject,
   event: DatabaseEvent,
   component: string,
   now: Date,
 ): Promise<void> {
+  const subject: EventSubject = 'kind' in ref ? ref : { kind: 'Database', ...ref };
   await events.createNamespacedEvent({
-    namespace: ref.namespace,
+    namespace: subject.namespace,
     body: {
       metadata: {
-        name: eventName(ref.name, now),
-        namespace: ref.namespace,
+        name: eventName(subject.name, now),
+        namespace: subject.namespace,
       },
-      involvedObject: {
-        apiVersion: `${API_GROUP}/${API_VERSION}`,
-        kind: KIND,
-        namespace: ref.namespace,
-        name: ref.name,
-        uid: ref.uid,
-      },
+      involvedObject: involved(subject),
       type: event.type,
       reason: event.reason,
       // NOTE: the apiserver refuses Event messages over 1 KiB

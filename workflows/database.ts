@@ -1,14 +1,15 @@
 // The entity workflow of one Database object. It reads like the story of a database:
 // validate → (approve) → password → create → wait until available → publish → Available;
-// then it serves, applying spec changes and finally the delete. Each stage is its own run
-// (continue-as-new). Deterministic: no I/O, no clocks but the SDK's, activity types only.
+// then it serves, applying spec changes and finally the delete (or, when the object vanished
+// without one, the orphaning). Each stage is its own run (continue-as-new). Deterministic: no
+// I/O, no clocks but the SDK's, activity types only.
 import {
   CancellationScope,
+  allHandlersFinished,
   condition,
   continueAsNew,
   isCancellation,
   log,
-  patched,
   setHandler,
 } from '@temporalio/workflow';
 import type { DeletionPolicy } from '../contracts/database.js';
@@ -16,6 +17,7 @@ import {
   approvalOf,
   deletionPolicyOf,
   immutableChanges,
+  mostProtective,
   type DatabaseNames,
   type ResolvedDatabase,
 } from '../contracts/resolved.js';
@@ -23,47 +25,61 @@ import {
   FAILURE,
   approveSignal,
   deleteSignal,
+  objectGoneSignal,
   retrySignal,
   specChangedSignal,
   statusQuery,
+  type Approval,
   type CarriedState,
   type DatabaseSnapshot,
   type DatabaseWorkflowInput,
   type DatabaseWorkflowResult,
+  type DeletionProof,
   type Endpoint,
   type Stage,
 } from '../contracts/workflow.js';
+import { assertIdMatches, claimProblem, identityOf, refuse, type Identity } from './claims.js';
 import { StepFailed } from './failures.js';
-import { awaitedOnCancel, polling, quick } from './profiles.js';
-import { deleteInstance, rollback, type CreatedThisRun } from './teardown.js';
+import { awaitedOnCancel, polling, proving, quick } from './profiles.js';
+import { deleteInstance, orphan, refuseCancel, rollback, type CreatedThisRun } from './teardown.js';
 import { Progress } from './progress.js';
 import { StepRunner } from './steps.js';
 
+/** Where an instance was made and how it answers: what the next stages carry. */
+interface Reached {
+  readonly endpoint: Endpoint;
+  readonly arn?: string;
+}
+
 class DatabaseFlow {
+  /** the object this workflow was started for: every message must name it */
+  readonly identity: Identity;
   latest: DatabaseSnapshot;
   carried: CarriedState;
+  /** a delete proven by a deletionTimestamp on the object, read back */
   deleteRequested: boolean;
-  /** legacy: any approval, for runs that predate approvals bound to a generation */
-  approved: boolean;
+  /** the object proven gone without a delete: the database is kept and marked released */
+  orphanRequested: boolean;
   /** the newest generation a person approved */
   approvedGeneration: number;
+  /** why the latest approval was refused, until the waiting loop has said so in the status */
+  approvalRefused: string | undefined;
   retryRequested = false;
   names: DatabaseNames | undefined;
   readonly created: CreatedThisRun = { password: false, instance: false, consul: false };
-  /** cancelled (not failed) when a delete request interrupts provisioning */
+  /** cancelled (not failed) when a proven delete or orphaning interrupts provisioning */
   provisioning: CancellationScope | undefined;
   /** what an operator sees: phase, step, attempt, the object's status, the UI's phase */
   readonly progress: Progress;
   readonly steps: StepRunner;
 
   constructor(readonly input: DatabaseWorkflowInput) {
+    this.identity = identityOf(input.object);
     this.latest = input.object;
     this.carried = input.carried ?? {};
     this.deleteRequested = this.carried.deleteRequested ?? false;
-    this.approved = this.carried.approved ?? false;
-    this.approvedGeneration =
-      this.carried.approvedGeneration ??
-      (this.approved ? (input.object.metadata.generation ?? 0) : 0);
+    this.orphanRequested = this.carried.orphanRequested ?? false;
+    this.approvedGeneration = this.carried.approvedGeneration ?? 0;
     this.names = this.carried.applied;
     this.progress = new Progress({
       stage: input.stage,
@@ -76,22 +92,10 @@ class DatabaseFlow {
 
   install(): void {
     setHandler(statusQuery, () => this.progress.live());
-    setHandler(specChangedSignal, (object) => {
-      if ((object.metadata.generation ?? 0) >= (this.latest.metadata.generation ?? 0))
-        this.latest = object;
-    });
-    setHandler(deleteSignal, (object) => {
-      // the object as last seen: a policy edited just before the delete is the one applied
-      if (object && (object.metadata.generation ?? 0) >= this.generation) this.latest = object;
-      this.deleteRequested = true;
-      this.provisioning?.cancel();
-    });
-    setHandler(approveSignal, (approval) => {
-      this.approved = true;
-      const generation = approval?.generation;
-      if (typeof generation === 'number') this.approvedGeneration = generation;
-      log.info('approval received', { by: approval?.by ?? 'unknown', generation });
-    });
+    setHandler(specChangedSignal, (object) => this.onSpecChanged(object));
+    setHandler(deleteSignal, (object) => this.onDisappearance('delete', object));
+    setHandler(objectGoneSignal, (claim) => this.onDisappearance('objectGone', claim));
+    setHandler(approveSignal, (approval) => this.onApprove(approval));
     setHandler(retrySignal, () => {
       this.retryRequested = true;
     });
@@ -100,6 +104,88 @@ class DatabaseFlow {
   get generation(): number {
     return this.latest.metadata.generation ?? 0;
   }
+
+  get cluster(): string | undefined {
+    return this.identity.cluster;
+  }
+
+  // --- messages -----------------------------------------------------------------------------
+
+  async onSpecChanged(object: DatabaseSnapshot): Promise<void> {
+    const problem = claimProblem(this.identity, object);
+    if (problem) return refuse(this.identity, 'specChanged', problem, object);
+    if ((object.metadata.generation ?? 0) >= this.generation) this.latest = object;
+  }
+
+  /**
+   * A delete request, or the watcher's report that the object is gone. Neither is believed: the
+   * object is read back, and only a deletionTimestamp on it proves a delete; an object not
+   * found (or another UID under its name) orphans the database; one still there, not being
+   * deleted, changes nothing.
+   */
+  async onDisappearance(signal: 'delete' | 'objectGone', claim: unknown): Promise<void> {
+    const problem = claimProblem(this.identity, claim);
+    if (problem) return refuse(this.identity, signal, problem, claim);
+    const taking = this.input.stage === 'delete' || this.input.stage === 'orphan';
+    if (taking || this.deleteRequested || this.orphanRequested) return;
+    let proof: DeletionProof;
+    try {
+      proof = await proving.proveDeletion(this.identity);
+    } catch (error: unknown) {
+      if (isCancellation(error)) throw error;
+      log.warn('could not read the object back; the request is dropped', {
+        signal,
+        error: String(error),
+      });
+      return;
+    }
+    if (proof.state === 'deleting') {
+      this.latest = { ...proof.object, ...(this.cluster ? { cluster: this.cluster } : {}) };
+      this.deleteRequested = true;
+    } else if (proof.state === 'gone') {
+      this.orphanRequested = true;
+    } else {
+      if (signal === 'delete') {
+        await refuse(
+          this.identity,
+          signal,
+          'the object is not being deleted (no deletionTimestamp)',
+        );
+      } else log.info('the object is still there; nothing to do', { signal });
+      return;
+    }
+    this.provisioning?.cancel();
+  }
+
+  /**
+   * An approval is of the generation that waits, named exactly: one that names none (the stock
+   * temporal CLI without --input), another generation, or comes when nothing waits is refused,
+   * visibly, and approves nothing.
+   */
+  async onApprove(approval: Approval | undefined): Promise<void> {
+    const generation = approval?.generation;
+    const waiting = this.progress.pending?.generation;
+    let why: string | undefined;
+    if (typeof generation !== 'number' || !Number.isInteger(generation)) {
+      why = 'it names no generation; send {"generation": N} for the generation that waits';
+    } else if (waiting === undefined) {
+      why = `it names generation ${generation}, but no generation waits for approval`;
+    } else if (generation !== waiting) {
+      why = `it names generation ${generation}, but generation ${waiting} is the one that waits`;
+    }
+    if (why === undefined) {
+      this.approvedGeneration = generation ?? 0;
+      log.info('approval received', { by: approval?.by ?? 'unknown', generation });
+      return;
+    }
+    // the status says so too, written by the waiting loop: a status write is a local activity,
+    // and local activities started from two coroutines at once resolve in another order on
+    // replay than they did live
+    if (waiting !== undefined) this.approvalRefused = why;
+    await refuse(this.identity, 'approve', why);
+  }
+
+  // --- helpers ------------------------------------------------------------------------------
 
   async validate(): Promise<ResolvedDatabase> {
     const result = await this.steps.run('validateSpec', () => quick.validateSpec(this.latest));
@@ -115,20 +201,37 @@ class DatabaseFlow {
     return result.database;
   }
 
-  /** Ends this run and goes on to `stage` as a new run, carrying what later stages need. */
-  continueTo(stage: Stage, carried: Partial<CarriedState> = {}): Promise<never> {
+  /**
+   * Ends this run and goes on to `stage` as a new run, carrying what later stages need. Messages
+   * still being handled finish first: a proven delete or orphaning outranks any other stage.
+   */
+  async continueTo(stage: Stage, carried: Partial<CarriedState> = {}): Promise<never> {
+    await condition(allHandlersFinished);
+    const next =
+      stage === 'delete' || stage === 'orphan'
+        ? stage
+        : this.deleteRequested
+          ? 'delete'
+          : this.orphanRequested
+            ? 'orphan'
+            : stage;
     const input: DatabaseWorkflowInput = {
-      stage,
+      stage: next,
       object: this.latest,
       carried: {
         ...this.carried,
-        approved: this.approved,
         ...(this.approvedGeneration > 0 ? { approvedGeneration: this.approvedGeneration } : {}),
         deleteRequested: this.deleteRequested,
+        orphanRequested: this.orphanRequested,
         ...carried,
       },
     };
     return continueAsNew<typeof databaseWorkflow>(input);
+  }
+
+  /** A change needs approval while the spec asks for it, or the one in effect did. */
+  needsApproval(db: ResolvedDatabase): boolean {
+    return db.requireApproval || (this.carried.applied?.requireApproval ?? false);
   }
 
   // --- stages -------------------------------------------------------------------------------
@@ -136,87 +239,86 @@ class DatabaseFlow {
   async provision(): Promise<never> {
     // an object without status reads as Pending already: the next write (Provisioning,
     // AwaitingApproval or Failed) is the first that tells anyone something
-    if (patched('no-pending-status-write')) this.progress.show('Pending', 'validating the spec');
-    else await this.progress.report('Pending', 'validating the spec');
+    this.progress.show('Pending', 'validating the spec');
     const db = await this.validate();
     const finalizer = await this.steps.run('ensureFinalizer', () =>
       quick.ensureFinalizer(db.ref, this.latest.seen),
     );
     if (!finalizer.present) {
+      // gone or being deleted before it was guarded: the delete stage reads which, and deletes
+      // only on a deletionTimestamp (gone: the database is kept, marked released)
       log.warn('finalizer not added: the object is gone or being deleted');
-      // an object that vanished before it was guarded must not leave a database behind
-      if (patched('finalizer-gone-means-delete')) return this.continueTo('delete');
+      return this.continueTo('delete');
     }
-    let approved = db;
-    if (db.requireApproval) {
-      if (patched('approval-binds-generation')) {
-        approved = await this.awaitApproval(db, () => this.validate());
-      } else if (!this.approved) {
-        await this.progress.report(
-          'AwaitingApproval',
-          'waiting for `rdsflow approve` before any AWS call',
-          {
-            reason: 'AwaitingApproval',
-          },
-        );
-        this.progress.step = 'awaitApproval';
-        await condition(() => this.approved || this.deleteRequested);
-      }
-    }
-    if (this.deleteRequested) return this.continueTo('delete');
+    const approved = this.needsApproval(db)
+      ? await this.awaitApproval(db, () => this.validate())
+      : db;
+    if (this.deleteRequested || this.orphanRequested) return this.continueTo('delete');
 
     this.provisioning = new CancellationScope();
-    let endpoint: Endpoint;
+    let reached: Reached;
     try {
-      endpoint = await this.provisioning.run(() => this.createAndWait(approved));
+      reached = await this.provisioning.run(() => this.createAndWait(approved));
     } catch (error: unknown) {
-      // a delete request cancels provisioning; go straight to deleting what exists
+      // a proven delete or orphaning cancels provisioning; go on to take care of what exists
+      const interrupted = this.deleteRequested || this.orphanRequested;
       if (
         isCancellation(error) &&
-        this.deleteRequested &&
+        interrupted &&
         !CancellationScope.current().consideredCancelled
       ) {
         return this.continueTo('delete', { applied: approved });
       }
       throw error;
     }
-    await this.publish(approved, endpoint);
+    await this.publish(approved, reached);
     return this.continueTo('serve', {
       applied: approved,
       appliedGeneration: approved.generation,
-      endpoint,
+      endpoint: reached.endpoint,
+      ...(reached.arn ? { instanceArn: reached.arn } : {}),
     });
   }
 
   /**
    * Waits in AwaitingApproval until a person approves this generation (`rdsflow approve`). A
    * newer spec arriving meanwhile is validated and needs an approval of its own; the approved
-   * generation's spec is the one that goes ahead. Returns early on a delete request.
+   * generation's spec is the one that goes ahead. Returns early on a delete or orphaning.
    */
   async awaitApproval(
     first: ResolvedDatabase,
     validate: () => Promise<ResolvedDatabase>,
   ): Promise<ResolvedDatabase> {
     let db = first;
-    // an approval is of one generation exactly: one given for a newer spec the workflow has not
-    // been told of yet does not approve the older one it holds
-    while (db.requireApproval && this.approvedGeneration !== db.generation) {
+    const interrupted = () => this.deleteRequested || this.orphanRequested;
+    // an approval is of one generation exactly
+    while (this.needsApproval(db) && this.approvedGeneration !== db.generation) {
       this.progress.pending = approvalOf(db);
       await this.progress.report(
         'AwaitingApproval',
         `generation ${db.generation} waits for \`rdsflow approve\` before rdsflow changes RDS: ` +
-          `${db.engine} ${db.instanceClass}, ${db.storageGiB} GiB, deletionPolicy ${db.deletionPolicy}`,
+          `${db.engine} ${db.instanceClass}, ${db.storageGiB} GiB, deletionPolicy ${db.deletionPolicy}` +
+          (db.requireApproval ? '' : ' (it removes requireApproval, which needs approval too)'),
         { reason: 'AwaitingApproval', pendingApproval: this.progress.pending },
       );
       this.progress.step = 'awaitApproval';
       const waitingFor = db.generation;
-      await condition(
-        () =>
-          this.approvedGeneration === waitingFor ||
-          this.deleteRequested ||
-          this.generation > waitingFor,
-      );
-      if (this.deleteRequested) break;
+      const approvedOrMoved = () =>
+        this.approvedGeneration === waitingFor || interrupted() || this.generation > waitingFor;
+      await condition(() => approvedOrMoved() || this.approvalRefused !== undefined);
+      while (!approvedOrMoved()) {
+        const why = this.approvalRefused;
+        this.approvalRefused = undefined;
+        if (why !== undefined) {
+          await this.progress.report('AwaitingApproval', `approval refused: ${why}`, {
+            reason: 'ApprovalRefused',
+            pendingApproval: this.progress.pending,
+          });
+        }
+        await condition(() => approvedOrMoved() || this.approvalRefused !== undefined);
+      }
+      this.approvalRefused = undefined;
+      if (interrupted()) break;
       // a newer spec is the one to approve now
       if (this.generation > waitingFor) db = await validate();
     }
@@ -224,41 +326,57 @@ class DatabaseFlow {
     return db;
   }
 
-  async createAndWait(db: ResolvedDatabase): Promise<Endpoint> {
+  async createAndWait(db: ResolvedDatabase): Promise<Reached> {
     await this.progress.report('Provisioning', `creating RDS instance ${db.dbInstanceIdentifier}`);
     const password = await this.steps.run('ensureMasterPassword', () =>
       quick.ensureMasterPassword(db),
     );
     this.created.password = password.created;
+    if (password.takenOverFrom) this.created.secretFrom = password.takenOverFrom;
     this.created.instance = true; // from here on a cancel must look for an instance
-    const create = patched('create-awaited-on-cancel') ? awaitedOnCancel : quick;
-    const created = await this.steps.run('createDbInstance', () => create.createDbInstance(db));
+    const created = await this.steps.run('createDbInstance', () =>
+      awaitedOnCancel.createDbInstance(db),
+    );
+    if (created.retainedFrom) this.created.adoptedFrom = created.retainedFrom;
     await this.progress.report(
       'Provisioning',
-      `${created.adopted ? 'adopted' : 'created'} RDS instance ${db.dbInstanceIdentifier}; waiting until it is available`,
+      `${created.adopted ? 'adopted' : 'created'} RDS instance ${db.dbInstanceIdentifier}` +
+        (created.retainedFrom ? ` (retained from uid ${created.retainedFrom})` : '') +
+        '; waiting until it is available',
+      created.retainedFrom ? { adoptedFrom: created.retainedFrom } : {},
     );
-    const { endpoint } = await this.steps.run('waitUntilAvailable', () =>
+    const available = await this.steps.run('waitUntilAvailable', () =>
       polling.waitUntilAvailable(db.dbInstanceIdentifier),
     );
-    if (!patched('converge-after-create')) return endpoint;
     // an adopted instance may lack this spec or the password in Vault: make it so, then wait
-    return await this.converge(db, endpoint);
+    return await this.converge(db, available, []);
   }
 
-  /** Applies the spec and credentials to the instance; waits again only if something changed. */
-  async converge(db: ResolvedDatabase, endpoint: Endpoint): Promise<Endpoint> {
-    const converged = await this.steps.run('modifyDbInstance', () => polling.modifyDbInstance(db));
-    if (!converged.changed) return endpoint;
-    const again = await this.steps.run('waitUntilAvailable', () =>
+  /**
+   * Applies what the spec states and the credentials to the instance; waits again only if
+   * something changed (or where it answers is not known). `managedTags`: the user tags rdsflow
+   * set before (only those are removed when the spec drops them; tags other tools set stay).
+   */
+  async converge(
+    db: ResolvedDatabase,
+    at: Reached | undefined,
+    managedTags: string[],
+  ): Promise<Reached> {
+    const converged = await this.steps.run('modifyDbInstance', () =>
+      polling.modifyDbInstance(db, managedTags),
+    );
+    if (!converged.changed && at) return at;
+    return await this.steps.run('waitUntilAvailable', () =>
       polling.waitUntilAvailable(db.dbInstanceIdentifier),
     );
-    return again.endpoint;
   }
 
-  async publish(db: ResolvedDatabase, endpoint: Endpoint): Promise<void> {
+  async publish(db: ResolvedDatabase, at: Reached): Promise<void> {
+    const { endpoint } = at;
     this.carried = { ...this.carried, endpoint };
     const secret = await this.steps.run('writeDbSecret', () => quick.writeDbSecret(db, endpoint));
-    this.created.consul = true;
+    // a provisioning publishes for the first time: a cancel from here removes what it wrote
+    if (this.input.stage === 'provision') this.created.consul = true;
     const consul = await this.steps.run('publishToConsul', () =>
       quick.publishToConsul(db, endpoint),
     );
@@ -279,8 +397,13 @@ class DatabaseFlow {
       ? `available at ${at.host}:${at.port}; waiting for changes`
       : 'available';
     const applied = this.carried.appliedGeneration ?? 0;
-    await condition(() => this.deleteRequested || this.generation > applied || this.retryRequested);
-    if (this.deleteRequested) return this.continueTo('delete');
+    await condition(
+      () =>
+        this.deleteRequested ||
+        this.orphanRequested ||
+        this.generation > applied ||
+        this.retryRequested,
+    );
     return this.continueTo('modify');
   }
 
@@ -299,29 +422,57 @@ class DatabaseFlow {
       return next;
     };
     let db = await validateChange();
-    if (db.requireApproval && patched('approval-gates-modify')) {
+    if (this.needsApproval(db)) {
       db = await this.awaitApproval(db, validateChange);
-      if (this.deleteRequested) return this.continueTo('delete');
+      if (this.deleteRequested || this.orphanRequested) return this.continueTo('delete');
     }
     await this.progress.report(
       'Modifying',
       `applying generation ${db.generation} to ${db.dbInstanceIdentifier}`,
     );
-    // `waiting`: RDS changes an instance only when it is available; the activity waits for that
-    await this.steps.run('modifyDbInstance', () => polling.modifyDbInstance(db));
-    const { endpoint } = await this.steps.run('waitUntilAvailable', () =>
-      polling.waitUntilAvailable(db.dbInstanceIdentifier),
-    );
-    await this.publish(db, endpoint);
-    return this.continueTo('serve', { applied: db, appliedGeneration: db.generation, endpoint });
+    // a secret lost from Vault is generated again here; converging resets the instance to it
+    await this.steps.run('ensureMasterPassword', () => quick.ensureMasterPassword(db));
+    const { endpoint, instanceArn } = this.carried;
+    const at = endpoint ? { endpoint, ...(instanceArn ? { arn: instanceArn } : {}) } : undefined;
+    // RDS changes an instance only when it is available; the activity waits for that
+    const reached = await this.converge(db, at, Object.keys(before?.tags ?? {}));
+    await this.publish(db, reached);
+    return this.continueTo('serve', {
+      applied: db,
+      appliedGeneration: db.generation,
+      endpoint: reached.endpoint,
+      ...(reached.arn ? { instanceArn: reached.arn } : {}),
+    });
   }
 
+  /**
+   * A delete request: proven first by reading the object back (only a deletionTimestamp
+   * proves it; gone means orphaned), then the instance per policy, the entries, the finalizer.
+   */
   async delete(): Promise<DatabaseWorkflowResult> {
+    const proof = await this.steps.run('proveDeletion', () => proving.proveDeletion(this.identity));
+    if (proof.state === 'gone') return this.orphan();
+    if (proof.state === 'present') {
+      await refuse(
+        this.identity,
+        'delete',
+        'the object is not being deleted (no deletionTimestamp)',
+      );
+      this.deleteRequested = false;
+      return this.continueTo(this.carried.applied ? 'serve' : 'provision');
+    }
+    this.latest = { ...proof.object, ...(this.cluster ? { cluster: this.cluster } : {}) };
     const names = this.names ?? (await this.namesForCleanup());
     const policy = this.deletionPolicy();
     await this.progress.report('Deleting', `deleting per policy ${policy}`);
-    const { instance, snapshot } = await deleteInstance(this.steps, this.progress, names, policy);
-    if (policy === 'Retain' && patched('retain-keeps-credentials')) {
+    const removed = await deleteInstance(this.steps, this.progress, {
+      names,
+      policy,
+      ...(this.carried.instanceArn ? { expectedArn: this.carried.instanceArn } : {}),
+    });
+    // the object vanished right before the destructive call: nothing was deleted
+    if (removed.instance === 'released') return this.orphan();
+    if (removed.policy === 'Retain') {
       await this.steps.run('retainDbSecret', () => quick.retainDbSecret(names));
     } else {
       await this.steps.run('deleteDbSecret', () => quick.deleteDbSecret(names));
@@ -329,12 +480,21 @@ class DatabaseFlow {
     await this.steps.run('removeFromConsul', () => quick.removeFromConsul(names));
     await this.progress.report('Deleting', 'database removed; releasing the finalizer');
     await this.steps.run('releaseFinalizer', () => quick.releaseFinalizer(names.ref));
+    await condition(allHandlersFinished);
     return {
       outcome: 'deleted',
-      deletionPolicy: policy,
-      ...(snapshot ? { snapshot } : {}),
-      ...(instance ? { instance } : {}),
+      deletionPolicy: removed.policy,
+      ...(removed.snapshot ? { snapshot: removed.snapshot } : {}),
+      ...(removed.instance ? { instance: removed.instance } : {}),
     };
+  }
+
+  /** The object vanished without a delete: keep everything, mark it released, say how to return. */
+  async orphan(): Promise<DatabaseWorkflowResult> {
+    const names = this.names ?? (await this.namesForCleanup());
+    const result = await orphan(this.steps, names);
+    await condition(allHandlersFinished);
+    return result;
   }
 
   async namesForCleanup(): Promise<DatabaseNames> {
@@ -349,9 +509,15 @@ class DatabaseFlow {
     return names;
   }
 
-  /** The newest spec's policy (even when the rest of it is invalid), else the one applied. */
+  /**
+   * The newest spec's policy (even when the rest of it is invalid), else the one applied; under
+   * approval, never less protective than the approved one in effect: an unapproved edit to a
+   * weaker policy does not weaken the delete that follows it.
+   */
   deletionPolicy(): DeletionPolicy {
-    return deletionPolicyOf(this.latest.spec) ?? this.carried.applied?.deletionPolicy ?? 'Snapshot';
+    const applied = this.carried.applied;
+    const newest = deletionPolicyOf(this.latest.spec) ?? applied?.deletionPolicy ?? 'Snapshot';
+    return applied?.requireApproval ? mostProtective(newest, applied.deletionPolicy) : newest;
   }
 
   /** Workflow cancelled: undo what this run created, report Cancelled (workflows/teardown.ts). */
@@ -367,12 +533,14 @@ class DatabaseFlow {
   }
 
   /**
-   * Phase Failed: wait for a person. A retry, a new generation or a delete request starts the
-   * right stage again; a failed delete waits for a retry (re-running it at once would storm).
+   * Phase Failed: wait for a person. A retry, a new generation, a proven delete or orphaning
+   * starts the right stage again; a failed delete waits for a retry or a new generation
+   * (re-running it at once would storm).
    */
   async failed(error: StepFailed): Promise<never> {
     const failedGeneration = this.generation;
-    const deleting = this.input.stage === 'delete';
+    const { stage } = this.input;
+    const takingApart = stage === 'delete' || stage === 'orphan';
     this.progress.lastError = error.message;
     await this.progress.report('Failed', error.message, { reason: error.reason });
     this.progress.step = 'awaitFix';
@@ -380,10 +548,25 @@ class DatabaseFlow {
       () =>
         this.retryRequested ||
         this.generation > failedGeneration ||
-        (this.deleteRequested && !deleting),
+        (!takingApart && (this.deleteRequested || this.orphanRequested)),
     );
-    if (this.deleteRequested || deleting) return this.continueTo('delete');
+    if (takingApart) return this.continueTo(stage);
     return this.continueTo(this.carried.applied ? 'modify' : 'provision');
+  }
+
+  async run(): Promise<DatabaseWorkflowResult> {
+    switch (this.input.stage) {
+      case 'provision':
+        return await this.provision();
+      case 'serve':
+        return await this.serve();
+      case 'modify':
+        return await this.modify();
+      case 'delete':
+        return await this.delete();
+      case 'orphan':
+        return await this.orphan();
+    }
   }
 }
 
@@ -392,27 +575,27 @@ export async function databaseWorkflow(
 ): Promise<DatabaseWorkflowResult> {
   const flow = new DatabaseFlow(input);
   flow.install();
+  assertIdMatches(flow.identity);
+  const takingApart = input.stage === 'delete' || input.stage === 'orphan';
+  // a deletion or an orphaning, once proven, is finished whatever is asked: a cancel would
+  // leave the object held by its finalizer, or the instance half released
+  if (takingApart) refuseCancel(flow.identity, flow.progress);
   let inFailed = false;
-  try {
+  const story = async () => {
     try {
-      switch (input.stage) {
-        case 'provision':
-          return await flow.provision();
-        case 'serve':
-          return await flow.serve();
-        case 'modify':
-          return await flow.modify();
-        case 'delete':
-          return await flow.delete();
-      }
+      return await flow.run();
     } catch (error: unknown) {
       if (!(error instanceof StepFailed)) throw error;
       inFailed = true;
       return await flow.failed(error);
     }
+  };
+  try {
+    return takingApart ? await CancellationScope.nonCancellable(story) : await story();
   } catch (error: unknown) {
-    // a cancel in phase Failed rolls back and ends Cancelled like any other
-    if (isCancellation(error) && (!inFailed || patched('cancel-in-failed-rolls-back'))) {
+    // a cancel (in phase Failed too) rolls back what this run created and ends Cancelled
+    if (isCancellation(error) && !takingApart) {
+      log.info('cancelled', { inFailed });
       await CancellationScope.nonCancellable(() => flow.rollback());
     }
     throw error;

@@ -41,6 +41,15 @@ export const awaitedOnCancel = proxyActivities<Activities>({
 });
 
 /**
+ * Reading the object back to prove a delete: retried until the apiserver answers, however long
+ * that takes (a request is never decided on a guess, and never dropped).
+ */
+export const proving = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+});
+
+/**
  * Long waits: one poll window per attempt (heartbeating), then the server re-schedules after the
  * activity's own delay. Hours of creation cost one activity's worth of history.
  */

@@ -4,7 +4,6 @@
 import {
   isCancellation,
   log,
-  patched,
   setCurrentDetails,
   upsertSearchAttributes,
   workflowInfo,
@@ -13,7 +12,7 @@ import type { PendingApproval, Phase, StatusUpdate } from '../contracts/database
 import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes.js';
 import type { DatabaseNames } from '../contracts/resolved.js';
 import type { CarriedState, DatabaseSnapshot, LiveStatus, Stage } from '../contracts/workflow.js';
-import { local, quick } from './profiles.js';
+import { local } from './profiles.js';
 import { describeFailure } from './failures.js';
 
 /** Where the progress reads what it reports: the flow's current state. */
@@ -77,8 +76,7 @@ export class Progress {
       ...extra,
     };
     try {
-      const writer = patched('local-status-writes') ? local : quick;
-      await writer.reportStatus(object.metadata, update, object.seen);
+      await local.reportStatus(object.metadata, update, object.seen);
     } catch (error: unknown) {
       if (isCancellation(error)) throw error;
       log.warn('status not written', { phase, error: describeFailure(error).message });
@@ -93,8 +91,6 @@ export class Progress {
   private showPhase(phase: Phase): void {
     const shown = workflowInfo().typedSearchAttributes.get(SEARCH_ATTRIBUTES.phase);
     if (shown === undefined || shown === phase) return;
-    if (patched('search-attribute-phase')) {
-      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.phase, value: phase }]);
-    }
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.phase, value: phase }]);
   }
 }

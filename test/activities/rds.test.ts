@@ -4,7 +4,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { DescribeDBSnapshotsCommand, RDSClient } from '@aws-sdk/client-rds';
+import {
+  AddTagsToResourceCommand,
+  DescribeDBSnapshotsCommand,
+  RDSClient,
+} from '@aws-sdk/client-rds';
 import {
   NOT_YET,
   attributeRdsCalls,
@@ -12,7 +16,8 @@ import {
   type PollTiming,
 } from '../../activities/rds.js';
 import { createVaultActivities, vaultCredentials } from '../../activities/vault.js';
-import { vaultClient } from '../../config/clients.js';
+import { awsLocation, vaultClient } from '../../config/clients.js';
+import type { DatabaseRef, DeletionPolicy } from '../../contracts/database.js';
 import { finalSnapshotIdentifier, workflowIdFor } from '../../contracts/names.js';
 import { resolveDatabase, type ResolvedDatabase } from '../../contracts/spec.js';
 import { FAILURE, type DeleteInstanceRequest } from '../../contracts/workflow.js';
@@ -26,10 +31,15 @@ let rds: RDSClient;
 const vaultDeps = { vault: vaultClient(config.vault), mount: 'secret' };
 const vault = createVaultActivities(vaultDeps);
 const timing: PollTiming = { pollIntervalMs: 100, pollWindowMs: 10_000 };
+// the account moto's STS answers for, and the stack's region: where instances are made here
+const where = awsLocation({ region: config.aws.region, stsEndpoint: tools.motoUrl });
+/** the objects' policies as "Kubernetes" has them now, by UID (absent: the request's) */
+const objects = new Map<string, DeletionPolicy | 'gone'>();
+const objectReader = { policy: (ref: DatabaseRef) => Promise.resolve(objects.get(ref.uid)) };
 
 function database(
   name = uniqueName('act'),
-  uid = randomUUID(),
+  uid: string = randomUUID(),
   spec: Record<string, unknown> = {},
 ): ResolvedDatabase {
   const result = resolveDatabase({
@@ -40,13 +50,21 @@ function database(
   return result.database;
 }
 
-function activities(t: PollTiming = timing) {
-  return createRdsActivities({ rds, timing: t, credentials: vaultCredentials(vaultDeps) });
+function activities(t: PollTiming = timing, clients: { rds?: RDSClient } = {}) {
+  return createRdsActivities({
+    rds: clients.rds ?? rds,
+    // one SDK attempt for what changes or deletes, as the worker's client
+    destructive: rds,
+    timing: t,
+    credentials: vaultCredentials(vaultDeps),
+    location: where.location,
+    objects: objectReader,
+  });
 }
 
 /** The activity context of the database's provisioning run `runId`. */
 const runOf = (db: ResolvedDatabase, runId = randomUUID()) => ({
-  workflowId: workflowIdFor(db.ref),
+  workflowId: workflowIdFor(db.ref, 'activities-test'),
   runId,
 });
 
@@ -78,6 +96,7 @@ before(async () => {
 
 after(async () => {
   rds?.destroy();
+  where.destroy();
   await front?.close();
 });
 
@@ -203,29 +222,46 @@ describe('RDS activities: create, wait, classify', () => {
 });
 
 describe('RDS activities: change only our own instance, as RDS allows', () => {
-  it('modifies an instance in place and syncs its tags', async () => {
+  it('modifies an instance in place and syncs the tags it set, never those other tools set', async () => {
     const db = await provisioned({ tags: { team: 'shop', old: 'x' } });
-    const out = await run(activities().modifyDbInstance, {
-      ...db,
-      storageGiB: 50,
-      tags: { team: 'payments' },
-    });
+    // AWS Backup and cost allocation tag instances too
+    await moto.send(
+      new AddTagsToResourceCommand({
+        ResourceName: (await motoInstance(db.dbInstanceIdentifier))?.DBInstanceArn ?? '',
+        Tags: [{ Key: 'aws-backup-plan', Value: 'daily' }],
+      }),
+    );
+    const next = database(db.ref.name, db.ref.uid, { storageGiB: 50, tags: { team: 'payments' } });
+    const out = await run(activities().modifyDbInstance, next, ['team', 'old']);
     assert.equal(out.changed, true);
     const instance = await motoInstance(db.dbInstanceIdentifier);
     assert.equal(instance?.AllocatedStorage, 50);
     const tags = tagMap(instance?.TagList);
     assert.equal(tags['team'], 'payments');
     assert.equal(tags['old'], undefined);
+    assert.equal(tags['aws-backup-plan'], 'daily', 'a tag rdsflow never set was removed');
     assert.equal(tags['rdsflow.io/uid'], db.ref.uid);
     // nothing left to change: no call at all
     const calls = (await front.journal()).length;
-    const again = await run(activities().modifyDbInstance, {
-      ...db,
-      storageGiB: 50,
-      tags: { team: 'payments' },
-    });
+    const again = await run(activities().modifyDbInstance, next, ['team']);
     assert.equal(again.changed, false);
     assert.equal((await front.journal()).length, calls);
+  });
+
+  it('changes only the settings the spec states (an adopted instance keeps the others)', async () => {
+    const db = await provisioned({ instanceClass: 'db.m5.large', storageGiB: 100 });
+    // a spec that leaves class and storage out: the schema defaults are for a create only
+    const terse = database(db.ref.name, db.ref.uid, {});
+    assert.equal(terse.instanceClass, 'db.t3.micro');
+    const out = await run(activities().modifyDbInstance, terse);
+    assert.equal(out.changed, false);
+    const instance = await motoInstance(db.dbInstanceIdentifier);
+    assert.equal(instance?.DBInstanceClass, 'db.m5.large');
+    assert.equal(instance?.AllocatedStorage, 100);
+    const modifies = (await front.journal()).filter(
+      (e) => e.identifier === db.dbInstanceIdentifier && e.action === 'ModifyDBInstance',
+    );
+    assert.deepEqual(modifies, []);
   });
 
   it('waits to modify an instance that is not available (RDS would refuse)', async () => {
@@ -233,7 +269,9 @@ describe('RDS activities: change only our own instance, as RDS allows', () => {
     await front.setTimings({ creatingMs: 60_000 }, db.dbInstanceIdentifier);
     await run(vault.ensureMasterPassword, db);
     await run(activities().createDbInstance, db);
-    const failure = await failureOf(run(activities().modifyDbInstance, { ...db, storageGiB: 40 }));
+    const failure = await failureOf(
+      run(activities().modifyDbInstance, database(db.ref.name, db.ref.uid, { storageGiB: 40 })),
+    );
     assert.equal(failure.type, NOT_YET);
     assert.match(failure.message, /is creating; RDS changes an instance only when it is available/);
     assert.equal((await motoInstance(db.dbInstanceIdentifier))?.AllocatedStorage, 20);
@@ -381,6 +419,7 @@ describe('RDS activities: delete per policy, as RDS allows', () => {
     const db = await provisioned();
     assert.deepEqual(await run(activities().deleteDbInstance, deletion(db, 'Retain')), {
       state: 'retained',
+      policy: 'Retain',
       polls: 1,
     });
     const instance = await motoInstance(db.dbInstanceIdentifier);
@@ -414,6 +453,8 @@ describe('RDS activities: delete per policy, as RDS allows', () => {
     const tags = tagMap((await motoInstance(old.dbInstanceIdentifier))?.TagList);
     assert.equal(tags['rdsflow.io/uid'], adopter.ref.uid);
     assert.equal(tags['rdsflow.io/retained-from'], undefined);
+    // where it came from, recorded on the instance
+    assert.equal(tags['rdsflow.io/adopted-from'], old.ref.uid);
   });
 
   it('a rollback deletes only what its own run created', async () => {
@@ -443,5 +484,165 @@ describe('RDS activities: delete per policy, as RDS allows', () => {
     });
     assert.equal(own.state, 'deleting');
     assert.equal(await motoInstance(db.dbInstanceIdentifier), undefined);
+  });
+});
+
+describe('RDS activities: the proof right before the destructive call', () => {
+  it('a switch to Retain while a Snapshot delete waits keeps the instance', async () => {
+    const db = database();
+    await front.setTimings({ creatingMs: 1_500 }, db.dbInstanceIdentifier);
+    await run(vault.ensureMasterPassword, db);
+    await run(activities().createDbInstance, db);
+    const request = deletion(db, 'Snapshot');
+    const waiting = await failureOf(
+      run(activities({ pollIntervalMs: 100, pollWindowMs: 300 }).deleteDbInstance, request),
+    );
+    assert.equal(waiting.type, NOT_YET);
+    objects.set(db.ref.uid, 'Retain');
+    const out = await run(activities().deleteDbInstance, request);
+    assert.equal(out.state, 'retained');
+    assert.equal(out.policy, 'Retain');
+    const instance = await motoInstance(db.dbInstanceIdentifier);
+    assert.ok(instance, 'the instance was deleted');
+    assert.equal(tagMap(instance.TagList)['rdsflow.io/retained-from'], db.ref.uid);
+    const deletes = (await front.journal()).filter(
+      (e) => e.identifier === db.dbInstanceIdentifier && e.action === 'DeleteDBInstance',
+    );
+    assert.deepEqual(deletes, []);
+  });
+
+  it('an object gone right before the call deletes nothing', async () => {
+    const db = await provisioned();
+    objects.set(db.ref.uid, 'gone');
+    const out = await run(activities().deleteDbInstance, deletion(db, 'Delete'));
+    assert.equal(out.state, 'orphaned');
+    assert.equal((await motoInstance(db.dbInstanceIdentifier))?.DBInstanceStatus, 'available');
+  });
+
+  it('believes "not found" only in the account and region the instance was made in', async () => {
+    const db = database();
+    const here = await where.location();
+    const elsewhere = `arn:aws:rds:eu-west-1:${here.account}:db:${db.dbInstanceIdentifier}`;
+    const refused = await failureOf(
+      run(activities().deleteDbInstance, { ...deletion(db, 'Delete'), expectedArn: elsewhere }),
+    );
+    assert.equal(refused.type, FAILURE.instanceElsewhere);
+    assert.equal(refused.nonRetryable, true);
+    assert.match(refused.message, /region eu-west-1.*nothing is proven gone/);
+    const otherAccount = `arn:aws:rds:${here.region}:000000000001:db:${db.dbInstanceIdentifier}`;
+    const also = await failureOf(
+      run(activities().deleteDbInstance, { ...deletion(db, 'Delete'), expectedArn: otherAccount }),
+    );
+    assert.equal(also.type, FAILURE.instanceElsewhere);
+    const proven = `arn:aws:rds:${here.region}:${here.account}:db:${db.dbInstanceIdentifier}`;
+    const absent = await run(activities().deleteDbInstance, {
+      ...deletion(db, 'Delete'),
+      expectedArn: proven,
+    });
+    assert.equal(absent.state, 'absent');
+  });
+
+  it('records where an instance lives when it becomes available', async () => {
+    const db = await provisioned();
+    const out = await run(activities().waitUntilAvailable, db.dbInstanceIdentifier);
+    const here = await where.location();
+    assert.equal(
+      out.arn,
+      `arn:aws:rds:${here.region}:${here.account}:db:${db.dbInstanceIdentifier}`,
+    );
+  });
+
+  it('sends a destructive call once per proof: no SDK retry re-sends it', async () => {
+    const retrying = new RDSClient({
+      region: config.aws.region,
+      endpoint: front.url,
+      maxAttempts: 3,
+    });
+    attributeRdsCalls(retrying);
+    try {
+      const db = await provisioned();
+      await front.fault({
+        action: 'DeleteDBInstance',
+        match: db.dbInstanceIdentifier,
+        code: 'InternalFailure',
+        status: 500,
+      });
+      const failure = await failureOf(
+        run(activities(timing, { rds: retrying }).deleteDbInstance, deletion(db, 'Delete')),
+      );
+      assert.equal(failure.type, FAILURE.transient);
+      const deletes = (await front.journal()).filter(
+        (e) => e.identifier === db.dbInstanceIdentifier && e.action === 'DeleteDBInstance',
+      );
+      assert.deepEqual(
+        deletes.map((e) => e.outcome),
+        ['InternalFailure'],
+      );
+      // the activity's own retry reads, proves and sends again
+      const out = await run(
+        activities(timing, { rds: retrying }).deleteDbInstance,
+        deletion(db, 'Delete'),
+      );
+      assert.equal(out.state, 'deleting');
+    } finally {
+      retrying.destroy();
+    }
+  });
+
+  for (const status of [
+    'incompatible-parameters',
+    'inaccessible-encryption-credentials',
+    'restore-error',
+  ]) {
+    it(`fails a Snapshot delete at once, with advice, when the instance is ${status}`, async () => {
+      const db = await provisioned();
+      await front.forceStatus(db.dbInstanceIdentifier, status);
+      try {
+        const failure = await failureOf(
+          run(activities().deleteDbInstance, deletion(db, 'Snapshot')),
+        );
+        assert.equal(failure.type, FAILURE.cannotSnapshot);
+        assert.match(failure.message, /cannot take a snapshot .* until its cause is fixed/);
+        assert.ok(await motoInstance(db.dbInstanceIdentifier));
+      } finally {
+        await front.forceStatus(db.dbInstanceIdentifier, undefined);
+      }
+    });
+  }
+
+  it('releases our instance (kept, marked), and leaves one that is not ours untouched', async () => {
+    const db = await provisioned();
+    assert.deepEqual(await run(activities().releaseDbInstance, db), { state: 'released' });
+    const tags = tagMap((await motoInstance(db.dbInstanceIdentifier))?.TagList);
+    assert.equal(tags['rdsflow.io/retained-from'], db.ref.uid);
+    assert.equal(tags['rdsflow.io/uid'], undefined);
+    // released, it is no longer ours: a second release (or anyone's) touches nothing
+    const before = (await front.journal()).length;
+    assert.deepEqual(await run(activities().releaseDbInstance, db), { state: 'not-ours' });
+    assert.equal((await front.journal()).length, before);
+  });
+
+  it("never tells one namespace another's name or UID", async () => {
+    const db = await provisioned();
+    const intruder = {
+      ...database(db.ref.name, randomUUID()),
+      ref: { namespace: 'elsewhere', name: db.ref.name, uid: randomUUID() },
+      dbInstanceIdentifier: db.dbInstanceIdentifier,
+    };
+    await run(vault.ensureMasterPassword, {
+      ...intruder,
+      vaultPath: `rdsflow/elsewhere/${db.ref.name}`,
+    });
+    const failure = await failureOf(
+      run(activities().modifyDbInstance, {
+        ...intruder,
+        vaultPath: `rdsflow/elsewhere/${db.ref.name}`,
+      }),
+    );
+    assert.equal(failure.type, FAILURE.instanceNotOurs);
+    assert.match(failure.message, /belongs to a Database of another namespace/);
+    assert.doesNotMatch(failure.message, new RegExp(db.ref.uid));
+    assert.doesNotMatch(failure.message, /activities\//);
+    assert.doesNotMatch(JSON.stringify(failure.details ?? []), new RegExp(db.ref.uid));
   });
 });

@@ -1,8 +1,9 @@
 // `npm run record-histories`: runs the database workflow through its main stories on the local
 // Temporal dev server with stubbed activities and saves every run's history under
 // test/replay/histories/. The replay test replays them against the current workflow code, so a
-// change that breaks determinism fails CI. Re-record only for a deliberate, patched() change;
-// `npm run record-histories -- <story>` records one story and keeps the others' old histories.
+// change that breaks determinism fails CI. Until the first release the workflow changes freely
+// and every story is recorded again (docs/testing.md); `npm run record-histories -- <story>`
+// records one story and keeps the others' histories.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -13,9 +14,11 @@ import type { WorkflowStartOptions } from '@temporalio/client';
 import { connectTemporal } from '../../config/clients.js';
 import { SEARCH_ATTRIBUTES } from '../../contracts/search-attributes.js';
 import { loadConfig } from '../../config/config.js';
+import { workflowIdFor } from '../../contracts/names.js';
 import {
   approveSignal,
   deleteSignal,
+  objectGoneSignal,
   specChangedSignal,
   statusQuery,
   type DatabaseSnapshot,
@@ -32,11 +35,14 @@ mkdirSync(out, { recursive: true });
 const client = await connectTemporal(config.temporal);
 const connection = await NativeConnection.connect({ address: config.temporal.address });
 
+const CLUSTER = 'replay-cluster';
+
 function object(spec: Record<string, unknown>, generation = 1): DatabaseSnapshot {
   return {
     metadata: { namespace: 'replay', name: 'orders', uid: randomUUID(), generation },
     spec: { engine: 'postgres', ...spec },
-    // the watcher hands on the object's version (status writes need no read first)
+    // the watcher names the object's cluster, and hands on its version (no read before writes)
+    cluster: CLUSTER,
     seen: { resourceVersion: '1041' },
   };
 }
@@ -61,7 +67,7 @@ const only = process.argv.slice(2);
 async function record(
   name: string,
   setup: (w: FakeWorld) => void,
-  story: (workflowId: string, o: DatabaseSnapshot) => Promise<void>,
+  story: (workflowId: string, o: DatabaseSnapshot, world: FakeWorld) => Promise<void>,
   spec: Record<string, unknown>,
   startOptions: Partial<WorkflowStartOptions> = {},
 ) {
@@ -69,8 +75,9 @@ async function record(
   const world = fakeWorld();
   setup(world);
   const taskQueue = `record-${name}-${randomUUID()}`;
-  const workflowId = `replay-${name}-${randomUUID()}`;
   const o = object(spec);
+  // the ID the watcher gives it: the workflow checks its input names the same object
+  const workflowId = workflowIdFor(o.metadata, CLUSTER);
   const worker = await Worker.create({
     connection,
     taskQueue,
@@ -85,7 +92,7 @@ async function record(
       workflowId,
       args: [input],
     });
-    await story(workflowId, o);
+    await story(workflowId, o, world);
   });
   let run = 0;
   for await (const execution of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
@@ -99,30 +106,55 @@ async function record(
   process.stdout.write(`recorded ${name}: ${run} runs\n`);
 }
 
-/** Available, a new generation applied, Available again, then deleted. */
-async function provisionModifyDelete(id: string, o: DatabaseSnapshot): Promise<void> {
-  await waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
-  await client.workflow.getHandle(id).signal(specChangedSignal, {
-    metadata: { ...o.metadata, generation: 2 },
-    spec: { engine: 'postgres', storageGiB: 40 },
-  });
-  await sleep(500);
-  await waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
-  await client.workflow.getHandle(id).signal(deleteSignal);
-  await client.workflow.getHandle(id).result();
+/** A user deletes the object: the fake apiserver shows it being deleted, the watcher says so. */
+async function userDeletes(id: string, world: FakeWorld, o: DatabaseSnapshot): Promise<void> {
+  world.kube = { state: 'deleting', object: o };
+  await client.workflow.getHandle(id).signal(deleteSignal, o);
 }
 
-await record('provision-modify-delete', () => {}, provisionModifyDelete, {
-  deletionPolicy: 'Delete',
-});
+const serving = (id: string) =>
+  waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
+
+const ended = (id: string) =>
+  client.workflow
+    .getHandle(id)
+    .result()
+    .catch(() => undefined);
+
+/** Available, a new generation applied, Available again, then deleted (as the watcher starts it). */
+await record(
+  'provision-modify-delete',
+  () => {},
+  async (id, o, world) => {
+    await serving(id);
+    await client.workflow.getHandle(id).signal(specChangedSignal, {
+      ...o,
+      metadata: { ...o.metadata, generation: 2 },
+      spec: { engine: 'postgres', storageGiB: 40, deletionPolicy: 'Delete' },
+    });
+    await sleep(500);
+    await serving(id);
+    await userDeletes(id, world, { ...o, metadata: { ...o.metadata, generation: 2 } });
+    await ended(id);
+  },
+  { deletionPolicy: 'Delete' },
+  {
+    typedSearchAttributes: [
+      { key: SEARCH_ATTRIBUTES.namespace, value: 'replay' },
+      { key: SEARCH_ATTRIBUTES.name, value: 'orders' },
+      { key: SEARCH_ATTRIBUTES.engine, value: 'postgres' },
+      { key: SEARCH_ATTRIBUTES.phase, value: 'Pending' },
+    ],
+  },
+);
 
 await record(
   'bad-spec-then-delete',
   () => {},
-  async (id) => {
+  async (id, o, world) => {
     await waitFor(id, (phase) => phase === 'Failed');
-    await client.workflow.getHandle(id).signal(deleteSignal);
-    await client.workflow.getHandle(id).result();
+    await userDeletes(id, world, o);
+    await ended(id);
   },
   { storageGiB: 5 },
 );
@@ -136,10 +168,7 @@ await record(
   async (id) => {
     await waitFor(id, (_phase, step) => step === 'waitUntilAvailable');
     await client.workflow.getHandle(id).cancel();
-    await client.workflow
-      .getHandle(id)
-      .result()
-      .catch(() => undefined);
+    await ended(id);
   },
   { deletionPolicy: 'Snapshot' },
 );
@@ -150,60 +179,87 @@ await record(
     w.rds = 'not-yet';
     w.pollDelay = '1 second';
   },
-  async (id) => {
+  async (id, o, world) => {
     await waitFor(id, (_phase, step) => step === 'waitUntilAvailable');
-    await client.workflow.getHandle(id).signal(deleteSignal);
-    await client.workflow.getHandle(id).result();
+    await userDeletes(id, world, o);
+    await ended(id);
   },
   {},
 );
 
-// since patched('finalizer-gone-means-delete'): an object gone before it was guarded
+// gone before it was guarded, without a delete: orphaned, nothing created or deleted
 await record(
   'object-gone-before-finalizer',
-  (w) => (w.objectGone = true),
+  (w) => {
+    w.objectGone = true;
+    w.kube = { state: 'gone' };
+  },
   async (id) => {
-    await client.workflow.getHandle(id).result();
+    await ended(id);
   },
   { deletionPolicy: 'Delete' },
 );
 
-// since patched('search-attribute-phase'): started with the search attributes, as the watcher
-// does on a namespace that has them registered
+// the finalizer removed by hand while serving: the watcher reports the object gone
 await record(
-  'search-attributes',
+  'object-gone-while-serving',
   () => {},
-  async (id) => {
-    await waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
-    await client.workflow.getHandle(id).signal(deleteSignal);
-    await client.workflow.getHandle(id).result();
+  async (id, o, world) => {
+    await serving(id);
+    world.kube = { state: 'gone' };
+    await client.workflow
+      .getHandle(id)
+      .signal(objectGoneSignal, { metadata: o.metadata, cluster: CLUSTER });
+    await ended(id);
   },
   { deletionPolicy: 'Delete' },
-  {
-    typedSearchAttributes: [
-      { key: SEARCH_ATTRIBUTES.namespace, value: 'replay' },
-      { key: SEARCH_ATTRIBUTES.name, value: 'orders' },
-      { key: SEARCH_ATTRIBUTES.engine, value: 'postgres' },
-      { key: SEARCH_ATTRIBUTES.phase, value: 'Pending' },
-    ],
-  },
 );
 
-// since the ownership and approval patches (issue 9): each new path has a story of its own
+// signals naming another object, a delete of an object not being deleted: refused, then served
+await record(
+  'refused-signals',
+  () => {},
+  async (id, o, world) => {
+    await serving(id);
+    const other = { ...o, metadata: { ...o.metadata, uid: randomUUID() } };
+    await client.workflow.getHandle(id).signal(specChangedSignal, other);
+    await client.workflow.getHandle(id).signal(deleteSignal, { ...o, cluster: 'elsewhere' });
+    await client.workflow.getHandle(id).signal(deleteSignal, o);
+    await client.workflow.getHandle(id).signal(approveSignal, {});
+    await sleep(1_000);
+    await serving(id);
+    await userDeletes(id, world, o);
+    await ended(id);
+  },
+  { deletionPolicy: 'Delete' },
+);
+
 await record(
   'approval-rebinding',
   () => {},
-  async (id, o) => {
+  async (id, o, world) => {
     await waitFor(id, (phase) => phase === 'AwaitingApproval');
-    await client.workflow.getHandle(id).signal(specChangedSignal, {
+    const next = {
+      ...o,
       metadata: { ...o.metadata, generation: 2 },
-      spec: { engine: 'postgres', requireApproval: true, storageGiB: 40 },
-    });
+      spec: { engine: 'postgres', requireApproval: true, storageGiB: 40, deletionPolicy: 'Delete' },
+    };
+    await client.workflow.getHandle(id).signal(specChangedSignal, next);
     await sleep(500);
+    // an approval naming no generation is refused, visibly
+    await client.workflow.getHandle(id).signal(approveSignal, { by: 'replay' });
     await client.workflow.getHandle(id).signal(approveSignal, { by: 'replay', generation: 2 });
-    await waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
-    await client.workflow.getHandle(id).signal(deleteSignal);
-    await client.workflow.getHandle(id).result();
+    await serving(id);
+    // an unapproved weaker policy, then the delete: the approved policy applies
+    const weaker = {
+      ...next,
+      metadata: { ...o.metadata, generation: 3 },
+      spec: { ...next.spec, requireApproval: false, deletionPolicy: 'Delete' },
+    };
+    await client.workflow.getHandle(id).signal(specChangedSignal, weaker);
+    await waitFor(id, (phase) => phase === 'AwaitingApproval');
+    await userDeletes(id, world, weaker);
+    await ended(id);
   },
   { requireApproval: true, deletionPolicy: 'Delete' },
 );
@@ -211,14 +267,10 @@ await record(
 await record(
   'retain-then-delete',
   () => {},
-  async (id, o) => {
-    await waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
-    // the delete request carries the object as last seen
-    await client.workflow.getHandle(id).signal(deleteSignal, {
-      metadata: { ...o.metadata, generation: 1 },
-      spec: { engine: 'postgres', deletionPolicy: 'Retain' },
-    });
-    await client.workflow.getHandle(id).result();
+  async (id, o, world) => {
+    await serving(id);
+    await userDeletes(id, world, { ...o, spec: { engine: 'postgres', deletionPolicy: 'Retain' } });
+    await ended(id);
   },
   { deletionPolicy: 'Retain' },
 );
@@ -226,10 +278,10 @@ await record(
 await record(
   'foreign-instance-then-delete',
   (w) => (w.foreignInstance = true),
-  async (id) => {
+  async (id, o, world) => {
     await waitFor(id, (phase) => phase === 'Failed');
-    await client.workflow.getHandle(id).signal(deleteSignal);
-    await client.workflow.getHandle(id).result();
+    await userDeletes(id, world, o);
+    await ended(id);
   },
   { deletionPolicy: 'Delete' },
 );
@@ -240,31 +292,42 @@ await record(
   async (id) => {
     await waitFor(id, (phase) => phase === 'Failed');
     await client.workflow.getHandle(id).cancel();
-    await client.workflow
-      .getHandle(id)
-      .result()
-      .catch(() => undefined);
+    await ended(id);
   },
   { deletionPolicy: 'Delete' },
 );
 
+// an adoption cancelled while it waits: what it took is given back
 await record(
-  'seen-version-provision-delete',
-  () => {},
-  async (id, o) => {
-    // no status write just to say Pending; the watcher's version handed to the status writes
-    await waitFor(id, (phase, step) => phase === 'Available' && step === 'waitForChange');
-    await client.workflow.getHandle(id).signal(deleteSignal, {
-      ...o,
-      seen: { resourceVersion: '1042' },
-    });
-    await client.workflow.getHandle(id).result();
+  'cancelled-adoption',
+  (w) => {
+    w.adopt = true;
+    w.adoptFrom = randomUUID();
+    w.rds = 'not-yet';
+    w.pollDelay = '1 second';
   },
-  { deletionPolicy: 'Delete' },
+  async (id) => {
+    await waitFor(id, (_phase, step) => step === 'waitUntilAvailable');
+    await client.workflow.getHandle(id).cancel();
+    await ended(id);
+  },
+  { deletionPolicy: 'Delete', adoptRetained: true },
 );
 
-// every status write a local activity (a marker each): provision, modify, then delete
-await record('local-status-writes', () => {}, provisionModifyDelete, { deletionPolicy: 'Delete' });
+// a cancel during a deletion is refused: the deletion finishes
+await record(
+  'cancel-during-delete',
+  () => {},
+  async (id, o, world) => {
+    await serving(id);
+    world.deleteWaits = 3;
+    await userDeletes(id, world, o);
+    await waitFor(id, (_phase, step) => step === 'waitUntilDeleted');
+    await client.workflow.getHandle(id).cancel();
+    await ended(id);
+  },
+  { deletionPolicy: 'Snapshot' },
+);
 
 await connection.close();
 await client.connection.close();

@@ -53,7 +53,7 @@ describe('history timeline', () => {
   });
 
   it('lists status writes run as local activities among the steps, in their place', () => {
-    const entries = timeline([0, 1, 2, 3, 4].map((i) => load(`local-status-writes-${i}.json`)));
+    const entries = timeline([0, 1, 2, 3, 4].map((i) => load(`provision-modify-delete-${i}.json`)));
     const second = entries.findIndex((e, i) => i > 0 && e.kind === 'run');
     assert.deepEqual(entries[0], { ...entries[0], kind: 'run', stage: 'provision' });
     const steps = entries.slice(1, second).flatMap((e) => (e.kind === 'step' ? [e.step] : []));

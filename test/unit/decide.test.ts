@@ -87,10 +87,23 @@ describe('decide', () => {
     assert.equal(action.input?.stage, 'delete');
   });
 
-  it('only signals (never starts) when the object is proven deleted or not held by us', () => {
+  it('an object that vanished without a delete is reported gone, never asked to be deleted', () => {
+    const action = decide(seenAfter(db()), {
+      kind: 'vanished',
+      ref: { namespace: 'shop', name: 'orders', uid },
+    });
+    assert.deepEqual(action, {
+      kind: 'objectGone',
+      ref: { namespace: 'shop', name: 'orders', uid },
+    });
+  });
+
+  it('only signals (never starts) when the object was deleted by a user or is not held by us', () => {
+    const last = db({ deleting: true, finalizers: [] });
     const gone = decide(seenAfter(db()), {
       kind: 'deleted',
       ref: { namespace: 'shop', name: 'orders', uid },
+      last: last.object,
     });
     assert.ok(gone.kind === 'delete');
     assert.equal(gone.input, undefined);

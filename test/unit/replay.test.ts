@@ -1,8 +1,9 @@
 // Determinism: every committed history (recorded by `npm run record-histories`) replays
 // cleanly against the workflow bundle the build ships (dist/workflow-bundle.js, what a compiled
-// worker loads), offline. A change that alters the command sequence fails here; it needs
-// patched() (or, for a deliberate break, a new recording). `npm test` builds first; a bundle
-// older than the workflow sources fails instead of testing yesterday's code.
+// worker loads), offline. A change that alters the command sequence fails here: before the first
+// release the stories are recorded again; after it, the change needs patched() (docs/testing.md).
+// `npm test` builds first; a bundle older than the workflow sources fails instead of testing
+// yesterday's code.
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,18 +20,21 @@ const files = readdirSync(dir)
   .sort();
 
 describe('committed workflow histories', () => {
-  it('exist for every story (provision/modify/delete, bad spec, cancel, delete during provisioning)', () => {
+  it('exist for every story the workflow tells (provision, modify, delete, orphan, refusals, cancel)', () => {
     for (const story of [
       'provision-modify-delete',
       'bad-spec-then-delete',
       'cancel-during-wait',
       'delete-during-provisioning',
+      'object-gone-before-finalizer',
+      'object-gone-while-serving',
+      'refused-signals',
       'approval-rebinding',
       'retain-then-delete',
       'foreign-instance-then-delete',
       'cancel-in-failed',
-      'seen-version-provision-delete',
-      'local-status-writes',
+      'cancelled-adoption',
+      'cancel-during-delete',
     ]) {
       assert.ok(
         files.some((f) => f.startsWith(story)),

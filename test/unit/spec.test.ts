@@ -37,6 +37,8 @@ describe('resolveDatabase', () => {
         requireApproval: false,
         adoptRetained: false,
         tags: {},
+        // nothing stated: a live instance's class, storage and Multi-AZ are not drift
+        stated: [],
         dbInstanceIdentifier: 'shop-orders-HASH',
         vaultPath: 'rdsflow/shop/orders',
         consulKey: 'rdsflow/shop/orders',
@@ -64,6 +66,12 @@ describe('resolveDatabase', () => {
     assert.equal(result.database.databaseName, 'sales');
     assert.equal(result.database.deletionPolicy, 'Retain');
     assert.deepEqual(result.database.tags, { team: 'shop', 'cost center': 'A-1' });
+    assert.deepEqual([...result.database.stated].sort(), [
+      'engineVersion',
+      'instanceClass',
+      'multiAZ',
+      'storageGiB',
+    ]);
   });
 
   it('names every problem at once, by field', () => {

@@ -2,151 +2,37 @@
 // database, each RDS terminal state, approval, cancel, spec change and delete during
 // provisioning, an outage while publishing, and hours of creation compressed.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { before, describe, it } from 'node:test';
-import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import {
-  DefaultLogger,
-  Runtime,
-  Worker,
-  bundleWorkflowCode,
-  type WorkflowBundleWithSourceMap,
-} from '@temporalio/worker';
+import { describe, it } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
 import { RDS_TERMINAL_STATUSES } from '../../activities/rds.js';
-import type { DatabaseSpec } from '../../contracts/database.js';
 import {
   approveSignal,
-  deleteSignal,
   retrySignal,
   specChangedSignal,
   statusQuery,
   type DatabaseSnapshot,
-  type LiveStatus,
 } from '../../contracts/workflow.js';
-import type { databaseWorkflow } from '../../workflows/database.js';
-import { tools, uniqueName } from '../support/env.js';
-import { AWS_CALLS, ENDPOINT, fakeWorld, type FakeWorld } from './fake-world.js';
-
-Runtime.install({ logger: new DefaultLogger('ERROR') });
-
-let bundle: WorkflowBundleWithSourceMap;
-// the scenario's environment: each gets a fresh test server, so one scenario's workflows and
-// clock can never hold up the next
-let env: TestWorkflowEnvironment;
-let client: Client;
-
-before(async () => {
-  bundle = await bundleWorkflowCode({
-    workflowsPath: fileURLToPath(new URL('../../workflows/database.ts', import.meta.url)),
-    logger: new DefaultLogger('WARN'),
-  });
-});
-
-type Handle = WorkflowHandle<typeof databaseWorkflow> & { readonly firstExecutionRunId: string };
-
-function snapshot(
-  spec: Partial<DatabaseSpec> | Record<string, unknown>,
-  generation = 1,
-  uid = randomUUID(),
-): DatabaseSnapshot {
-  return {
-    metadata: { namespace: 'shop', name: uniqueName('orders'), uid, generation },
-    spec: { engine: 'postgres', ...spec },
-  };
-}
-
-async function scenario(
-  setup: (world: FakeWorld) => void,
-  body: (ctx: {
-    world: FakeWorld;
-    start: (object: DatabaseSnapshot) => Promise<Handle>;
-  }) => Promise<void>,
-): Promise<void> {
-  const world = fakeWorld();
-  setup(world);
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: tools.temporalTestServer } },
-  });
-  // NOTE: the test server answers the SDK's 30s keepalive pings with GOAWAY (too many pings),
-  // which can stall a call for a minute; this client pings rarely
-  const connection = await Connection.connect({
-    address: env.address,
-    channelArgs: { 'grpc.keepalive_time_ms': 600_000, 'grpc.keepalive_permit_without_calls': 0 },
-  });
-  client = new Client({ connection });
-  const taskQueue = uniqueName('wf');
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: world.activities,
-  });
-  const start = (object: DatabaseSnapshot) =>
-    client.workflow.start<typeof databaseWorkflow>('databaseWorkflow', {
-      taskQueue,
-      workflowId: uniqueName('db'),
-      args: [{ stage: 'provision', object }],
-    }) as Promise<Handle>;
-  try {
-    await worker.runUntil(body({ world, start }));
-  } finally {
-    await connection.close();
-    await env.teardown();
-  }
-}
-
-/** Polls the live-status query (following continue-as-new) until `done` holds. */
-async function until(
-  handle: Handle,
-  what: string,
-  done: (s: LiveStatus) => boolean,
-): Promise<LiveStatus> {
-  const latest = client.workflow.getHandle(handle.workflowId);
-  const deadline = Date.now() + 20_000;
-  let last: LiveStatus | undefined;
-  while (Date.now() < deadline) {
-    try {
-      // NOTE: the test server can hold a query sent just as the run continues-as-new for a long
-      // time; a short deadline and another try is faster
-      last = await client.connection.withDeadline(Date.now() + 1_000, () =>
-        latest.query(statusQuery),
-      );
-      if (done(last)) return last;
-    } catch {
-      // between runs of a continue-as-new chain the query can miss; ask again
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}; last status ${JSON.stringify(last)}`);
-}
-
-const phases = (world: FakeWorld) => world.statuses.map((s) => s.phase);
-
-/** The last status write, once it is of `phase`: the live query can run ahead of the write. */
-async function reported(world: FakeWorld, phase: string) {
-  const deadline = Date.now() + 10_000;
-  while (world.statuses.at(-1)?.phase !== phase) {
-    if (Date.now() > deadline)
-      throw new Error(`no ${phase} status written: ${phases(world).join(',')}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return world.statuses.at(-1);
-}
-
-/** Asks the workflow to delete (following continue-as-new) and returns its final result. */
-async function deleted(handle: Handle) {
-  await client.workflow.getHandle(handle.workflowId).signal(deleteSignal);
-  return client.workflow.getHandle<typeof databaseWorkflow>(handle.workflowId).result();
-}
+import { AWS_CALLS, ENDPOINT } from './fake-world.js';
+import {
+  client,
+  deleted,
+  env,
+  phases,
+  reported,
+  requestDelete,
+  result,
+  scenario,
+  snapshot,
+  until,
+} from './harness.js';
 
 describe('database workflow', () => {
   it('provisions, publishes, reports Available, then deletes per policy on request', async () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const handle = await start(snapshot({ deletionPolicy: 'Delete' }));
+        const object = snapshot({ deletionPolicy: 'Delete' });
+        const handle = await start(object);
         const live = await until(
           handle,
           'Available',
@@ -171,13 +57,14 @@ describe('database workflow', () => {
         // no write just to say Pending (an object without status reads so): the first says Provisioning
         assert.deepEqual([...new Set(phases(world))], ['Provisioning', 'Available']);
 
-        const result = await deleted(handle);
+        const result = await deleted(world, handle, object);
         assert.deepEqual(result, {
           outcome: 'deleted',
           deletionPolicy: 'Delete',
           instance: 'deleted',
         });
-        assert.deepEqual(world.calls.slice(-5), [
+        assert.deepEqual(world.calls.slice(-6), [
+          'proveDeletion',
           'deleteDbInstance',
           'waitUntilDeleted',
           'deleteDbSecret',
@@ -259,7 +146,7 @@ describe('database workflow', () => {
           waiting.awaitingApproval,
         );
         await env.sleep('1 minute');
-        // an approval that names no generation, or another one, approves nothing
+        // an approval that names no generation, or another one, approves nothing, and says so
         await handle.signal(approveSignal, { by: 'mallory' });
         await handle.signal(approveSignal, { by: 'mallory', generation: 2 });
         await env.sleep('1 minute');
@@ -267,6 +154,15 @@ describe('database workflow', () => {
         assert.deepEqual(
           world.calls.filter((c) => AWS_CALLS.includes(c) || c === 'ensureMasterPassword'),
           [],
+        );
+        const refusals = world.statuses.filter((s) => s.reason === 'ApprovalRefused');
+        assert.match(refusals[0]?.message ?? '', /approval refused: it names no generation/);
+        assert.match(refusals[1]?.message ?? '', /names generation 2, but generation 1 is the one/);
+        // still showing what waits, so `rdsflow approve` can approve it
+        assert.equal(refusals[1]?.pendingApproval?.generation, 1);
+        assert.deepEqual(
+          world.events.map((e) => e.reason),
+          ['SignalRefused', 'SignalRefused'],
         );
         await handle.signal(approveSignal, { by: 'alice', generation: 1 });
         const live = await until(handle, 'Available', (s) => s.phase === 'Available');
@@ -460,15 +356,14 @@ describe('database workflow', () => {
     await scenario(
       (world) => (world.rds = 'not-yet'),
       async ({ world, start }) => {
-        const handle = await start(snapshot({ deletionPolicy: 'Snapshot' }));
+        const object = snapshot({ deletionPolicy: 'Snapshot' });
+        const handle = await start(object);
         await until(handle, 'waiting', (s) => s.step === 'waitUntilAvailable');
-        await handle.signal(deleteSignal);
-        const result = await client.workflow
-          .getHandle<typeof databaseWorkflow>(handle.workflowId)
-          .result();
+        await requestDelete(world, handle, object);
+        const outcome = await result(handle);
         const request = world.deletedWith.at(-1);
         assert.match(request?.finalSnapshot ?? '', /-final-[a-z0-9]{8}$/);
-        assert.deepEqual(result, {
+        assert.deepEqual(outcome, {
           outcome: 'deleted',
           deletionPolicy: 'Snapshot',
           snapshot: request?.finalSnapshot,
@@ -480,17 +375,20 @@ describe('database workflow', () => {
     );
   });
 
-  it('creates nothing for an object that vanished before its finalizer was on', async () => {
+  it('creates nothing, and deletes nothing, for an object that vanished before its finalizer was on', async () => {
     await scenario(
-      (world) => (world.objectGone = true),
+      (world) => {
+        world.objectGone = true;
+        world.kube = { state: 'gone' };
+      },
       async ({ world, start }) => {
         const handle = await start(snapshot({ deletionPolicy: 'Delete' }));
-        const result = await client.workflow
-          .getHandle<typeof databaseWorkflow>(handle.workflowId)
-          .result();
-        assert.equal(result.outcome, 'deleted');
+        const outcome = await result(handle);
+        assert.equal(outcome.outcome, 'orphaned');
         assert.ok(!world.calls.includes('ensureMasterPassword'), world.calls.join(','));
         assert.ok(!world.calls.includes('createDbInstance'), world.calls.join(','));
+        assert.ok(!world.calls.includes('deleteDbInstance'), world.calls.join(','));
+        assert.ok(!world.calls.includes('deleteDbSecret'), world.calls.join(','));
       },
     );
   });
@@ -531,14 +429,11 @@ describe('database workflow', () => {
     await scenario(
       (world) => (world.foreignInstance = true),
       async ({ world, start }) => {
-        const handle = await start(snapshot({ deletionPolicy: 'Delete' }));
+        const object = snapshot({ deletionPolicy: 'Delete' });
+        const handle = await start(object);
         await until(handle, 'Failed', (s) => s.phase === 'Failed');
         assert.equal((await reported(world, 'Failed'))?.reason, 'InstanceNotOurs');
-        await handle.signal(deleteSignal);
-        const result = await client.workflow
-          .getHandle<typeof databaseWorkflow>(handle.workflowId)
-          .result();
-        assert.deepEqual(result, {
+        assert.deepEqual(await deleted(world, handle, object), {
           outcome: 'deleted',
           deletionPolicy: 'Delete',
           instance: 'not-ours',
@@ -558,10 +453,10 @@ describe('database workflow', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const handle = await start(snapshot({ deletionPolicy: 'Retain' }));
+        const object = snapshot({ deletionPolicy: 'Retain' });
+        const handle = await start(object);
         await until(handle, 'Available', (s) => s.phase === 'Available' && s.stage === 'serve');
-        const result = await deleted(handle);
-        assert.deepEqual(result, {
+        assert.deepEqual(await deleted(world, handle, object), {
           outcome: 'deleted',
           deletionPolicy: 'Retain',
           instance: 'retained',
@@ -580,14 +475,11 @@ describe('database workflow', () => {
         const handle = await start(object);
         await until(handle, 'Available', (s) => s.phase === 'Available' && s.stage === 'serve');
         // edited to Retain and deleted while no watcher looked: one delete request carries both
-        await client.workflow.getHandle(handle.workflowId).signal(deleteSignal, {
+        const outcome = await deleted(world, handle, {
           metadata: { ...object.metadata, generation: 2 },
           spec: { engine: 'postgres', deletionPolicy: 'Retain' },
         });
-        const result = await client.workflow
-          .getHandle<typeof databaseWorkflow>(handle.workflowId)
-          .result();
-        assert.equal(result.deletionPolicy, 'Retain');
+        assert.equal(outcome.deletionPolicy, 'Retain');
         assert.deepEqual(
           world.deletedWith.map((r) => r.policy),
           ['Retain'],
@@ -671,8 +563,7 @@ describe('database workflow', () => {
         world.rds = 'available';
         const again = await start(object);
         await until(again, 'Available', (s) => s.phase === 'Available' && s.stage === 'serve');
-        await client.workflow.getHandle(again.workflowId).signal(deleteSignal);
-        await client.workflow.getHandle(again.workflowId).result();
+        await deleted(world, again, object);
         const names = world.deletedWith.map((r) => r.finalSnapshot);
         assert.equal(names.length, 2);
         assert.notEqual(names[0], names[1]);

@@ -5,7 +5,13 @@ import type { Activities } from '../../activities/index.js';
 import type { StatusUpdate } from '../../contracts/database.js';
 import { NOT_YET } from '../../activities/rds.js';
 import { resolveDatabase } from '../../contracts/spec.js';
-import { FAILURE, type DeleteInstanceRequest, type Endpoint } from '../../contracts/workflow.js';
+import { mostProtective } from '../../contracts/resolved.js';
+import {
+  FAILURE,
+  type DatabaseSnapshot,
+  type DeleteInstanceRequest,
+  type Endpoint,
+} from '../../contracts/workflow.js';
 
 export interface FakeWorld {
   readonly activities: Activities;
@@ -15,17 +21,32 @@ export interface FakeWorld {
   rds: string;
   /** delay the server waits before retrying a not-yet instance */
   pollDelay: string;
+  /** how many more times waitUntilDeleted answers "still there" (a deletion that takes time) */
+  deleteWaits: number;
   /** how many more times writeDbSecret fails with a transient error */
   vaultOutages: number;
   /** the object vanished before the workflow could put its finalizer on it */
   objectGone: boolean;
+  /**
+   * The object as Kubernetes has it, read back to prove a delete: `present` (not being
+   * deleted), `deleting` (a user deleted it: `object` is what is read), or `gone`.
+   */
+  kube: { state: 'present' | 'deleting' | 'gone'; object?: DatabaseSnapshot };
+  /** the object's policy read right before the destructive call (undefined: the request's) */
+  livePolicy: 'Snapshot' | 'Delete' | 'Retain' | undefined;
   /** an instance of another owner sits under the object's identifier */
   foreignInstance: boolean;
   /** createDbInstance finds our own instance (adopts it) instead of creating one */
   adopt: boolean;
+  /** with `adopt`: the instance was retained by this (deleted) UID and is taken over */
+  adoptFrom: string | undefined;
   /** modifyDbInstance finds something to change (an adopted instance) */
   drift: boolean;
   deletedWith: DeleteInstanceRequest[];
+  /** each releaseDbInstance call's `retainedFrom` (undefined: the object's own UID) */
+  releasedFrom: (string | undefined)[];
+  /** each retainDbSecret call's `owner` (undefined: the object's own UID) */
+  secretOwners: (string | undefined)[];
   /** while set, createDbInstance waits for it (a create call in flight) */
   createGate: Promise<void> | undefined;
   events: { reason: string; message: string }[];
@@ -50,11 +71,17 @@ export function fakeWorld(): FakeWorld {
     rds: 'available',
     pollDelay: '30 seconds',
     vaultOutages: 0,
+    deleteWaits: 0,
     objectGone: false,
+    kube: { state: 'present' },
+    livePolicy: undefined,
     foreignInstance: false,
     adopt: false,
+    adoptFrom: undefined,
     drift: false,
     deletedWith: [],
+    releasedFrom: [],
+    secretOwners: [],
     createGate: undefined,
     events: [],
     modifiedWith: [],
@@ -72,9 +99,27 @@ export function fakeWorld(): FakeWorld {
       return Promise.resolve({ written: true });
     },
     ensureFinalizer: () => call('ensureFinalizer', { present: !world.objectGone }),
+    proveDeletion: (ref) => {
+      world.calls.push('proveDeletion');
+      const { state, object } = world.kube;
+      if (state !== 'deleting') return Promise.resolve({ state });
+      return Promise.resolve({
+        state,
+        object: object ?? { metadata: { ...ref, generation: 1 }, spec: { engine: 'postgres' } },
+      });
+    },
+    recordOrphaned: () => call('recordOrphaned', { recorded: true }),
+    releaseDbInstance: (_names, from) => {
+      world.releasedFrom.push(from);
+      return call('releaseDbInstance', { state: 'released' as const });
+    },
     releaseFinalizer: () => call('releaseFinalizer', { released: true }),
     ensureMasterPassword: (db) =>
-      call('ensureMasterPassword', { created: true, vaultPath: `secret/${db.vaultPath}` }),
+      call('ensureMasterPassword', {
+        created: true,
+        vaultPath: `secret/${db.vaultPath}`,
+        ...(world.adoptFrom ? { takenOverFrom: world.adoptFrom } : {}),
+      }),
     createDbInstance: async () => {
       world.calls.push('createDbInstance');
       if (world.foreignInstance) throw notOurs();
@@ -82,7 +127,11 @@ export function fakeWorld(): FakeWorld {
         await world.createGate;
         world.calls.push('createDbInstance:done');
       }
-      return { adopted: world.adopt, status: 'creating' };
+      return {
+        adopted: world.adopt,
+        status: 'creating',
+        ...(world.adoptFrom ? { retainedFrom: world.adoptFrom } : {}),
+      };
     },
     waitUntilAvailable: () => {
       world.calls.push('waitUntilAvailable');
@@ -128,34 +177,52 @@ export function fakeWorld(): FakeWorld {
       return call('modifyDbInstance', { status: 'modifying', changed });
     },
     deleteDbInstance: (request) => {
-      if ('names' in request) world.deletedWith.push(request);
+      world.deletedWith.push(request);
       if (world.foreignInstance) {
         world.calls.push('deleteDbInstance');
         return Promise.reject(notOurs());
       }
-      const { policy, finalSnapshot, createdByRun } =
-        'names' in request
-          ? request
-          : { policy: 'Snapshot', finalSnapshot: 'final', createdByRun: undefined };
+      if (world.kube.state === 'gone')
+        return call('deleteDbInstance', { state: 'orphaned' as const });
+      const { finalSnapshot, createdByRun } = request;
+      const policy = world.livePolicy
+        ? mostProtective(request.policy, world.livePolicy)
+        : request.policy;
       return call(
         'deleteDbInstance',
         createdByRun !== undefined && (world.adopt || policy === 'Retain')
-          ? { state: 'kept' as const }
+          ? { state: 'kept' as const, policy }
           : policy === 'Retain'
-            ? { state: 'retained' as const }
+            ? { state: 'retained' as const, policy }
             : {
                 state: 'deleting' as const,
+                policy,
                 ...(policy === 'Snapshot' ? { snapshot: finalSnapshot } : {}),
               },
       );
     },
-    waitUntilDeleted: (target) =>
-      call('waitUntilDeleted', {
+    waitUntilDeleted: (target) => {
+      if (world.deleteWaits > 0) {
+        world.deleteWaits--;
+        world.calls.push('waitUntilDeleted:not-yet');
+        return Promise.reject(
+          ApplicationFailure.create({
+            type: NOT_YET,
+            message: 'deleting',
+            nextRetryDelay: '1 second',
+          }),
+        );
+      }
+      return call('waitUntilDeleted', {
         polls: 1,
-        ...(typeof target === 'object' && target.snapshot ? { snapshot: target.snapshot } : {}),
-      }),
+        ...(target.snapshot ? { snapshot: target.snapshot } : {}),
+      });
+    },
     deleteDbSecret: () => call('deleteDbSecret', { removed: true }),
-    retainDbSecret: () => call('retainDbSecret', { retained: true }),
+    retainDbSecret: (_names, owner) => {
+      world.secretOwners.push(owner);
+      return call('retainDbSecret', { retained: true });
+    },
     removeFromConsul: () => call('removeFromConsul', { removed: true }),
     recordEvent: (_ref, event) => {
       world.events.push({ reason: event.reason, message: event.message });
