@@ -28,7 +28,7 @@ const { metric, startWatcher, startWorker } = await import('../test/support/proc
 type AppProcess = Awaited<ReturnType<typeof startWorker>>;
 const { API_GROUP, API_VERSION, PLURAL } = await import('../contracts/database.js');
 const { listDatabases, mergePatch } = await import('../kube/databases.js');
-const { workflowIdFor } = await import('../contracts/names.js');
+const { workflowIdOf } = await import('../test/support/env.js');
 
 const config = loadConfig(process.env, ['kube', 'temporal']);
 const kube = boundedApiClient(kubeClientConfig(config.kube), CustomObjectsApi, config.kube);
@@ -259,7 +259,11 @@ if (shape) {
   try {
     const steps = await shapeOfFirstRun(
       client,
-      workflowIdFor({ namespace: 'default', name: shape.name, uid: uids.get(shape.name) ?? '' }),
+      await workflowIdOf({
+        namespace: 'default',
+        name: shape.name,
+        uid: uids.get(shape.name) ?? '',
+      }),
     );
     const seconds = await noopRun(client, n, steps);
     process.stdout.write(

@@ -23,13 +23,16 @@ commands:
   cancel <ref> [--watch]        cancel its workflow: roll back this run, phase Cancelled
                                 (--yes for an Available database)
   retry <ref> [--watch]         re-run a Failed database's step now
-  signal <ref> <signal> [json]  send a workflow signal: approve, retry, delete, specChanged
-                                (delete: --yes unless the Database is being deleted)
+  adopt <ref> [--watch]         take back what a deleted or vanished Database of this name
+                                left behind (sets spec.adoptRetained)
+  signal <ref> <signal> [json]  send a workflow signal: approve, retry, delete, specChanged,
+                                objectGone (the workflow refuses one naming another object)
 
 <ref> is <namespace>/<name>, looked up in Kubernetes, or a workflow ID
-database/<namespace>/<name>/<uid>, which needs only Temporal.
+database/<namespace>/<name>/<uid>@<cluster>, which needs only Temporal.
 
-environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, KUBECONFIG, RDSFLOW_TEMPORAL_UI
+environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, RDSFLOW_TASK_QUEUE, KUBECONFIG,
+  RDSFLOW_CLUSTER_ID, RDSFLOW_TEMPORAL_UI
 
 exit codes: 0 done; 1 failed; 2 bad usage, or a destructive command without --yes; 3 no such
   Database; 4 no workflow for it (yet); 5 Temporal unreachable; 6 Kubernetes unreachable;
@@ -66,11 +69,22 @@ change starts it again. An Available database needs --yes: rdsflow stops acting 
 
 Sends the retry signal: a Failed database re-runs the failed stage now.
 `,
-  signal: `usage: rdsflow signal <ref> <signal> [json] [--yes] [--json]
+  adopt: `usage: rdsflow adopt <namespace>/<name> [--watch] [--json]
+
+Takes back, explicitly, the RDS instance and credentials a deleted Database of this namespace
+and name left behind: kept under deletionPolicy Retain, or orphaned because the object vanished
+without a delete (its finalizer removed by hand, a cluster restored from a backup). It sets
+spec.adoptRetained: true on the Database (the same as editing it); rdsflow then takes the
+instance over (recording the former owner's UID in status.adoptedFrom) and resets its master
+password. Under requireApproval the change waits for \`rdsflow approve\` like any other.
+`,
+  signal: `usage: rdsflow signal <ref> <signal> [json] [--json]
 
 Sends any of the workflow's signals: approve '{"generation":N,"by":"me"}', retry, delete,
-specChanged ('<DatabaseSnapshot JSON>'). delete on a Database that is not being deleted removes
-its instance per deletionPolicy and releases the finalizer: it needs --yes (kubectl delete is the
-usual way). The same as: temporal workflow signal --workflow-id <id> --name <signal> --input <json>
+specChanged, objectGone. delete, specChanged and objectGone name the object: without a JSON
+argument, the Database as Kubernetes has it now. The workflow refuses (Warning Event
+SignalRefused) a signal that names another object or cluster, and reads the object back before
+a delete: it deletes only a Database a user deleted (kubectl delete). The same as: temporal
+workflow signal --workflow-id <id> --name <signal> --input <json>
 `,
 };

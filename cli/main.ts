@@ -3,6 +3,7 @@
 // that says what to do and an exit code a script can rely on (cli/help.ts).
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/config.js';
+import { adopt } from './commands/adopt.js';
 import { approve } from './commands/approve.js';
 import { cancel, retry } from './commands/cancel.js';
 import type { Command } from './commands/context.js';
@@ -22,6 +23,7 @@ const COMMANDS: Readonly<Record<string, { run: Command; args: [number, number] }
   describe: { run: describe, args: [1, 1] },
   history: { run: history, args: [1, 1] },
   approve: { run: approve, args: [1, 1] },
+  adopt: { run: adopt, args: [1, 1] },
   cancel: { run: cancel, args: [1, 1] },
   retry: { run: retry, args: [1, 1] },
   signal: { run: signal, args: [2, 3] },

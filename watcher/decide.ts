@@ -5,6 +5,9 @@ import type { DatabaseObject, DatabaseRef } from '../contracts/database.js';
 import { FINALIZER, refProblem } from '../contracts/names.js';
 import { resolveDatabase } from '../contracts/spec.js';
 import type { DatabaseSnapshot, DatabaseWorkflowInput } from '../contracts/workflow.js';
+import { snapshotOf } from '../kube/databases.js';
+
+export { snapshotOf };
 
 /** What this watcher has handled for one object (by UID). */
 export interface Seen {
@@ -16,13 +19,15 @@ export interface Seen {
  * What Kubernetes says of an object. `gone` is only what the watch or a relist reported (a
  * DELETED event, an object missing from a list) and proves nothing: an object that left the
  * watcher's scope (a label selector, a namespace list) is reported the same way. The reconciler
- * reads the object before deciding and turns `gone` into `deleted` (not found, or another
- * UID), `present` (being deleted) or `released` (still there, outside the scope).
+ * reads the object before deciding and turns `gone` into `deleted` (its last state had a
+ * deletionTimestamp: a user's delete), `vanished` (not found, or another UID: proves no
+ * delete), `present` (being deleted) or `released` (still there, outside the scope).
  */
 export type Observation =
   | { readonly kind: 'present'; readonly object: DatabaseObject }
   | { readonly kind: 'gone'; readonly ref: DatabaseRef; readonly last?: DatabaseObject }
-  | { readonly kind: 'deleted'; readonly ref: DatabaseRef; readonly last?: DatabaseObject }
+  | { readonly kind: 'deleted'; readonly ref: DatabaseRef; readonly last: DatabaseObject }
+  | { readonly kind: 'vanished'; readonly ref: DatabaseRef }
   | { readonly kind: 'released'; readonly object: DatabaseObject };
 
 /** An observation whose meaning has been proven by reading the object: what decide() takes. */
@@ -57,6 +62,12 @@ export type Action =
       readonly snapshot?: DatabaseSnapshot;
     }
   /**
+   * The object vanished without a delete the watcher could see (its finalizer removed by hand,
+   * a restore): the running workflow, if any, is told; it reads the object back and orphans the
+   * database (kept, marked released), never deletes it.
+   */
+  | { readonly kind: 'objectGone'; readonly ref: DatabaseRef }
+  /**
    * The object left the watcher's scope but exists: rdsflow stops acting on it (no delete),
    * says so on the object, and takes it up again when it is back in scope.
    */
@@ -87,20 +98,6 @@ export function malformed(object: unknown): string | undefined {
 function refOf(object: DatabaseObject): DatabaseRef {
   const { namespace, name, uid } = object.metadata;
   return { namespace, name, uid };
-}
-
-export function snapshotOf(object: DatabaseObject): DatabaseSnapshot {
-  const { resourceVersion, finalizers } = object.metadata;
-  const conditions = object.status?.conditions;
-  const extra = {
-    ...(conditions ? { conditions } : {}),
-    ...(finalizers ? { finalizers } : {}),
-  };
-  return {
-    metadata: { ...refOf(object), generation: object.metadata.generation ?? 1 },
-    spec: object.spec,
-    ...(resourceVersion ? { seen: { resourceVersion, ...extra } } : {}),
-  };
 }
 
 /** What the watcher records once an action on this observation has been carried out. */
@@ -161,15 +158,11 @@ function decideGeneration(seen: Seen | undefined, object: DatabaseObject): Actio
 
 export function decide(seen: Seen | undefined, observation: Proven): Action {
   if (observation.kind === 'deleted') {
-    // normally the workflow released the finalizer and is done; if the finalizer was removed by
-    // hand mid-provisioning, this tells the workflow to clean up
-    const last = observation.last;
-    return {
-      kind: 'delete',
-      ref: observation.ref,
-      ...(last ? { snapshot: snapshotOf(last) } : {}),
-    };
+    // normally the workflow released the finalizer and is done; a running one reads the object
+    // back before it acts on this (and finds it gone: the finalizer was removed by hand)
+    return { kind: 'delete', ref: observation.ref, snapshot: snapshotOf(observation.last) };
   }
+  if (observation.kind === 'vanished') return { kind: 'objectGone', ref: observation.ref };
   if (observation.kind === 'released') return { kind: 'release', ref: refOf(observation.object) };
   const object = observation.object;
   if (object.metadata.deletionTimestamp !== undefined) return decideDeleting(seen, object);

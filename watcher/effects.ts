@@ -5,11 +5,12 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import type { DatabaseObject, DatabaseRef } from '../contracts/database.js';
-import { refFromWorkflowId, workflowIdFor } from '../contracts/names.js';
+import { refFromWorkflowId, taskQueueFor, workflowIdFor } from '../contracts/names.js';
 import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes.js';
 import {
   WORKFLOW_TYPE,
   deleteSignal,
+  objectGoneSignal,
   specChangedSignal,
   type DatabaseSnapshot,
   type DatabaseWorkflowInput,
@@ -43,11 +44,15 @@ export interface Effects {
     input?: DatabaseWorkflowInput,
     snapshot?: DatabaseSnapshot,
   ): Promise<'signalled' | 'not-running'>;
+  /** tells a running workflow its object is gone (it reads it back; absence orphans) */
+  objectGone(ref: DatabaseRef): Promise<'signalled' | 'not-running'>;
+  /** the workflow ID of an object of this watcher's cluster */
+  workflowId(ref: DatabaseRef): string;
   /** false when the object is gone or already being deleted; `seen` saves a read */
   addFinalizer(ref: DatabaseRef, seen?: DatabaseObject): Promise<boolean>;
   reject(ref: DatabaseRef, generation: number, problems: readonly string[]): Promise<void>;
   event(ref: DatabaseRef, event: DatabaseEvent): Promise<void>;
-  /** objects whose entity workflow runs on this task queue */
+  /** objects of this cluster whose entity workflow runs */
   runningWorkflows(): AsyncIterable<DatabaseRef>;
   /** the object as it is now, if it still exists with this UID */
   read(ref: DatabaseRef): Promise<DatabaseObject | undefined>;
@@ -61,7 +66,10 @@ export function isPermanentKubeError(error: unknown): boolean {
 
 export interface EffectDeps {
   readonly temporal: Client;
+  /** the configured task queue; this cluster's workflows run on its per-cluster queue */
   readonly taskQueue: string;
+  /** this cluster's identity (kube/cluster.ts): in every workflow ID, queue and message */
+  readonly cluster: string;
   readonly kube: DatabaseApi;
   readonly events: EventApi;
   /** bounds each Temporal call, so an unreachable server fails the call and it is retried */
@@ -160,17 +168,23 @@ function withLatest(input: DatabaseWorkflowInput, known: KnownObjects): Database
   return { ...input, object: { ...input.object, seen } };
 }
 
+/** A snapshot as this cluster's watcher sends it: naming the cluster the object lives in. */
+function claimed<T extends DatabaseSnapshot | undefined>(snapshot: T, cluster: string): T {
+  return snapshot ? { ...snapshot, cluster } : snapshot;
+}
+
 function startOptions(deps: EffectDeps, known: KnownObjects) {
   const searchAttributes = registrationCheck(deps);
   return async (given: DatabaseWorkflowInput) => {
-    const input = withLatest(given, known);
+    const latest = withLatest(given, known);
+    const input = { ...latest, object: claimed(latest.object, deps.cluster) };
     const { metadata, spec } = input.object;
     const engine = typeof spec['engine'] === 'string' ? spec['engine'] : 'unknown';
     const database = `${metadata.namespace}/${metadata.name}`;
     const phase = input.stage === 'delete' ? 'Deleting' : 'Pending';
     return {
-      taskQueue: deps.taskQueue,
-      workflowId: workflowIdFor(metadata),
+      taskQueue: taskQueueFor(deps.taskQueue, deps.cluster),
+      workflowId: workflowIdFor(metadata, deps.cluster),
       args: [input] as [DatabaseWorkflowInput],
       // what the Temporal UI shows in its list and on the run's page
       staticSummary: `${engine} database ${database}`,
@@ -192,14 +206,26 @@ function startOptions(deps: EffectDeps, known: KnownObjects) {
 
 type TemporalEffects = Pick<
   Effects,
-  'start' | 'specChanged' | 'requestDelete' | 'runningWorkflows'
+  'start' | 'specChanged' | 'requestDelete' | 'objectGone' | 'runningWorkflows' | 'workflowId'
 >;
 
 function temporalEffects(deps: EffectDeps, known: KnownObjects): TemporalEffects {
   const timed = timedCalls(deps);
   const options = startOptions(deps, known);
   const { workflow } = deps.temporal;
+  const idOf = (ref: DatabaseRef) => workflowIdFor(ref, deps.cluster);
+  /** a signal to a running workflow; one that has finished has nothing left to do */
+  const signalRunning = async (ref: DatabaseRef, send: (id: string) => Promise<void>) => {
+    try {
+      await timed('signal', () => send(idOf(ref)));
+      return 'signalled' as const;
+    } catch (error: unknown) {
+      if (error instanceof WorkflowNotFoundError) return 'not-running' as const;
+      throw error;
+    }
+  };
   return {
+    workflowId: idOf,
     async start(input) {
       await timed('start', async () =>
         workflow.start(WORKFLOW_TYPE, {
@@ -214,13 +240,16 @@ function temporalEffects(deps: EffectDeps, known: KnownObjects): TemporalEffects
         workflow.signalWithStart(WORKFLOW_TYPE, {
           ...(await options(input)),
           signal: specChangedSignal,
-          signalArgs: [snapshot],
+          signalArgs: [claimed(snapshot, deps.cluster)],
         }),
       );
     },
 
     async requestDelete(ref, input, snapshot) {
-      const signalArgs: [DatabaseSnapshot?] = snapshot ? [snapshot] : [];
+      // the object as last seen, or at least which object: a workflow refuses a nameless one
+      const signalArgs: [DatabaseSnapshot] = [
+        claimed(snapshot ?? { metadata: ref, spec: {} }, deps.cluster),
+      ];
       if (input) {
         await timed('signalWithStart', async () =>
           workflow.signalWithStart(WORKFLOW_TYPE, {
@@ -231,28 +260,32 @@ function temporalEffects(deps: EffectDeps, known: KnownObjects): TemporalEffects
         );
         return 'signalled';
       }
-      try {
-        await timed('signal', () =>
-          workflow.getHandle(workflowIdFor(ref)).signal(deleteSignal, ...signalArgs),
-        );
-        return 'signalled';
-      } catch (error: unknown) {
-        // a workflow that has finished (or never started) has nothing left to clean up
-        if (error instanceof WorkflowNotFoundError) return 'not-running';
-        throw error;
-      }
+      return signalRunning(ref, (id) => workflow.getHandle(id).signal(deleteSignal, ...signalArgs));
     },
 
-    async *runningWorkflows() {
-      const query =
-        `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' ` +
-        `AND TaskQueue = '${deps.taskQueue.replace(/'/g, "\\'")}'`;
-      for await (const execution of workflow.list({ query })) {
-        const ref = refFromWorkflowId(execution.workflowId);
-        if (ref) yield ref;
-      }
-    },
+    objectGone: (ref) =>
+      signalRunning(ref, (id) =>
+        workflow.getHandle(id).signal(objectGoneSignal, { metadata: ref, cluster: deps.cluster }),
+      ),
+
+    runningWorkflows: () => clusterWorkflows(deps),
   };
+}
+
+/** The objects of this cluster whose workflow runs: by its queue, each ID checked again. */
+async function* clusterWorkflows(deps: EffectDeps): AsyncIterable<DatabaseRef> {
+  const queue = taskQueueFor(deps.taskQueue, deps.cluster);
+  const query =
+    `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' ` +
+    `AND TaskQueue = '${queue.replace(/'/g, "\\'")}'`;
+  for await (const execution of deps.temporal.workflow.list({ query })) {
+    const ref = refFromWorkflowId(execution.workflowId);
+    // another cluster's workflow is never this watcher's to act on, whatever its queue
+    if (ref?.cluster === deps.cluster) {
+      const { namespace, name, uid } = ref;
+      yield { namespace, name, uid };
+    }
+  }
 }
 
 type KubeEffects = Pick<Effects, 'addFinalizer' | 'reject' | 'event' | 'read'>;

@@ -8,6 +8,7 @@ import { CoordinationV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/clie
 import { kubeClientConfig, lazyTemporal } from '../config/control-clients.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { AgentPool, boundedApiClient } from '../kube/bounded.js';
+import { ClusterIdentityError, clusterIdentity } from '../kube/cluster.js';
 import { listening, startHttp } from '../runtime/http.js';
 import { createLogger } from '../runtime/log.js';
 import { lead } from './lease.js';
@@ -23,6 +24,7 @@ async function serve(
   config: Pick<Config, 'temporal' | 'watcher' | 'process'>,
   metrics: WatcherMetrics,
   identity: string,
+  cluster: string,
   state: () => State,
 ): Promise<Server> {
   const server = await startHttp(
@@ -36,6 +38,7 @@ async function serve(
       temporal: config.temporal.address,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
+      cluster,
       scope: scopeText(config.watcher),
       leaderElection: config.watcher.leaderElection,
       identity,
@@ -46,17 +49,38 @@ async function serve(
   return server;
 }
 
+/**
+ * This cluster's identity, or no start: a watcher that cannot tell its cluster's workflows from
+ * another's must not sweep or signal any.
+ */
+async function identify(
+  core: CoreV1Api,
+  config: Pick<Config, 'kube'>,
+  bounds: { agents: AgentPool },
+): Promise<string> {
+  try {
+    return await clusterIdentity(core, config.kube.clusterId);
+  } catch (error: unknown) {
+    bounds.agents.close();
+    throw error;
+  }
+}
+
+/** Every Kubernetes call bounded; one set of kept-alive connections for all of them. */
+function boundsOf(config: Pick<Config, 'kube'>, metrics: WatcherMetrics) {
+  return {
+    timeoutMs: config.kube.timeoutMs,
+    onTimeout: (call: string) => metrics.kubeTimeouts.inc({ call }),
+    agents: new AgentPool(),
+  };
+}
+
 async function main(): Promise<void> {
   const config = loadConfig(process.env, ['temporal', 'kube', 'watcher', 'process']);
   log.level = config.process.logLevel;
   const kc = kubeClientConfig(config.kube);
   const metrics = new WatcherMetrics();
-  const bounds = {
-    timeoutMs: config.kube.timeoutMs,
-    onTimeout: (call: string) => metrics.kubeTimeouts.inc({ call }),
-    // one set of kept-alive connections for all of the process's Kubernetes calls
-    agents: new AgentPool(),
-  };
+  const bounds = boundsOf(config, metrics);
   const identity = config.watcher.identity ?? `${hostname()}-${process.pid}`;
 
   let state: State = 'starting';
@@ -69,6 +93,8 @@ async function main(): Promise<void> {
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
 
+  const events = boundedApiClient(kc, CoreV1Api, bounds);
+  const cluster = await identify(events, config, bounds);
   // lazily: Temporal down at start means calls are retried, not a crash loop
   const temporal = lazyTemporal(config.temporal);
   const ctx: TermContext = {
@@ -76,8 +102,9 @@ async function main(): Promise<void> {
     kc,
     bounds,
     objects: boundedApiClient(kc, CustomObjectsApi, bounds),
-    events: boundedApiClient(kc, CoreV1Api, bounds),
+    events,
     temporal,
+    cluster,
     metrics,
     log,
     ready: () => (state = 'watching'),
@@ -94,7 +121,7 @@ async function main(): Promise<void> {
   };
   let server: Server | undefined;
   try {
-    server = await serve(config, metrics, identity, () => state);
+    server = await serve(config, metrics, identity, cluster, () => state);
     if (!config.watcher.leaderElection) await term(stop.signal);
     else {
       const { leaseNamespace: namespace, leaseName: name } = config.watcher;
@@ -113,7 +140,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) log.fatal(error.message);
+  if (error instanceof ConfigError || error instanceof ClusterIdentityError)
+    log.fatal(error.message);
   else log.fatal({ err: error }, 'watcher failed');
   process.exitCode = 1;
 });

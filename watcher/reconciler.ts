@@ -4,7 +4,6 @@
 // A failed call is retried with backoff; nothing is dropped.
 import type { Logger } from 'pino';
 import type { DatabaseObject } from '../contracts/database.js';
-import { workflowIdFor } from '../contracts/names.js';
 import {
   decide,
   seenAfter,
@@ -76,11 +75,13 @@ export class Reconciler {
   }
 
   /**
-   * After the first list: a running workflow whose object was not listed may belong to an
-   * object that vanished while no watcher looked (its finalizer removed by hand). Each such
-   * object is read (never inferred from the list, which a selector or a namespace list
-   * narrows): one really gone, or being deleted, gets its delete request; one that exists
-   * outside this watcher's scope is left alone (another watcher may own it).
+   * After the first list, and then every sweep interval: a running workflow of this cluster
+   * whose object is not listed may belong to an object that vanished while no watcher looked
+   * (its finalizer removed by hand), or to one deleted while outside this watcher's scope. Each
+   * such object is read (never inferred from the list, which a selector or a namespace list
+   * narrows): one being deleted gets its delete request; one gone is reported gone (its
+   * workflow orphans the database, never deletes it); one that exists outside the scope is
+   * left alone (another watcher may own it).
    */
   async sweepOrphans(listed: ReadonlySet<string>): Promise<number> {
     let orphans = 0;
@@ -116,16 +117,18 @@ export class Reconciler {
 
   /**
    * Deletion is proven, never inferred: an object the watch or a relist no longer shows is read
-   * back. Not there, or another object (UID) under its name: deleted. There and being deleted:
-   * the usual delete. There and not being deleted: it left the scope, and is released.
+   * back. Not there, or another object (UID) under its name: vanished, which proves no delete
+   * (its workflow orphans the database). There and being deleted: the usual delete. There and
+   * not being deleted: it left the scope, and is released.
    */
   private async prove(observation: Observation): Promise<Proven> {
     if (observation.kind !== 'gone') return observation;
     const { ref, last } = observation;
-    // the apiserver's last word on it was a user's delete: proof enough, no read needed
+    // the apiserver's last word on it was a user's delete: said to the workflow, which reads
+    // the object back itself before it acts
     if (last?.metadata.deletionTimestamp) return { kind: 'deleted', ref, last };
     const current = await this.effects.read(ref);
-    if (!current) return { kind: 'deleted', ref, ...(last ? { last } : {}) };
+    if (!current) return { kind: 'vanished', ref };
     if (current.metadata.deletionTimestamp) return { kind: 'present', object: current };
     return { kind: 'released', object: current };
   }
@@ -178,7 +181,7 @@ export class Reconciler {
           {
             ...fields,
             generation: ref.generation,
-            workflowId: workflowIdFor(ref),
+            workflowId: this.effects.workflowId(ref),
             call: action.kind === 'start' ? 'start' : 'signalWithStart(specChanged)',
           },
           action.kind === 'start' ? 'workflow started' : 'workflow told of a new generation',
@@ -188,7 +191,7 @@ export class Reconciler {
           void this.notify(action.input.object.metadata, {
             type: 'Normal',
             reason: 'WorkflowStarted',
-            message: `provisioning workflow ${workflowIdFor(ref)} started`,
+            message: `provisioning workflow ${this.effects.workflowId(ref)} started`,
           });
         }
         return 'done';
@@ -202,15 +205,32 @@ export class Reconciler {
         void this.notify(action.ref, { type: 'Warning', reason: 'Released', message });
         return 'done';
       }
-      case 'delete': {
-        const outcome = await this.effects.requestDelete(action.ref, action.input, action.snapshot);
-        this.log.info(
-          { ...fields, workflowId: workflowIdFor(action.ref), outcome, started: !!action.input },
-          'delete requested',
-        );
+      case 'delete':
+      case 'objectGone':
+        await this.disappearance(action, fields);
         return 'done';
-      }
     }
+  }
+
+  /**
+   * A user's delete, or an object gone without one: told to the workflow, which reads the
+   * object back before it acts (a delete only on a deletionTimestamp; absence orphans).
+   */
+  private async disappearance(
+    action: Extract<Action, { kind: 'delete' | 'objectGone' }>,
+    fields: { object: string; uid: string },
+  ): Promise<void> {
+    const workflowId = this.effects.workflowId(action.ref);
+    if (action.kind === 'objectGone') {
+      const outcome = await this.effects.objectGone(action.ref);
+      this.log.warn(
+        { ...fields, workflowId, outcome },
+        'object gone without a delete; its workflow reads it back and keeps the database',
+      );
+      return;
+    }
+    const outcome = await this.effects.requestDelete(action.ref, action.input, action.snapshot);
+    this.log.info({ ...fields, workflowId, outcome, started: !!action.input }, 'delete requested');
   }
 
   /** Adds our finalizer before anything starts; false when the object is gone or deleting. */

@@ -20,6 +20,8 @@ export interface TermContext {
   readonly objects: CustomObjectsApi;
   readonly events: EventApi;
   readonly temporal: Client;
+  /** this cluster's identity: the watcher acts on this cluster's workflows only */
+  readonly cluster: string;
   readonly metrics: WatcherMetrics;
   readonly log: Logger;
   /** told when the first list of every scope has been handled */
@@ -47,6 +49,7 @@ function reconcilerFor(ctx: TermContext, fence?: () => number): Reconciler {
   const effects = createEffects({
     temporal: ctx.temporal,
     taskQueue: ctx.config.temporal.taskQueue,
+    cluster: ctx.cluster,
     kube: ctx.objects,
     events: ctx.events,
     callTimeoutMs: 10_000,
@@ -108,7 +111,31 @@ function aborted(signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Once every scope's first list is handled: ready, then the running workflows are checked. */
+/** One check of the running workflows against their objects, retried until it is done. */
+async function sweep(
+  ctx: TermContext,
+  reconciler: Reconciler,
+  listWatches: readonly ListWatch[],
+  signal: AbortSignal,
+): Promise<void> {
+  for (let attempt = 1; !signal.aborted; attempt++) {
+    try {
+      const listed = new Set(listWatches.flatMap((lw) => lw.knownUids()));
+      const orphans = await reconciler.sweepOrphans(listed);
+      ctx.log.info({ orphans }, 'running workflows checked against their objects');
+      return;
+    } catch (error: unknown) {
+      ctx.log.warn({ err: error, attempt }, 'orphan check failed; retrying');
+      await sleep(Math.min(60_000, 2_000 * attempt), undefined, { signal }).catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * Once every scope's first list is handled: ready, then the running workflows are checked, and
+ * again every sweep interval (an object deleted while outside the scope, or one whose finalizer
+ * was removed by hand, is found without a restart).
+ */
 async function afterFirstList(
   ctx: TermContext,
   reconciler: Reconciler,
@@ -121,16 +148,9 @@ async function afterFirstList(
   if (signal.aborted) return;
   ctx.ready();
   ctx.log.info('initial list handled; ready');
-  const listed = new Set(listWatches.flatMap((lw) => lw.knownUids()));
-  for (let attempt = 1; !signal.aborted; attempt++) {
-    try {
-      const orphans = await reconciler.sweepOrphans(listed);
-      ctx.log.info({ orphans }, 'running workflows checked against their objects');
-      return;
-    } catch (error: unknown) {
-      ctx.log.warn({ err: error, attempt }, 'orphan check failed; retrying');
-      await sleep(Math.min(60_000, 2_000 * attempt), undefined, { signal }).catch(() => undefined);
-    }
+  while (!signal.aborted) {
+    await sweep(ctx, reconciler, listWatches, signal);
+    await sleep(ctx.config.watcher.sweepIntervalMs, undefined, { signal }).catch(() => undefined);
   }
 }
 

@@ -1,14 +1,18 @@
-// `rdsflow signal`: any of the workflow's signals, as the stock temporal CLI would send it; a
-// delete to a Database nobody deleted only with --yes.
+// `rdsflow signal`: any of the workflow's signals, as the stock temporal CLI would send it. A
+// signal that names an object (delete, specChanged, objectGone) names this one by default, as
+// Kubernetes has it now; the workflow refuses one that names another object, reads the object
+// back before any delete, and deletes only what a user deleted.
 import type { DatabaseObject } from '../../contracts/database.js';
 import {
   approveSignal,
   deleteSignal,
+  objectGoneSignal,
   retrySignal,
   specChangedSignal,
 } from '../../contracts/workflow.js';
+import { snapshotOf } from '../../kube/databases.js';
 import { EXIT } from '../help.js';
-import { CliError, firstLine, type Options } from '../session.js';
+import { CliError, firstLine, type Session } from '../session.js';
 import { target, type Command } from './context.js';
 
 const SIGNALS = {
@@ -16,25 +20,11 @@ const SIGNALS = {
   retry: retrySignal.name,
   delete: deleteSignal.name,
   specChanged: specChangedSignal.name,
+  objectGone: objectGoneSignal.name,
 } as const;
 
-/**
- * A delete signal to the workflow of a Database nobody deleted removes its instance (per
- * policy) and releases the finalizer: only with --yes.
- */
-function guardDelete(ref: string, object: DatabaseObject | undefined, options: Options): void {
-  if (options.yes || object?.metadata.deletionTimestamp) return;
-  const what = object
-    ? `${ref} is not being deleted: the delete signal would delete RDS instance ` +
-      `${object.status?.dbInstanceIdentifier ?? '(its instance)'} per deletionPolicy ` +
-      `${object.spec.deletionPolicy ?? 'Snapshot'} and release the finalizer, leaving the object`
-    : `cannot tell whether the Database of ${ref} is being deleted (no Kubernetes lookup by ` +
-      'workflow ID); the delete signal deletes its instance per deletionPolicy';
-  throw new CliError(
-    `${what}. \`kubectl delete database\` is the usual way; re-run with --yes to go ahead.`,
-    EXIT.usage,
-  );
-}
+/** Signals whose payload names the object: by default the one the <ref> names. */
+const NAMES_OBJECT = new Set(['delete', 'specChanged', 'objectGone']);
 
 /** The signal's argument, if one was given: it must be JSON. */
 function argument(text: string | undefined): unknown[] {
@@ -46,8 +36,13 @@ function argument(text: string | undefined): unknown[] {
   }
 }
 
+/** The object as Kubernetes has it now, naming its cluster, as the watcher would send it. */
+async function objectPayload(session: Session, object: DatabaseObject): Promise<unknown[]> {
+  return [{ ...snapshotOf(object), cluster: await session.cluster() }];
+}
+
 export const signal: Command = async (ctx) => {
-  const { session, options, print } = ctx;
+  const { session, print } = ctx;
   const name = ctx.args[1] ?? '';
   if (!(name in SIGNALS)) {
     throw new CliError(
@@ -55,10 +50,17 @@ export const signal: Command = async (ctx) => {
       EXIT.usage,
     );
   }
-  const args = argument(ctx.args[2]);
+  const given = argument(ctx.args[2]);
   const { workflowId, object } = await target(ctx);
-  if (name === 'delete') guardDelete(ctx.args[0] ?? '', object, options);
+  const args =
+    given.length === 0 && object && NAMES_OBJECT.has(name)
+      ? await objectPayload(session, object)
+      : given;
   await session.call(() => session.handle(workflowId).signal(name, ...args), workflowId);
-  print(`signalled ${name}: ${workflowId}\n`, { workflowId, signal: name });
+  const note =
+    name === 'delete' && !object?.metadata.deletionTimestamp
+      ? ' (the workflow reads the object back: it deletes nothing unless the Database is being deleted)'
+      : '';
+  print(`signalled ${name}: ${workflowId}${note}\n`, { workflowId, signal: name });
   return EXIT.ok;
 };

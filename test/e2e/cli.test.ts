@@ -8,9 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import { consulClient, rdsClient, vaultClient } from '../../config/clients.js';
 import type { DatabaseObject } from '../../contracts/database.js';
-import { rdsIdentifier, workflowIdFor } from '../../contracts/names.js';
+import { rdsIdentifier } from '../../contracts/names.js';
 import { getObject, waitForPhase } from '../support/database.js';
-import { config, eventually, tools, uniqueName } from '../support/env.js';
+import { config, eventually, tools, uniqueName, workflowIdOf } from '../support/env.js';
 import { built } from '../support/built.js';
 import { Rdsflow } from '../support/running.js';
 import { motoInstance, stackFront } from '../support/rds.js';
@@ -140,7 +140,7 @@ describe('the rdsflow CLI on the running stack', () => {
         engine: 'postgres',
         deletionPolicy: 'Delete',
       });
-      const workflowId = workflowIdFor(object.metadata);
+      const workflowId = await workflowIdOf(object.metadata);
       await eventually(
         'waiting for the instance',
         async () => {
@@ -211,7 +211,7 @@ describe('the rdsflow CLI on the running stack', () => {
       'workflow',
       'signal',
       '--workflow-id',
-      workflowIdFor(a.metadata),
+      await workflowIdOf(a.metadata),
       '--name',
       'approve',
       '--input',
@@ -225,7 +225,7 @@ describe('the rdsflow CLI on the running stack', () => {
       deletionPolicy: 'Delete',
     });
     await waitForPhase(watched.name('t-cancel'), 'AwaitingApproval', 60_000, logs);
-    await temporalCli('workflow', 'cancel', '--workflow-id', workflowIdFor(c.metadata));
+    await temporalCli('workflow', 'cancel', '--workflow-id', await workflowIdOf(c.metadata));
     const cancelled = await waitForPhase(watched.name('t-cancel'), 'Cancelled', 60_000, logs);
     assert.match(cancelled.status?.message ?? '', /cancelled by an operator; nothing to roll back/);
   });
@@ -244,7 +244,7 @@ describe('the rdsflow CLI on the running stack', () => {
         `is not being deleted: the delete signal would delete RDS instance ${identifier} per deletionPolicy Delete and release the finalizer.*re-run with --yes`,
       ),
     );
-    const byId = await rdsflow('signal', workflowIdFor(object.metadata), 'delete');
+    const byId = await rdsflow('signal', await workflowIdOf(object.metadata), 'delete');
     assert.equal(byId.code, 2);
     assert.match(byId.stderr, /cannot tell whether the Database .* is being deleted/);
     const cancelling = await rdsflow('cancel', ref('guard'));

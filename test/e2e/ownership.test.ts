@@ -11,10 +11,10 @@ import type { Client } from '@temporalio/client';
 import { consulClient, kubeClientConfig, vaultClient } from '../../config/clients.js';
 import { boundedApiClient } from '../../kube/bounded.js';
 import type { DatabaseObject } from '../../contracts/database.js';
-import { rdsIdentifier, workflowIdFor } from '../../contracts/names.js';
+import { rdsIdentifier } from '../../contracts/names.js';
 import type { JournalEntry } from '../../infra/rds-front.js';
 import { getObject, waitForPhase } from '../support/database.js';
-import { config, eventually } from '../support/env.js';
+import { config, eventually, workflowIdOf } from '../support/env.js';
 import { Rdsflow } from '../support/running.js';
 import { applyDatabase, deleteDatabase, patchDatabase } from '../support/kubectl.js';
 import type { AppProcess } from '../support/processes.js';
@@ -155,7 +155,7 @@ describe('ownership and destruction, end to end', () => {
       (e) => e.action === 'ModifyDBInstance' && e.params['MasterUserPassword'] === '***',
     );
     assert.equal(resets.length, 1, 'the new password never reached the instance');
-    assert.equal(resets[0]?.workflowId, workflowIdFor(adopted.metadata));
+    assert.equal(resets[0]?.workflowId, await workflowIdOf(adopted.metadata));
     assert.equal(resets[0]?.outcome, 'ok');
     await deleteDatabase(name);
     await gone('kept');
@@ -179,7 +179,7 @@ describe('ownership and destruction, end to end', () => {
       60_000,
     );
     const object = (await getObject(name)) as DatabaseObject;
-    await client.workflow.getHandle(workflowIdFor(object.metadata)).cancel();
+    await client.workflow.getHandle(await workflowIdOf(object.metadata)).cancel();
     const cancelled = await phase('adopt', 'Cancelled');
     assert.doesNotMatch(cancelled.status?.message ?? '', /RDS instance|Vault secret/);
     // the instance stays, with the password it was reset to still in Vault
@@ -243,7 +243,7 @@ describe('ownership and destruction, end to end', () => {
       30_000,
     );
     await new Promise((r) => setTimeout(r, 500));
-    await client.workflow.getHandle(workflowIdFor(object.metadata)).cancel();
+    await client.workflow.getHandle(await workflowIdOf(object.metadata)).cancel();
     const cancelled = await phase(suffix, 'Cancelled');
     assert.match(
       cancelled.status?.message ?? '',
@@ -294,12 +294,12 @@ describe('ownership and destruction, end to end', () => {
     assert.equal(again.status?.pendingApproval?.storageGiB, 40);
     // an approval of what was shown before does not count
     await client.workflow
-      .getHandle(workflowIdFor(again.metadata))
+      .getHandle(await workflowIdOf(again.metadata))
       .signal('approve', { by: 'test', generation: 1 });
     await new Promise((r) => setTimeout(r, 1_500));
     assert.deepEqual(await calls(identifier), [], 'created before its approval');
     await client.workflow
-      .getHandle(workflowIdFor(again.metadata))
+      .getHandle(await workflowIdOf(again.metadata))
       .signal('approve', { by: 'test', generation: 2 });
     const available = await phase('approval', 'Available');
     assert.equal(available.status?.observedGeneration, 2);
@@ -325,7 +325,7 @@ describe('ownership and destruction, end to end', () => {
       60_000,
     );
     const object = (await getObject(name)) as DatabaseObject;
-    await client.workflow.getHandle(workflowIdFor(object.metadata)).cancel();
+    await client.workflow.getHandle(await workflowIdOf(object.metadata)).cancel();
     await phase('snap', 'Cancelled');
     assert.equal((await manualSnapshots(identifier)).length, 1);
     // provisioned again by a new generation, then deleted

@@ -9,10 +9,10 @@ import type { Client } from '@temporalio/client';
 import { kubeClientConfig } from '../../config/clients.js';
 import { boundedApiClient } from '../../kube/bounded.js';
 import type { DatabaseObject } from '../../contracts/database.js';
-import { FINALIZER, workflowIdFor } from '../../contracts/names.js';
+import { FINALIZER } from '../../contracts/names.js';
 import { mergePatch } from '../../kube/databases.js';
 import { getObject, kube, objectRef } from '../support/database.js';
-import { config, eventually, uniqueName } from '../support/env.js';
+import { config, eventually, uniqueName, workflowIdOf } from '../support/env.js';
 import { Rdsflow } from '../support/running.js';
 import { applyDatabase, labelDatabase, patchDatabase } from '../support/kubectl.js';
 import { health } from '../support/processes.js';
@@ -50,7 +50,9 @@ describe('an object that leaves the watcher scope is released, not deleted', () 
     );
 
   async function deleteSignals(object: DatabaseObject): Promise<number> {
-    const history = await client.workflow.getHandle(workflowIdFor(object.metadata)).fetchHistory();
+    const history = await client.workflow
+      .getHandle(await workflowIdOf(object.metadata))
+      .fetchHistory();
     return (history.events ?? []).filter(
       (e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'delete',
     ).length;
@@ -141,7 +143,7 @@ describe('an object that leaves the watcher scope is released, not deleted', () 
       { ...objectRef, namespace, name, body: { metadata: { finalizers: null } } },
       mergePatch,
     );
-    await client.workflow.getHandle(workflowIdFor(first.metadata)).terminate('test cleanup');
+    await client.workflow.getHandle(await workflowIdOf(first.metadata)).terminate('test cleanup');
     await core.deleteNamespace({ name: namespace });
   });
 });

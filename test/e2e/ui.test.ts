@@ -7,9 +7,8 @@ import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { workflowIdFor } from '../../contracts/names.js';
 import { createDatabase, waitForPhase } from '../support/database.js';
-import { config, uniqueName } from '../support/env.js';
+import { config, uniqueName, workflowIdOf } from '../support/env.js';
 import { startWatcher, startWorker, type AppProcess } from '../support/processes.js';
 import { LABEL } from '../support/watched.js';
 
@@ -54,7 +53,10 @@ describe('the Temporal Web UI', () => {
     const url = `${ui}/namespaces/${config.temporal.namespace}/workflows?query=${encodeURIComponent(query)}`;
     // the UI is a single-page app: let its scripts and API calls run before reading the page
     const dom = await chromium('--virtual-time-budget=20000', '--dump-dom', url);
-    assert.ok(dom.includes(workflowIdFor(object.metadata)), 'the filtered list shows the workflow');
+    assert.ok(
+      dom.includes(await workflowIdOf(object.metadata)),
+      'the filtered list shows the workflow',
+    );
     assert.match(dom, /DatabaseName/);
     const shot = join(tmpdir(), `rdsflow-ui-${id}.png`);
     await chromium('--virtual-time-budget=20000', `--screenshot=${shot}`, url);

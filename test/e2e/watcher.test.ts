@@ -11,9 +11,8 @@ import type { Client } from '@temporalio/client';
 import { parse, stringify } from 'yaml';
 import { consulClient, connectTemporal, rdsClient, vaultClient } from '../../config/clients.js';
 import type { DatabaseObject } from '../../contracts/database.js';
-import { workflowIdFor } from '../../contracts/names.js';
 import { getObject, waitForPhase } from '../support/database.js';
-import { config, eventually, uniqueName } from '../support/env.js';
+import { config, eventually, uniqueName, workflowIdOf } from '../support/env.js';
 import { kubectl, patchDatabase } from '../support/kubectl.js';
 import { startWatcher, startWorker, type AppProcess } from '../support/processes.js';
 import { LABEL } from '../support/watched.js';
@@ -55,7 +54,7 @@ describe('kubectl apply → Available → kubectl delete, through the watcher', 
     const available = await waitForPhase(name, 'Available', 90_000, logs);
     const status = available.status ?? {};
     const identifier = status.dbInstanceIdentifier ?? '';
-    assert.equal(status.workflowId, workflowIdFor(available.metadata));
+    assert.equal(status.workflowId, await workflowIdOf(available.metadata));
     const ours = await instancesOf(available.metadata.uid);
     assert.equal(ours.length, 1, 'one instance, though two watchers saw the object');
     assert.ok(await vault.read(`secret/data/rdsflow/default/${name}`));
@@ -68,8 +67,10 @@ describe('kubectl apply → Available → kubectl delete, through the watcher', 
         ids.push(w.workflowId);
       return ids.length > 0 ? ids : undefined;
     });
-    assert.deepEqual([...new Set(found)], [workflowIdFor(available.metadata)]);
-    const described = await client.workflow.getHandle(workflowIdFor(available.metadata)).describe();
+    assert.deepEqual([...new Set(found)], [await workflowIdOf(available.metadata)]);
+    const described = await client.workflow
+      .getHandle(await workflowIdOf(available.metadata))
+      .describe();
     assert.deepEqual(described.memo, { database: `default/${name}`, engine: 'postgres' });
     assert.equal((await consul.kv.get(`rdsflow/default/${name}/engine`))?.Value, 'postgres');
 
@@ -91,7 +92,7 @@ describe('kubectl apply → Available → kubectl delete, through the watcher', 
     // one modify run for the one change, though each watcher may have signalled it
     const stages: string[] = [];
     for await (const run of client.workflow.list({
-      query: `WorkflowId = '${workflowIdFor(available.metadata)}'`,
+      query: `WorkflowId = '${await workflowIdOf(available.metadata)}'`,
     })) {
       const history = await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
       const payload =

@@ -12,10 +12,10 @@ import {
   type DatabaseSpec,
   type Phase,
 } from '../../contracts/database.js';
-import { workflowIdFor } from '../../contracts/names.js';
+import { taskQueueFor, workflowIdFor } from '../../contracts/names.js';
 import { getDatabase } from '../../kube/databases.js';
 import { WORKFLOW_TYPE, type DatabaseWorkflowInput } from '../../contracts/workflow.js';
-import { TEST_LABEL, config, eventually } from './env.js';
+import { TEST_LABEL, config, eventually, stackCluster } from './env.js';
 
 export const kube = boundedApiClient(kubeClientConfig(config.kube), CustomObjectsApi, config.kube);
 export const objectRef = {
@@ -59,15 +59,21 @@ export async function startProvisioning(
     name: object.metadata.name,
     uid: object.metadata.uid,
   };
-  const workflowId = workflowIdFor(ref);
+  const cluster = await stackCluster();
+  const workflowId = workflowIdFor(ref, cluster);
   const input: DatabaseWorkflowInput = {
     stage: 'provision',
     object: {
       metadata: { ...ref, generation: object.metadata.generation ?? 1 },
       spec: object.spec,
+      cluster,
     },
   };
-  await client.workflow.start(WORKFLOW_TYPE, { taskQueue, workflowId, args: [input] });
+  await client.workflow.start(WORKFLOW_TYPE, {
+    taskQueue: taskQueueFor(taskQueue, cluster),
+    workflowId,
+    args: [input],
+  });
   return workflowId;
 }
 

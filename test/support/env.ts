@@ -2,13 +2,40 @@
 // by the same schema the processes use.
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { kubeClientConfig } from '../../config/control-clients.js';
 import { loadConfig } from '../../config/config.js';
+import { taskQueueFor, workflowIdFor } from '../../contracts/names.js';
+import type { DatabaseRef } from '../../contracts/database.js';
 import { TEST_LABEL } from '../../infra/apps.js';
+import { boundedApiClient } from '../../kube/bounded.js';
+import { clusterIdentity } from '../../kube/cluster.js';
 
 /** Every object a test creates carries it: `npm start`'s watcher leaves them alone. */
 export { TEST_LABEL };
 
 export const config = loadConfig(process.env, ['temporal', 'kube', 'aws', 'vault', 'consul']);
+
+let cluster: Promise<string> | undefined;
+
+/** The stack's cluster identity, as the worker and the watcher read it (kube/cluster.ts). */
+export function stackCluster(): Promise<string> {
+  cluster ??= clusterIdentity(
+    boundedApiClient(kubeClientConfig(config.kube), CoreV1Api, config.kube),
+    config.kube.clusterId,
+  );
+  return cluster;
+}
+
+/** The workflow ID of an object of the stack's cluster. */
+export async function workflowIdOf(ref: DatabaseRef): Promise<string> {
+  return workflowIdFor(ref, await stackCluster());
+}
+
+/** The task queue a worker and watcher started with `base` use on the stack's cluster. */
+export async function clusterQueue(base: string): Promise<string> {
+  return taskQueueFor(base, await stackCluster());
+}
 
 /**
  * The database workflows an audit looks at: those of this `npm test` run (RDSFLOW_TEST_SINCE,

@@ -17,7 +17,7 @@ export class Rdsflow {
 
   static async connect(): Promise<Rdsflow> {
     const client = await connectTemporal(config.temporal);
-    return new Rdsflow(client, new Watched(client));
+    return new Rdsflow(client, await Watched.create(client));
   }
 
   /** Every process's output, for a failure's diagnostics. */

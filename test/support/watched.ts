@@ -7,10 +7,10 @@ import type { Client } from '@temporalio/client';
 import { kubeClientConfig } from '../../config/clients.js';
 import { boundedApiClient } from '../../kube/bounded.js';
 import { API_GROUP, API_VERSION, type DatabaseObject } from '../../contracts/database.js';
-import { workflowIdFor } from '../../contracts/names.js';
+import { taskQueueFor, workflowIdFor } from '../../contracts/names.js';
 import { listDatabases, mergePatch } from '../../kube/databases.js';
 import { kube, objectRef } from './database.js';
-import { TEST_LABEL, config, uniqueName } from './env.js';
+import { TEST_LABEL, config, stackCluster, uniqueName } from './env.js';
 
 export const LABEL = TEST_LABEL;
 export const NO_SPEC = Symbol('no spec');
@@ -32,10 +32,22 @@ export interface WorkflowRecord {
 
 export class Watched {
   readonly id = uniqueName('w');
+  /** what the test's worker and watcher are given (RDSFLOW_TASK_QUEUE) */
   readonly taskQueue = this.id;
   readonly selector = `${LABEL}=${this.id}`;
+  /** where their workflows run: the stack cluster's queue of that name */
+  readonly clusterQueue: string;
 
-  constructor(readonly client: Client) {}
+  private constructor(
+    readonly client: Client,
+    readonly cluster: string,
+  ) {
+    this.clusterQueue = taskQueueFor(this.taskQueue, cluster);
+  }
+
+  static async create(client: Client): Promise<Watched> {
+    return new Watched(client, await stackCluster());
+  }
 
   name(suffix: string): string {
     return `${this.id}-${suffix}`;
@@ -87,7 +99,7 @@ export class Watched {
   async workflows(): Promise<Map<string, WorkflowRecord>> {
     const byId = new Map<string, { runs: string[]; status: string }>();
     for await (const execution of this.client.workflow.list({
-      query: `TaskQueue = '${this.taskQueue}'`,
+      query: `TaskQueue = '${this.clusterQueue}'`,
     })) {
       const entry = byId.get(execution.workflowId) ?? { runs: [], status: execution.status.name };
       entry.runs.push(execution.runId);
@@ -132,7 +144,7 @@ export class Watched {
   }
 
   workflowIdOf(object: DatabaseObject): string {
-    return workflowIdFor(object.metadata);
+    return workflowIdFor(object.metadata, this.cluster);
   }
 
   async events(suffix: string): Promise<CoreV1Event[]> {
@@ -151,7 +163,7 @@ export class Watched {
       await this.remove(suffix).catch(() => undefined);
     }
     for await (const execution of this.client.workflow.list({
-      query: `TaskQueue = '${this.taskQueue}' AND ExecutionStatus = 'Running'`,
+      query: `TaskQueue = '${this.clusterQueue}' AND ExecutionStatus = 'Running'`,
     })) {
       await this.client.workflow
         .getHandle(execution.workflowId)

@@ -58,7 +58,7 @@ describe('the watcher under disruption', () => {
   });
 
   async function setUp(): Promise<{ watched: Watched; watcher: AppProcess }> {
-    const watched = new Watched(client);
+    const watched = await Watched.create(client);
     fixtures.push(watched);
     const watcher = await startWatcher({
       taskQueue: watched.taskQueue,

@@ -19,7 +19,7 @@ describe('the watcher turns each Database event into the right Temporal call', (
 
   before(async () => {
     client = await connectTemporal(config.temporal);
-    watched = new Watched(client);
+    watched = await Watched.create(client);
   });
 
   after(async () => {

@@ -34,7 +34,7 @@ describe('two watchers', () => {
   const state = async (w: AppProcess) => (await health(w)).body['watcher'];
 
   it('both active: one workflow per object, each change told, nothing started twice', async () => {
-    const watched = new Watched(client);
+    const watched = await Watched.create(client);
     fixtures.push(watched);
     const [a, b] = await Promise.all([watcher(watched), watcher(watched)]);
     const objects = await Promise.all(
@@ -78,7 +78,7 @@ describe('two watchers', () => {
   });
 
   it('with leader election one leads, the other stands by and takes over', async () => {
-    const watched = new Watched(client);
+    const watched = await Watched.create(client);
     fixtures.push(watched);
     const env = { RDSFLOW_LEADER_ELECTION: 'true', RDSFLOW_LEASE_NAME: uniqueName('lease') };
     const first = await watcher(watched, { ...env, RDSFLOW_WATCHER_ID: 'first' });

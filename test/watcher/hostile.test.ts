@@ -77,7 +77,7 @@ describe('malformed and hostile objects', () => {
 
   before(async () => {
     client = await connectTemporal(config.temporal);
-    watched = new Watched(client);
+    watched = await Watched.create(client);
     await kubectl('apply', '--server-side', '--force-conflicts', '-f', looseCrd());
     try {
       for (const [suffix, { spec }] of Object.entries(HOSTILE)) {

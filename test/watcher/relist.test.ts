@@ -76,7 +76,7 @@ describe('a paged relist', () => {
 
   before(async () => {
     client = await connectTemporal(config.temporal);
-    watched = new Watched(client);
+    watched = await Watched.create(client);
     const objects = await Promise.all(
       Array.from({ length: OBJECTS }, (_, i) => watched.create(`p${i}`)),
     );
