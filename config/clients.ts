@@ -6,6 +6,7 @@ import { RDSClient } from '@aws-sdk/client-rds';
 import Consul from 'consul';
 import vault from 'node-vault';
 import type { AwsConfig, ConsulConfig, VaultConfig } from './config.js';
+import { vaultTransport } from './vault-transport.js';
 
 export {
   connectTemporal,
@@ -21,8 +22,19 @@ export function rdsClient(config: AwsConfig): RDSClient {
   });
 }
 
+/**
+ * node-vault with its debug lines silenced (they print request bodies, the master password
+ * among them) and our transport (config/vault-transport.ts says why), which logs the harmless
+ * part of each call under DEBUG=node-vault.
+ */
 export function vaultClient(config: VaultConfig): vault.client {
-  return vault({ apiVersion: 'v1', endpoint: config.address, token: config.token });
+  return vault({
+    apiVersion: 'v1',
+    endpoint: config.address,
+    token: config.token,
+    debug: () => {},
+    'request-promise': vaultTransport(),
+  });
 }
 
 export function consulClient(config: ConsulConfig): Consul {
