@@ -7,6 +7,7 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import Consul from 'consul';
 import vault from 'node-vault';
 import type { AwsConfig, ConsulConfig, VaultConfig } from './config.js';
+import { vaultTransport } from './vault-transport.js';
 
 export {
   connectTemporal,
@@ -57,8 +58,19 @@ export function awsLocation(config: AwsConfig): {
   };
 }
 
+/**
+ * node-vault with its debug lines silenced (they print request bodies, the master password
+ * among them) and our transport (config/vault-transport.ts says why), which logs the harmless
+ * part of each call under DEBUG=node-vault.
+ */
 export function vaultClient(config: VaultConfig): vault.client {
-  return vault({ apiVersion: 'v1', endpoint: config.address, token: config.token });
+  return vault({
+    apiVersion: 'v1',
+    endpoint: config.address,
+    token: config.token,
+    debug: () => {},
+    'request-promise': vaultTransport(),
+  });
 }
 
 export function consulClient(config: ConsulConfig): Consul {
