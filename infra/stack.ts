@@ -205,16 +205,20 @@ export async function launch(
   ctx: ServerContext,
   spec: ServerSpec,
   log: string,
+  options: { dieWithParent?: boolean } = {},
 ): Promise<{ pid: number; args: string[] }> {
   mkdirSync(ctx.dataDir, { recursive: true });
   // one log per run, so a failure's tail is this run's; the previous run's stays beside it
   if (existsSync(log)) renameSync(log, `${log}.1`);
   await spec.prepare?.(ctx);
   const args = spec.args(ctx);
-  const pid = startDetached(spec.command?.(ctx.bin) ?? spec.binary(ctx.bin), args, log, {
-    ...process.env,
-    ...spec.processEnv,
-  });
+  const pid = startDetached(
+    spec.command?.(ctx.bin) ?? spec.binary(ctx.bin),
+    args,
+    log,
+    { ...process.env, ...spec.processEnv },
+    options,
+  );
   return { pid, args };
 }
 
