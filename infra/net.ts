@@ -54,10 +54,19 @@ export async function choosePort(
     taken.add(preferred);
     return { port: preferred };
   }
+  const port = await freePort(taken);
+  return { port, note: `port ${preferred} is held by ${portHolder(preferred)}; using ${port}` };
+}
+
+/**
+ * A free ephemeral loopback port not already handed out in this run (it joins `taken`): for
+ * servers that must keep off the stack's preferred ports, such as a test's second cluster.
+ */
+export async function freePort(taken: Set<number>): Promise<number> {
   let port = await ephemeralPort();
   while (taken.has(port)) port = await ephemeralPort();
   taken.add(port);
-  return { port, note: `port ${preferred} is held by ${portHolder(preferred)}; using ${port}` };
+  return port;
 }
 
 export interface HttpResult {

@@ -49,16 +49,26 @@ export async function runLogged(
   }
 }
 
-/** Starts a long-running server detached in its own process group; returns its pid. */
+/**
+ * Starts a long-running server detached in its own process group; returns its pid. The stack's
+ * servers outlive the command that starts them. A test's own servers must not outlive the test,
+ * however it ends (a crash, a SIGKILL): with `dieWithParent` the kernel kills the server when
+ * this process dies. setpriv sets that parent-death signal and execs the server, so the pid and
+ * command line are the server's own.
+ */
 export function startDetached(
   cmd: string,
   args: readonly string[],
   logFile: string,
   env: NodeJS.ProcessEnv,
+  options: { dieWithParent?: boolean } = {},
 ): number {
+  const [file, argv] = options.dieWithParent
+    ? ['setpriv', ['--pdeathsig', 'SIGKILL', '--', cmd, ...args]]
+    : [cmd, args];
   const fd = openSync(logFile, 'a');
   try {
-    const child = spawn(cmd, args, { detached: true, env, stdio: ['ignore', fd, fd] });
+    const child = spawn(file, argv, { detached: true, env, stdio: ['ignore', fd, fd] });
     if (child.pid === undefined) throw new Error(`could not start ${cmd}`);
     child.unref();
     return child.pid;

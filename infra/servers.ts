@@ -426,10 +426,15 @@ const consul: ServerSpec = {
   env: (ctx) => ({ CONSUL_HTTP_ADDR: `${LOOPBACK}:${port(ctx, 'consul', 'http')}` }),
 };
 
+/**
+ * The stack's Kubernetes control plane, in start order. A test that needs a second cluster runs
+ * these very specs in a directory and on ports of its own (test/support/second-cluster.ts).
+ */
+export const KUBE_SERVERS: readonly ServerSpec[] = [etcd, kubeApiserver];
+
 /** In start order; a server's `after` is always earlier in the list. */
 export const SERVERS: readonly ServerSpec[] = [
-  etcd,
-  kubeApiserver,
+  ...KUBE_SERVERS,
   temporal,
   moto,
   rdsFront,

@@ -94,7 +94,11 @@ function processAlive(pid: number): boolean {
   }
 }
 
-function context(
+/**
+ * What a server's spec is given: the stack's layout, its secrets and the data directory under
+ * it. A second cluster for tests passes a layout of its own (a temporary directory).
+ */
+export function serverContext(
   layout: Layout,
   spec: ServerSpec,
   ports: ServerContext['ports'],
@@ -123,7 +127,8 @@ function isRunning(
   );
 }
 
-async function waitHealthy(
+/** Resolves once `spec`'s probe passes; throws, with its log's tail, when it exits or times out. */
+export async function waitHealthy(
   ctx: ServerContext,
   spec: ServerSpec,
   pid: number,
@@ -154,7 +159,7 @@ async function stopChanged(layout: Layout, state: StackState, say: Say): Promise
     const saved = state.servers[spec.name];
     // still the process we started, whatever it runs now (another clone's script, an old pin)
     if (!saved || !isOurProcess(saved.pid, saved.binary)) continue;
-    const args = spec.args(context(layout, spec, portsOf(state)));
+    const args = spec.args(serverContext(layout, spec, portsOf(state)));
     const same =
       saved.binary === spec.binary(binaries(layout)) &&
       JSON.stringify(saved.args) === JSON.stringify(args);
@@ -192,6 +197,31 @@ async function planPorts(layout: Layout, state: StackState, say: Say) {
   return { ports, running };
 }
 
+/**
+ * Prepares a server's data directory and starts it, not yet healthy (`waitHealthy`); returns
+ * its pid and the command line it got.
+ */
+export async function launch(
+  ctx: ServerContext,
+  spec: ServerSpec,
+  log: string,
+  options: { dieWithParent?: boolean } = {},
+): Promise<{ pid: number; args: string[] }> {
+  mkdirSync(ctx.dataDir, { recursive: true });
+  // one log per run, so a failure's tail is this run's; the previous run's stays beside it
+  if (existsSync(log)) renameSync(log, `${log}.1`);
+  await spec.prepare?.(ctx);
+  const args = spec.args(ctx);
+  const pid = startDetached(
+    spec.command?.(ctx.bin) ?? spec.binary(ctx.bin),
+    args,
+    log,
+    { ...process.env, ...spec.processEnv },
+    options,
+  );
+  return { pid, args };
+}
+
 export async function up(layout: Layout, say: Say): Promise<void> {
   await withLock(layout, async () => {
     await installAll(layout, say);
@@ -203,26 +233,19 @@ export async function up(layout: Layout, say: Say): Promise<void> {
 
     const bringUp = async (spec: ServerSpec): Promise<void> => {
       if (spec.after) await healthy.get(spec.after);
-      const ctx = context(layout, spec, ports, say);
+      const ctx = serverContext(layout, spec, ports, say);
       const log = join(layout.logs, `${spec.name}.log`);
       let pid: number;
       if (running.has(spec.name)) {
         pid = state.servers[spec.name]!.pid;
         say(`${spec.name}: already running (pid ${pid})`);
       } else {
-        mkdirSync(ctx.dataDir, { recursive: true });
-        // one log per run, so a failure's tail is this run's; the previous run's stays beside it
-        if (existsSync(log)) renameSync(log, `${log}.1`);
-        await spec.prepare?.(ctx);
-        const args = spec.args(ctx);
-        pid = startDetached(spec.command?.(ctx.bin) ?? spec.binary(ctx.bin), args, log, {
-          ...process.env,
-          ...spec.processEnv,
-        });
+        const launched = await launch(ctx, spec, log);
+        pid = launched.pid;
         state.servers[spec.name] = {
           pid,
           binary: spec.binary(ctx.bin),
-          args,
+          args: launched.args,
           ports: ports[spec.name] ?? {},
           log,
           startedAt: new Date().toISOString(),
@@ -273,7 +296,7 @@ function summary(layout: Layout, state: StackState): string {
   }
   const env = stackEnv(layout);
   for (const spec of SERVERS) {
-    const ctx = context(layout, spec, portsOf(state));
+    const ctx = serverContext(layout, spec, portsOf(state));
     for (const [label, url] of Object.entries(spec.urls?.(ctx) ?? {}))
       lines.push(`${label}: ${url}`);
   }
@@ -368,7 +391,7 @@ export async function status(layout: Layout): Promise<ServerStatus[]> {
       const log = join(layout.logs, `${spec.name}.log`);
       if (!isRunning(layout, spec, saved))
         return { name: spec.name, what: spec.what, running: false, healthy: false, log };
-      const problem = await spec.probe(context(layout, spec, portsOf(state)))();
+      const problem = await spec.probe(serverContext(layout, spec, portsOf(state)))();
       return {
         name: spec.name,
         what: spec.what,
@@ -395,6 +418,7 @@ export function stackEnv(layout: Layout): Record<string, string> {
     );
   }
   const env: Record<string, string> = {};
-  for (const spec of SERVERS) Object.assign(env, spec.env(context(layout, spec, portsOf(state))));
+  for (const spec of SERVERS)
+    Object.assign(env, spec.env(serverContext(layout, spec, portsOf(state))));
   return { ...env, ...toolEnv(layout) };
 }
