@@ -218,6 +218,7 @@ export async function up(layout: Layout, say: Say): Promise<void> {
         pid = startDetached(spec.command?.(ctx.bin) ?? spec.binary(ctx.bin), args, log, {
           ...process.env,
           ...spec.processEnv,
+          ...spec.secretEnv?.(ctx),
         });
         state.servers[spec.name] = {
           pid,

@@ -23,6 +23,7 @@ import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { AgentPool, boundedApiClient } from '../kube/bounded.js';
 import { listening, startHttp } from '../runtime/http.js';
 import { createLogger } from '../runtime/log.js';
+import { attributeConsulCalls, attributeVaultCalls } from './attribution.js';
 import { workflowCode } from './bundle.js';
 import { WorkerMetrics } from './metrics.js';
 
@@ -48,9 +49,13 @@ function sdkLogging(level: Config['process']['logLevel']): void {
 
 /** The clients the activities need, bounded and attributed, and the activities on them. */
 function clients(config: WorkerConfig, metrics: WorkerMetrics) {
+  // every store call names the workflow run it is made for (worker/attribution.ts)
   const rds = rdsClient(config.aws);
   attributeRdsCalls(rds);
   const consul = consulClient(config.consul);
+  attributeConsulCalls(consul);
+  const vault = vaultClient(config.vault);
+  attributeVaultCalls(vault);
   const kc = kubeClientConfig(config.kube);
   const bounds = {
     timeoutMs: config.kube.timeoutMs,
@@ -60,7 +65,7 @@ function clients(config: WorkerConfig, metrics: WorkerMetrics) {
   };
   const activities = createActivities({
     rds,
-    vault: vaultClient(config.vault),
+    vault,
     mount: config.worker.vaultMount,
     consul,
     kube: boundedApiClient(kc, CustomObjectsApi, bounds),
