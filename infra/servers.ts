@@ -52,6 +52,8 @@ export interface ServerSpec {
   env(ctx: ServerContext): Record<string, string>;
   /** the server process's own environment, beside the caller's */
   readonly processEnv?: Readonly<Record<string, string>>;
+  /** credentials it needs, in its environment: a command line is visible to every user */
+  secretEnv?(ctx: ServerContext): Record<string, string>;
   /** where a person looks, e.g. the Temporal UI */
   urls?(ctx: ServerContext): Record<string, string>;
 }
@@ -317,11 +319,12 @@ const moto: ServerSpec = {
 };
 
 const FRONT_SCRIPT = fileURLToPath(new URL('./rds-front-main.ts', import.meta.url));
+const STORE_FRONT_SCRIPT = fileURLToPath(new URL('./store-front-main.ts', import.meta.url));
 
-/** A hash of the front's code: on the command line, so a changed front is restarted by `up`. */
-function frontRevision(): string {
+/** A hash of a front's code: on the command line, so a changed front is restarted by `up`. */
+function frontRevision(files: readonly string[]): string {
   const hash = createHash('sha256');
-  for (const file of ['rds-front-main.ts', 'rds-front.ts', 'forward.ts']) {
+  for (const file of files) {
     hash.update(readFileSync(fileURLToPath(new URL(`./${file}`, import.meta.url))));
   }
   return hash.digest('hex').slice(0, 12);
@@ -345,7 +348,7 @@ const rdsFront: ServerSpec = {
       '--host': LOOPBACK,
       '--port': port(ctx, 'rds-front', 'http'),
       '--journal': join(ctx.layout.logs, 'rds-journal.ndjson'),
-      '--revision': frontRevision(),
+      '--revision': frontRevision(['rds-front-main.ts', 'rds-front.ts', 'forward.ts']),
     }),
   ],
   probe: (ctx) =>
@@ -390,9 +393,69 @@ const vault: ServerSpec = {
     if (problem) throw new Error(`OpenBao has no KV v2 engine at secret/: ${problem}`);
   },
   env: (ctx) => ({
-    VAULT_ADDR: `http://${LOOPBACK}:${port(ctx, 'vault', 'http')}`,
+    // OpenBao itself, for tests that check what is really there (VAULT_ADDR is its front)
+    RDSFLOW_VAULT_URL: `http://${LOOPBACK}:${port(ctx, 'vault', 'http')}`,
     VAULT_TOKEN: ctx.secrets.vaultToken,
   }),
+};
+
+const STORE_FRONT_FILES = [
+  'store-front-main.ts',
+  'store-front.ts',
+  'vault-front.ts',
+  'consul-front.ts',
+  'forward.ts',
+  '../worker/attribution.ts',
+];
+
+/** A journaling front of a store (infra/store-front-main.ts), in front of `server`'s port. */
+function storeFront(
+  kind: 'vault' | 'consul',
+  server: string,
+  extra: (ctx: ServerContext) => string[] = () => [],
+): Pick<ServerSpec, 'binary' | 'command' | 'args' | 'probe' | 'after' | 'startupTimeoutMs'> {
+  const name = `${kind}-front`;
+  return {
+    after: server,
+    startupTimeoutMs: 30_000,
+    binary: () => STORE_FRONT_SCRIPT,
+    command: () => process.execPath,
+    args: (ctx) => [
+      '--import',
+      'tsx',
+      STORE_FRONT_SCRIPT,
+      ...flags({
+        '--kind': kind,
+        '--target': `http://${LOOPBACK}:${port(ctx, server, 'http')}`,
+        '--host': LOOPBACK,
+        '--port': port(ctx, name, 'http'),
+        '--journal': join(ctx.layout.logs, `${kind}-journal.ndjson`),
+        '--revision': frontRevision(STORE_FRONT_FILES),
+      }),
+      ...extra(ctx),
+    ],
+    probe: (ctx) =>
+      httpProbe(
+        `http://${LOOPBACK}:${port(ctx, name, 'http')}/_front/health`,
+        (r) => r.status === 200,
+      ),
+  };
+}
+
+/**
+ * Vault as rdsflow sees it: OpenBao behind a front that journals every write and removal under
+ * rdsflow/ with the secret's owner just before it, and a SHA-256 of every password written.
+ */
+const vaultFront: ServerSpec = {
+  name: 'vault-front',
+  what: 'journaling front of OpenBao: secret writes and removals under rdsflow/, with owners',
+  ports: { http: 8210 },
+  ...storeFront('vault', 'vault', (ctx) => [
+    '--passwords',
+    join(ctx.layout.logs, 'vault-passwords.ndjson'),
+  ]),
+  secretEnv: (ctx) => ({ RDSFLOW_FRONT_VAULT_TOKEN: ctx.secrets.vaultToken }),
+  env: (ctx) => ({ VAULT_ADDR: `http://${LOOPBACK}:${port(ctx, 'vault-front', 'http')}` }),
 };
 
 const consul: ServerSpec = {
@@ -423,7 +486,17 @@ const consul: ServerSpec = {
       `http://${LOOPBACK}:${port(ctx, 'consul', 'http')}/v1/status/leader`,
       (r) => r.status === 200 && r.body.length > 2,
     ),
-  env: (ctx) => ({ CONSUL_HTTP_ADDR: `${LOOPBACK}:${port(ctx, 'consul', 'http')}` }),
+  // the agent itself, for tests that check what is really there (CONSUL_HTTP_ADDR is its front)
+  env: (ctx) => ({ RDSFLOW_CONSUL_ADDR: `${LOOPBACK}:${port(ctx, 'consul', 'http')}` }),
+};
+
+/** Consul as rdsflow sees it: the agent behind a front that journals changes to rdsflow's entries. */
+const consulFront: ServerSpec = {
+  name: 'consul-front',
+  what: 'journaling front of Consul: KV and transactions under rdsflow/, catalog changes',
+  ports: { http: 8510 },
+  ...storeFront('consul', 'consul'),
+  env: (ctx) => ({ CONSUL_HTTP_ADDR: `${LOOPBACK}:${port(ctx, 'consul-front', 'http')}` }),
 };
 
 /**
@@ -439,7 +512,9 @@ export const SERVERS: readonly ServerSpec[] = [
   moto,
   rdsFront,
   vault,
+  vaultFront,
   consul,
+  consulFront,
 ];
 
 /** Tools (not servers) the tests and scripts use. */

@@ -216,7 +216,7 @@ export async function launch(
     spec.command?.(ctx.bin) ?? spec.binary(ctx.bin),
     args,
     log,
-    { ...process.env, ...spec.processEnv },
+    { ...process.env, ...spec.processEnv, ...spec.secretEnv?.(ctx) },
     options,
   );
   return { pid, args };

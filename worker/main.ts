@@ -26,6 +26,7 @@ import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { AgentPool, boundedApiClient } from '../kube/bounded.js';
 import { listening, startHttp } from '../runtime/http.js';
 import { createLogger } from '../runtime/log.js';
+import { attributeConsulCalls, attributeVaultCalls } from './attribution.js';
 import { workflowCode } from './bundle.js';
 import { WorkerMetrics } from './metrics.js';
 
@@ -51,12 +52,16 @@ function sdkLogging(level: Config['process']['logLevel']): void {
 
 /** The clients the activities need, bounded and attributed, and the activities on them. */
 function clients(config: WorkerConfig, metrics: WorkerMetrics) {
+  // every store call names the workflow run it is made for (worker/attribution.ts)
   const rds = rdsClient(config.aws);
   const destructive = rdsClient(config.aws, { once: true });
   attributeRdsCalls(rds);
   attributeRdsCalls(destructive);
   const where = awsLocation(config.aws);
   const consul = consulClient(config.consul);
+  attributeConsulCalls(consul);
+  const vault = vaultClient(config.vault);
+  attributeVaultCalls(vault);
   const kc = kubeClientConfig(config.kube);
   const bounds = {
     timeoutMs: config.kube.timeoutMs,
@@ -69,7 +74,7 @@ function clients(config: WorkerConfig, metrics: WorkerMetrics) {
     rds,
     destructive,
     location: where.location,
-    vault: vaultClient(config.vault),
+    vault,
     mount: config.worker.vaultMount,
     consul,
     kube: boundedApiClient(kc, CustomObjectsApi, bounds),

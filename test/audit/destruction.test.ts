@@ -1,92 +1,125 @@
 // The destruction audit, run after every other layer (test/run.ts): every call that changed or
-// deleted an RDS instance through the stack's RDS front during the suite is held against two
-// records that are not rdsflow's own: the front's journal (the instance's tags just before the
-// call, the workflow that made it) and the apiserver's audit log (who deleted which Database,
-// with which spec). Every change must hit an instance tagged with the requesting object's UID
-// (or a retained one it explicitly adopts), and every delete must follow a user's delete of
-// that object under a policy other than Retain, or undo what the requesting run itself created.
+// deleted an RDS instance, a Vault secret or Consul entries through the stack's fronts during the
+// suite is held against records that are not rdsflow's own: the fronts' journals (the target's
+// owner just before the call, the workflow that made it), the apiserver's audit log (who deleted
+// which Database, with which spec) and, for a removal no delete asked for, the run's history (a
+// cancel). Every change must hit something marked with the requesting object's UID (or a
+// retained one it explicitly adopts), and every removal must follow a user's delete of that
+// object under a policy that removes it, or undo what the requesting run itself created.
+// Only the suite's own objects are judged (created with the test label, per the audit log): a
+// person's objects on the same stack are theirs (`npm start`'s default/orders, say).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DatabaseObject } from '../../contracts/database.js';
-import { TAG_KEYS, refFromWorkflowId } from '../../contracts/names.js';
-import type { JournalEntry } from '../../infra/rds-front.js';
-import { databaseWrites, type AuditEvent } from '../support/kube-audit.js';
+import type { Client } from '@temporalio/client';
+import { connectTemporal } from '../../config/clients.js';
+import { refFromWorkflowId } from '../../contracts/names.js';
+import type { ConsulJournalEntry } from '../../infra/consul-front.js';
+import { frontRecord } from '../../infra/store-front.js';
+import type { VaultJournalEntry } from '../../infra/vault-front.js';
+import { config, tools } from '../support/env.js';
+import { databaseWrites, testObjectUids } from '../support/kube-audit.js';
 import { stackFront } from '../support/rds.js';
+import {
+  AUDITED_RDS,
+  consulViolations,
+  rdsViolations,
+  removalRuns,
+  vaultViolations,
+  type AuditContext,
+} from '../support/destruction-audit.js';
 
-const AUDITED = new Set([
-  'DeleteDBInstance',
-  'ModifyDBInstance',
-  'AddTagsToResource',
-  'RemoveTagsFromResource',
-]);
-
-/** The object (by UID) as the apiserver stored it last before `at`. */
-function objectAt(
-  writes: readonly AuditEvent[],
-  uid: string,
-  at: number,
-): DatabaseObject | undefined {
-  let found: DatabaseObject | undefined;
-  for (const w of writes) {
-    if (w.at > at) break;
-    if (w.object?.metadata.uid === uid) found = w.object;
+/**
+ * A run's history; undefined for a run the server does not know (a run ID the header names that
+ * no workflow had): no cancel is then on record, and its removals must rest on a user's delete.
+ */
+async function historyOf(client: Client, run: { workflowId: string; runId: string }) {
+  try {
+    return await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
+  } catch (error: unknown) {
+    const { code, name } = error as { code?: number; name?: string };
+    // gRPC INVALID_ARGUMENT (not a run ID) and NOT_FOUND
+    if (code === 3 || code === 5 || name === 'WorkflowNotFoundError') return undefined;
+    throw error;
   }
-  return found;
 }
 
-function describeEntry(e: JournalEntry): string {
-  return `#${e.seq} ${e.action} ${e.identifier} (${e.outcome}) by ${e.workflowId ?? 'nobody'}`;
+/** When a cancel of each run was requested, from the histories of the suite's removing runs. */
+async function cancelRequests(
+  runs: readonly { workflowId: string; runId: string }[],
+  suite: ReadonlySet<string>,
+): Promise<Map<string, number>> {
+  const at = new Map<string, number>();
+  const client = await connectTemporal(config.temporal);
+  try {
+    for (const run of runs) {
+      const ref = refFromWorkflowId(run.workflowId);
+      if (!ref || !suite.has(ref.uid)) continue;
+      const history = await historyOf(client, run);
+      if (!history) continue;
+      const cancel = history.events?.find((e) => e.workflowExecutionCancelRequestedEventAttributes);
+      if (!cancel?.eventTime) continue;
+      const time = cancel.eventTime;
+      at.set(run.runId, Number(time.seconds ?? 0) * 1_000 + Math.floor((time.nanos ?? 0) / 1e6));
+    }
+  } finally {
+    await client.connection.close();
+  }
+  return at;
 }
 
-/** Why a call is not allowed, or undefined when its proof holds. */
-function violation(entry: JournalEntry, writes: readonly AuditEvent[]): string | undefined {
-  const tags = entry.tagsBefore ?? {};
-  const ref = entry.workflowId ? refFromWorkflowId(entry.workflowId) : undefined;
-  if (!ref) {
-    // not made by rdsflow (a test's own call): it must not have touched an rdsflow instance
-    return tags[TAG_KEYS.uid] ? 'an unattributed call touched an rdsflow instance' : undefined;
-  }
-  const owned = tags[TAG_KEYS.uid] === ref.uid;
-  const takeover =
-    !tags[TAG_KEYS.uid] &&
-    tags[TAG_KEYS.retainedFrom] !== undefined &&
-    tags[TAG_KEYS.namespace] === ref.namespace &&
-    tags[TAG_KEYS.name] === ref.name &&
-    (entry.action === 'AddTagsToResource' || entry.action === 'RemoveTagsFromResource') &&
-    objectAt(writes, ref.uid, entry.at)?.spec.adoptRetained === true;
-  if (!owned && !takeover) {
-    return `the instance was not tagged with the requester's UID ${ref.uid} (tags ${JSON.stringify(tags)})`;
-  }
-  if (entry.action !== 'DeleteDBInstance') return undefined;
-  if (tags[TAG_KEYS.run] !== undefined && tags[TAG_KEYS.run] === entry.runId) return undefined;
-  const deleted = writes.some(
-    (w) =>
-      w.verb === 'delete' &&
-      w.receivedAt <= entry.at &&
-      w.namespace === ref.namespace &&
-      w.name === ref.name &&
-      w.uid === ref.uid,
-  );
-  if (!deleted) return 'no user deleted the object, and the requesting run did not create it';
-  const policy = objectAt(writes, ref.uid, entry.at)?.spec.deletionPolicy ?? 'Snapshot';
-  return policy === 'Retain' ? 'deleted under deletionPolicy Retain' : undefined;
+/** How many of the journal's calls were made for the suite's objects, and for others. */
+function split(entries: readonly { workflowId?: string }[], suite: ReadonlySet<string>) {
+  const refs = entries.map((e) => (e.workflowId ? refFromWorkflowId(e.workflowId) : undefined));
+  return {
+    suite: refs.filter((r) => r && suite.has(r.uid)).length,
+    others: refs.filter((r) => r && !suite.has(r.uid)).length,
+    unattributed: refs.filter((r) => !r).length,
+  };
 }
 
 describe('destruction audit of the whole suite', () => {
+  const writes = databaseWrites();
+  const suite = testObjectUids(writes);
+
   it('every change and delete of an RDS instance was proven and asked for', async () => {
-    const journal = (await stackFront().journal()).filter((e) => AUDITED.has(e.action));
-    const writes = databaseWrites();
+    const journal = (await stackFront().journal()).filter((e) => AUDITED_RDS.has(e.action));
     assert.ok(writes.length > 0, 'the apiserver audit log is empty: is it switched on?');
-    const byRdsflow = journal.filter((e) => e.workflowId !== undefined);
-    const deletes = byRdsflow.filter((e) => e.action === 'DeleteDBInstance' && e.outcome === 'ok');
-    assert.ok(deletes.length > 0, 'no rdsflow delete to audit: did the e2e layer run first?');
-    const problems = journal.flatMap((entry) => {
-      const why = violation(entry, writes);
-      return why ? [`${describeEntry(entry)}: ${why}`] : [];
+    assert.ok(suite.size > 0, 'the audit log records no object with the test label');
+    const count = split(journal, suite);
+    const deletes = journal.filter((e) => {
+      const ref = e.workflowId ? refFromWorkflowId(e.workflowId) : undefined;
+      return ref && suite.has(ref.uid) && e.action === 'DeleteDBInstance' && e.outcome === 'ok';
     });
+    assert.ok(deletes.length > 0, 'no rdsflow delete to audit: did the e2e layer run first?');
+    const problems = rdsViolations(journal, { writes, testUids: suite, cancelledAt: new Map() });
     process.stdout.write(
-      `# audited ${journal.length} mutating RDS calls (${byRdsflow.length} by rdsflow, ` +
-        `${deletes.length} deletes) against ${writes.length} Database writes\n`,
+      `# audited ${journal.length} mutating RDS calls (${count.suite} by rdsflow for the ` +
+        `suite's ${suite.size} objects, ${deletes.length} deletes; ${count.others} for other ` +
+        `objects not judged; ${count.unattributed} unattributed) against ${writes.length} ` +
+        `Database writes\n`,
+    );
+    assert.deepEqual(problems, []);
+  });
+
+  it('every write and removal of Vault secrets and Consul entries was proven and asked for', async () => {
+    const vault = await frontRecord<VaultJournalEntry[]>(tools.vaultFrontUrl, 'journal');
+    const consul = await frontRecord<ConsulJournalEntry[]>(tools.consulFrontUrl, 'journal');
+    const ctx: AuditContext = {
+      writes,
+      testUids: suite,
+      cancelledAt: await cancelRequests(removalRuns(vault, consul), suite),
+    };
+    const removals = vault.filter((e) => e.effect === 'remove' && e.outcome === 'ok').length;
+    assert.ok(removals > 0, 'no Vault secret removed through the front: did the e2e layer run?');
+    const problems = [...vaultViolations(vault, ctx), ...consulViolations(consul, ctx)];
+    const v = split(vault, suite);
+    const c = split(consul, suite);
+    process.stdout.write(
+      `# audited ${vault.length} Vault calls (${v.suite} for the suite's objects, ${removals} ` +
+        `removals; ${v.others} for others and ${v.unattributed} unattributed, judged by what ` +
+        `they touched) and ${consul.length} Consul calls (${c.suite} for the suite's objects; ` +
+        `${c.others} for others, ${c.unattributed} unattributed); ${ctx.cancelledAt.size} ` +
+        `cancelled runs\n`,
     );
     assert.deepEqual(problems, []);
   });

@@ -14,7 +14,23 @@ import { clusterIdentity } from '../../kube/cluster.js';
 /** Every object a test creates carries it: `npm start`'s watcher leaves them alone. */
 export { TEST_LABEL };
 
-export const config = loadConfig(process.env, ['temporal', 'kube', 'aws', 'vault', 'consul']);
+/**
+ * The stack's clients as the tests use them. VAULT_ADDR and CONSUL_HTTP_ADDR name the stack's
+ * journaling fronts (infra/vault-front.ts, infra/consul-front.ts), which the worker and watcher
+ * processes a test starts inherit; a test's own clients read and set up OpenBao and Consul
+ * themselves (RDSFLOW_VAULT_URL, RDSFLOW_CONSUL_ADDR), so that what a test finds there is what
+ * the servers hold, and what it plants there is not mistaken for a call of rdsflow's.
+ */
+export const config = loadConfig(
+  {
+    ...process.env,
+    ...(process.env['RDSFLOW_VAULT_URL'] ? { VAULT_ADDR: process.env['RDSFLOW_VAULT_URL'] } : {}),
+    ...(process.env['RDSFLOW_CONSUL_ADDR']
+      ? { CONSUL_HTTP_ADDR: process.env['RDSFLOW_CONSUL_ADDR'] }
+      : {}),
+  },
+  ['temporal', 'kube', 'aws', 'vault', 'consul'],
+);
 
 let cluster: Promise<string> | undefined;
 
@@ -100,6 +116,15 @@ export const tools = {
   /** the stack's etcd (v3 JSON gateway), behind the apiserver */
   get etcdUrl(): string {
     return required('RDSFLOW_ETCD_URL');
+  },
+  /** the stack's Vault front (VAULT_ADDR as the worker has it): its journal and password ledger */
+  get vaultFrontUrl(): string {
+    return required('VAULT_ADDR');
+  },
+  /** the stack's Consul front (CONSUL_HTTP_ADDR as the worker has it): its journal */
+  get consulFrontUrl(): string {
+    const address = required('CONSUL_HTTP_ADDR');
+    return address.includes('://') ? address : `http://${address}`;
   },
   /** the apiserver's audit log: every write to a Database object */
   get kubeAuditLog(): string {

@@ -4,26 +4,10 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { DatabaseObject } from '../../contracts/database.js';
+import type { AuditEvent } from './audit-records.js';
 import { tools } from './env.js';
 
-export interface AuditEvent {
-  readonly verb: string;
-  readonly namespace: string;
-  readonly name: string;
-  /** when the apiserver finished the request (ms since epoch): the object stored then */
-  readonly at: number;
-  /**
-   * when the request reached the apiserver: what a user asked for is known from then (a watch
-   * can show its effect before the request's answer is complete)
-   */
-  readonly receivedAt: number;
-  readonly code: number;
-  readonly user: string;
-  /** the object's UID: from the object answered, or the Status of an immediate delete */
-  readonly uid?: string;
-  /** the object as stored after the request, when the answer was the object */
-  readonly object?: DatabaseObject;
-}
+export { objectAt, testObjectUids, userDeleted, type AuditEvent } from './audit-records.js';
 
 interface RawEvent {
   verb?: string;
