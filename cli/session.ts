@@ -127,7 +127,10 @@ export class Session {
   async resolve(ref: string): Promise<{ workflowId: string; object?: DatabaseObject }> {
     if (ref.startsWith('database/')) {
       if (!refFromWorkflowId(ref))
-        throw new CliError(`not a database workflow ID: ${ref}`, EXIT.usage);
+        throw new CliError(
+          `not a database workflow ID: ${ref} (one reads database/<namespace>/<name>/<uid>@<cluster>; or name the Database as <namespace>/<name>)`,
+          EXIT.usage,
+        );
       return { workflowId: ref };
     }
     const match = /^([a-z0-9-]+)\/([a-z0-9.-]+)$/.exec(ref);

@@ -6,7 +6,9 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
-import { consulClient, rdsClient, vaultClient } from '../../config/clients.js';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { consulClient, kubeClientConfig, rdsClient, vaultClient } from '../../config/clients.js';
+import { boundedApiClient } from '../../kube/bounded.js';
 import type { DatabaseObject } from '../../contracts/database.js';
 import { rdsIdentifier } from '../../contracts/names.js';
 import { getObject, waitForPhase } from '../support/database.js';
@@ -23,6 +25,7 @@ const packageBin = fileURLToPath(new URL('../../bin/rdsflow.js', import.meta.url
 const rds = rdsClient(config.aws);
 const vault = vaultClient(config.vault);
 const consul = consulClient(config.consul);
+const core = boundedApiClient(kubeClientConfig(config.kube), CoreV1Api, config.kube);
 
 interface Ran {
   code: number;
@@ -230,23 +233,41 @@ describe('the rdsflow CLI on the running stack', () => {
     assert.match(cancelled.status?.message ?? '', /cancelled by an operator; nothing to roll back/);
   });
 
-  it('asks for --yes before a destructive command, and says what it would do', async () => {
+  it('asks for --yes before a cancel; a forged delete or specChanged signal changes nothing', async () => {
     const object = await watched.create('guard', { engine: 'postgres', deletionPolicy: 'Delete' });
     const available = await waitForPhase(watched.name('guard'), 'Available', 60_000, logs);
     const identifier = available.status?.dbInstanceIdentifier ?? '';
-    assert.ok(await motoInstance(identifier), 'the instance exists');
+    const before = await motoInstance(identifier);
+    assert.equal(before?.AllocatedStorage, 20, 'the instance exists, with 20 GiB');
 
+    // a delete signal is only a request: the workflow reads the object back, and this one is
+    // not being deleted
     const deleting = await rdsflow('signal', ref('guard'), 'delete');
-    assert.equal(deleting.code, 2);
-    assert.match(
-      deleting.stderr,
-      new RegExp(
-        `is not being deleted: the delete signal would delete RDS instance ${identifier} per deletionPolicy Delete and release the finalizer.*re-run with --yes`,
-      ),
-    );
+    assert.equal(deleting.code, 0, deleting.stderr);
+    assert.match(deleting.stdout, /it deletes nothing unless the Database is being deleted/);
     const byId = await rdsflow('signal', await workflowIdOf(object.metadata), 'delete');
-    assert.equal(byId.code, 2);
-    assert.match(byId.stderr, /cannot tell whether the Database .* is being deleted/);
+    assert.equal(byId.code, 0, byId.stderr);
+    // another object's spec (77 GiB) sent to this workflow, as `temporal workflow signal` could
+    const other = {
+      metadata: { namespace: 'default', name: watched.name('other'), uid: uniqueName('uid') },
+      spec: { engine: 'postgres', storageGiB: 77, databaseName: 'guard' },
+    };
+    const forged = await rdsflow('signal', ref('guard'), 'specChanged', JSON.stringify(other));
+    assert.equal(forged.code, 0, forged.stderr);
+    const refusals = await eventually(
+      'three refusals on the object',
+      async () => {
+        const events = await core.listNamespacedEvent({
+          namespace: 'default',
+          fieldSelector: `involvedObject.uid=${object.metadata.uid},reason=SignalRefused`,
+        });
+        return events.items.length >= 3 ? events.items.map((e) => e.message ?? '') : undefined;
+      },
+      30_000,
+    );
+    assert.ok(refusals.some((m) => /delete signal .* not being deleted/.test(m)));
+    assert.ok(refusals.some((m) => /specChanged signal .* another object/.test(m)));
+
     const cancelling = await rdsflow('cancel', ref('guard'));
     assert.equal(cancelling.code, 2);
     assert.match(cancelling.stderr, /is Available: cancelling its workflow .*--yes/);
@@ -256,7 +277,9 @@ describe('the rdsflow CLI on the running stack', () => {
 
     // nothing happened: checked in moto and in the apiserver, not through rdsflow
     await new Promise((r) => setTimeout(r, 1_000));
-    assert.equal((await motoInstance(identifier))?.DBInstanceStatus, 'available');
+    const instance = await motoInstance(identifier);
+    assert.equal(instance?.DBInstanceStatus, 'available');
+    assert.equal(instance?.AllocatedStorage, 20, 'resized by a forged specChanged');
     const still = await getObject(watched.name('guard'));
     assert.equal(still?.status?.phase, 'Available');
     assert.ok(still?.metadata.finalizers?.includes('rdsflow.io/finalizer'));
@@ -281,14 +304,19 @@ describe('the rdsflow CLI on the running stack', () => {
     assert.equal(parsed.code, 3);
     assert.match(parsed.error, /^no Database default\/no-such-database/);
 
-    const noWorkflow = await rdsflow('approve', `database/default/ghost/${uniqueName('uid')}`);
+    const ghost = { namespace: 'default', name: 'ghost', uid: uniqueName('uid') };
+    const noWorkflow = await rdsflow('approve', await workflowIdOf(ghost));
     assert.equal(noWorkflow.code, 4);
     assert.match(noWorkflow.stderr, /no workflow .* the watcher starts one/);
+    // an ID without its cluster (the form before clusters had one) is named as such
+    const clusterless = await rdsflow('approve', `database/default/ghost/${ghost.uid}`);
+    assert.equal(clusterless.code, 2);
+    assert.match(clusterless.stderr, /database\/<namespace>\/<name>\/<uid>@<cluster>/);
 
     const away = await execFileEnv(
       { TEMPORAL_ADDRESS: '127.0.0.1:1' },
       'describe',
-      'database/default/x/y',
+      'database/default/x/y@c',
     );
     assert.equal(away.code, 5);
     assert.match(away.stderr, /Temporal unreachable at 127\.0\.0\.1:1: check TEMPORAL_ADDRESS/);

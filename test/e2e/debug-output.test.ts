@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { connectTemporal, vaultClient } from '../../config/clients.js';
-import { deleteSignal } from '../../contracts/workflow.js';
 import {
   createDatabase,
   getObject,
@@ -15,6 +14,7 @@ import {
   objectRef,
   startProvisioning,
   waitForPhase,
+  signalDelete,
 } from '../support/database.js';
 import { config, eventually, uniqueName } from '../support/env.js';
 import { startWorker, type AppProcess } from '../support/processes.js';
@@ -57,7 +57,7 @@ describe('a worker run with DEBUG=*', () => {
 
     // delete too: more Vault and RDS calls under DEBUG, and nothing left behind
     await kube.deleteNamespacedCustomObject({ ...objectRef, name });
-    await client.workflow.getHandle(workflowId).signal(deleteSignal);
+    await signalDelete(client, workflowId, name);
     await eventually(
       'the object to disappear',
       async () => ((await getObject(name)) ? undefined : true),

@@ -1,4 +1,4 @@
-// Destroy nothing that is not ours or was not asked for (DESIGN.md §4a), end to end: kubectl,
+// Destroy nothing that is not ours or was not asked for (docs/ownership.md), end to end: kubectl,
 // the real worker and watcher, the stack's realistic RDS front (creating and deleting take
 // time; RDS's refusals), moto, OpenBao and Consul. What must survive is proven to exist first and
 // checked afterwards in moto, OpenBao and the apiserver themselves; the front's journal says
@@ -162,15 +162,16 @@ describe('ownership and destruction, end to end', () => {
     assert.equal(await motoInstance(identifier), undefined);
   });
 
-  it('a cancel never deletes the instance its run adopted', async () => {
+  it('a cancel never deletes the instance its run adopted: it is released again, as it was', async () => {
     const name = watched.name('adopt');
     const identifier = identifierOf('adopt');
     await apply('adopt', { deletionPolicy: 'Retain' });
-    await phase('adopt', 'Available');
+    const first = await phase('adopt', 'Available');
     await deleteDatabase(name);
     await gone('adopt');
-    // the adopter's password reset takes long: its run is still provisioning when cancelled
-    await front.setTimings({ modifyingMs: 600_000 }, identifier);
+    // the adopter's password reset takes a while: its run is still provisioning when cancelled
+    // (and RDS refuses changes until the reset is done, so the last adoption waits for it)
+    await front.setTimings({ modifyingMs: 8_000 }, identifier);
     await apply('adopt', { deletionPolicy: 'Delete', adoptRetained: true });
     await eventually(
       'the password reset',
@@ -181,19 +182,35 @@ describe('ownership and destruction, end to end', () => {
     const object = (await getObject(name)) as DatabaseObject;
     await client.workflow.getHandle(await workflowIdOf(object.metadata)).cancel();
     const cancelled = await phase('adopt', 'Cancelled');
-    assert.doesNotMatch(cancelled.status?.message ?? '', /RDS instance|Vault secret/);
-    // the instance stays, with the password it was reset to still in Vault
+    assert.match(
+      cancelled.status?.message ?? '',
+      new RegExp(
+        `RDS instance ${identifier} released again \\(retained from ${first.metadata.uid}\\)`,
+      ),
+    );
+    // the instance stays, released as Retain left it, with the password it was reset to in Vault
     assert.ok((await secret(name))?.['password'], 'the credentials of the kept instance are gone');
     const instance = await motoInstance(identifier);
     assert.ok(instance, 'the adopted instance was deleted by the cancel');
-    assert.equal(tagMap(instance.TagList)['rdsflow.io/uid'], object.metadata.uid);
+    const tags = tagMap(instance.TagList);
+    assert.equal(tags['rdsflow.io/uid'], undefined);
+    assert.equal(tags['rdsflow.io/retained-from'], first.metadata.uid);
     assert.deepEqual(
       (await calls(identifier)).filter((e) => e.action === 'DeleteDBInstance'),
       [],
     );
     await front.setTimings({ modifyingMs: 0 }, identifier);
+    // the cancelled object's delete leaves the released instance alone
     await deleteDatabase(name);
     await gone('adopt');
+    assert.equal((await motoInstance(identifier))?.DBInstanceStatus, 'available');
+    // and it can be taken back once more, recording where it came from
+    await apply('adopt', { deletionPolicy: 'Delete', adoptRetained: true });
+    const again = await phase('adopt', 'Available');
+    assert.equal(again.status?.adoptedFrom, first.metadata.uid);
+    await deleteDatabase(name);
+    await gone('adopt');
+    assert.equal(await motoInstance(identifier), undefined);
   });
 
   for (const policy of ['Snapshot', 'Delete'] as const) {

@@ -8,7 +8,6 @@ import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import type { Client } from '@temporalio/client';
 import { consulClient, connectTemporal, rdsClient, vaultClient } from '../../config/clients.js';
 import { FINALIZER } from '../../contracts/names.js';
-import { deleteSignal } from '../../contracts/workflow.js';
 import {
   createDatabase,
   getObject,
@@ -17,6 +16,7 @@ import {
   objectRef,
   startProvisioning,
   waitForPhase,
+  signalDelete,
 } from '../support/database.js';
 import { config, eventually, uniqueName } from '../support/env.js';
 import { startWorker, type AppProcess } from '../support/processes.js';
@@ -127,7 +127,7 @@ describe('a Database applied through kube-apiserver, run by the real worker', ()
       (await getObject(name))?.metadata.deletionTimestamp,
       'the object vanished before its database',
     );
-    await client.workflow.getHandle(workflowId).signal(deleteSignal);
+    await signalDelete(client, workflowId, name);
     await eventually(
       'the object to disappear',
       async () => ((await getObject(name)) ? undefined : true),

@@ -13,8 +13,12 @@ import {
   type Phase,
 } from '../../contracts/database.js';
 import { taskQueueFor, workflowIdFor } from '../../contracts/names.js';
-import { getDatabase } from '../../kube/databases.js';
-import { WORKFLOW_TYPE, type DatabaseWorkflowInput } from '../../contracts/workflow.js';
+import { getDatabase, snapshotOf } from '../../kube/databases.js';
+import {
+  WORKFLOW_TYPE,
+  deleteSignal,
+  type DatabaseWorkflowInput,
+} from '../../contracts/workflow.js';
 import { TEST_LABEL, config, eventually, stackCluster } from './env.js';
 
 export const kube = boundedApiClient(kubeClientConfig(config.kube), CustomObjectsApi, config.kube);
@@ -75,6 +79,20 @@ export async function startProvisioning(
     args: [input],
   });
   return workflowId;
+}
+
+/**
+ * Tells the object's workflow it is being deleted, as the watcher would: the signal names the
+ * object as the apiserver has it now (the workflow reads it back before it believes it).
+ */
+export async function signalDelete(client: Client, workflowId: string, name: string) {
+  const object = await getObject(name);
+  if (!object) throw new Error(`${name} is gone already`);
+  const cluster = await stackCluster();
+  await client.workflow.getHandle(workflowId).signal(deleteSignal, {
+    ...snapshotOf(object),
+    cluster,
+  });
 }
 
 export async function waitForPhase(

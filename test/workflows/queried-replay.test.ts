@@ -89,7 +89,9 @@ describe('workflow histories made under queries', () => {
             });
             await sleep(300);
             await serving();
-            await handle.signal(deleteSignal);
+            // the user deletes it: the object read back is being deleted
+            world.kube = { state: 'deleting' };
+            await handle.signal(deleteSignal, object);
             await handle.result();
             done = true;
             await watching;
