@@ -242,7 +242,12 @@ await record(
     const next = {
       ...o,
       metadata: { ...o.metadata, generation: 2 },
-      spec: { engine: 'postgres', requireApproval: true, storageGiB: 40, deletionPolicy: 'Delete' },
+      spec: {
+        engine: 'postgres',
+        requireApproval: true,
+        storageGiB: 40,
+        deletionPolicy: 'Snapshot',
+      },
     };
     await client.workflow.getHandle(id).signal(specChangedSignal, next);
     await sleep(500);
