@@ -1,5 +1,5 @@
 // Reading an RDS instance as rdsflow needs it: its status and tags, whose it is (the proof
-// checked before every change, DESIGN.md §4a), polling with heartbeats, and the named RDS
+// checked before every change, docs/ownership.md), polling with heartbeats, and the named RDS
 // statuses. Shared by the RDS activities (activities/rds.ts, activities/rds-delete.ts).
 import {
   DescribeDBInstancesCommand,

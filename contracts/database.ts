@@ -1,4 +1,4 @@
-// The Database custom resource as every process sees it (DESIGN.md §2). Types and constants only.
+// The Database custom resource as every process sees it (docs/architecture.md). Types and constants only.
 
 export const API_GROUP = 'rdsflow.io';
 export const API_VERSION = 'v1alpha1';

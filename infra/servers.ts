@@ -48,7 +48,7 @@ export interface ServerSpec {
   probe(ctx: ServerContext): Probe;
   /** runs once the server is healthy (install the CRD, check the KV mount, ...) */
   ready?(ctx: ServerContext): Promise<void>;
-  /** environment variables (DESIGN.md §3 names) that point clients at this server */
+  /** environment variables (those config/config.ts reads) that point clients at this server */
   env(ctx: ServerContext): Record<string, string>;
   /** the server process's own environment, beside the caller's */
   readonly processEnv?: Readonly<Record<string, string>>;

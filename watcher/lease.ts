@@ -1,7 +1,7 @@
 // Optional leader election over a coordination.k8s.io/v1 Lease, the way client-go does it: the
 // holder renews every retry period; a candidate takes the lease over only after it has watched
 // the record stay unchanged for a whole lease duration (its own clock, so skew between machines
-// does not matter). Two watchers are harmless anyway (DESIGN.md §1); this keeps one of them idle.
+// does not matter). Two watchers are harmless anyway (each request is proven by the workflow); this keeps one of them idle.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';

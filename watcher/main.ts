@@ -9,6 +9,7 @@ import { kubeClientConfig, lazyTemporal } from '../config/control-clients.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { AgentPool, boundedApiClient } from '../kube/bounded.js';
 import { ClusterIdentityError, clusterIdentity } from '../kube/cluster.js';
+import { taskQueueFor } from '../contracts/names.js';
 import { listening, startHttp } from '../runtime/http.js';
 import { createLogger } from '../runtime/log.js';
 import { lead } from './lease.js';
@@ -37,7 +38,7 @@ async function serve(
     {
       temporal: config.temporal.address,
       namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
+      taskQueue: taskQueueFor(config.temporal.taskQueue, cluster),
       cluster,
       scope: scopeText(config.watcher),
       leaderElection: config.watcher.leaderElection,

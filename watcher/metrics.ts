@@ -17,7 +17,7 @@ export class WatcherMetrics {
   });
   readonly actions = new Counter({
     name: 'rdsflow_watcher_actions_total',
-    help: 'Decisions taken: start, specChanged, delete, reject or none',
+    help: 'Decisions taken: start, specChanged, delete, objectGone, release, reject or none',
     labelNames: ['action'] as const,
     registers: [this.registry],
   });

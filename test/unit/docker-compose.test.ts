@@ -97,7 +97,7 @@ describe('docker-compose.yml', () => {
   });
 
   for (const app of ['worker', 'watcher']) {
-    it(`gives the ${app} every connection variable of DESIGN.md §3, pointing at compose services`, () => {
+    it(`gives the ${app} every connection variable the config reads, pointing at compose services`, () => {
       const env = service(app).environment ?? {};
       // tuning knobs all have defaults; connections must be wired
       const {
