@@ -189,14 +189,25 @@ function passwordPlan(
   const ours = entry?.uid === db.ref.uid;
   if (ours && entry.secret?.password && entry.credentialId) return 'keep';
   if (!entry || ours || entry.version === 0) return 'write';
-  if (!entry.retained) throw notOurs(deps, db, entry, 'Remove it yourself if it is stale.');
+  if (!entry.retained) {
+    throw notOurs(
+      deps,
+      db,
+      entry,
+      'An earlier Database of this name still holds them (its run may be finishing, or its ' +
+        'object vanished without a delete and its database is being orphaned); once they are ' +
+        `released, \`rdsflow adopt ${db.ref.namespace}/${db.ref.name}\` (spec.adoptRetained: true) ` +
+        'takes them over. Do not remove them while its instance is in use.',
+    );
+  }
   if (!db.adoptRetained) {
     throw notOurs(
       deps,
       db,
       entry,
-      'They were kept by a deletion under deletionPolicy Retain, with the instance: set ' +
-        'spec.adoptRetained: true to take both over.',
+      'They were kept, with the instance, when that Database was deleted under deletionPolicy ' +
+        'Retain or vanished without a delete (orphaned): set spec.adoptRetained: true ' +
+        `(\`rdsflow adopt ${db.ref.namespace}/${db.ref.name}\`) to take both over.`,
     );
   }
   log.info('taking over retained credentials', {
