@@ -438,7 +438,10 @@ describe('RDS activities: delete per policy, as RDS allows', () => {
     // its credentials stay the retained ones: the new object's password step leaves them alone
     const secretRefused = await failureOf(run(vault.ensureMasterPassword, plain));
     assert.equal(secretRefused.type, FAILURE.entryNotOurs);
-    assert.match(secretRefused.message, /deleted under deletionPolicy Retain or vanished without a delete/);
+    assert.match(
+      secretRefused.message,
+      /deleted under deletionPolicy Retain or vanished without a delete/,
+    );
     const refused = await failureOf(run(activities().createDbInstance, plain));
     assert.equal(refused.type, FAILURE.instanceNotOurs);
     assert.match(
