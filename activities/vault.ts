@@ -194,10 +194,11 @@ function passwordPlan(
       deps,
       db,
       entry,
-      'An earlier Database of this name still holds them (its run may be finishing, or its ' +
-        'object vanished without a delete and its database is being orphaned); once they are ' +
-        `released, \`rdsflow adopt ${db.ref.namespace}/${db.ref.name}\` (spec.adoptRetained: true) ` +
-        'takes them over. Do not remove them while its instance is in use.',
+      'Another Database of this name holds them: an earlier one (its run may be finishing, or ' +
+        'its object vanished without a delete and its database is being orphaned), or one of ' +
+        'another cluster that shares this Vault. If it is an earlier one, once they are ' +
+        `released \`rdsflow adopt ${db.ref.namespace}/${db.ref.name}\` (spec.adoptRetained: true) ` +
+        'takes them over. Never remove them while their instance is in use.',
     );
   }
   if (!db.adoptRetained) {

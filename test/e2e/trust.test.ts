@@ -242,4 +242,80 @@ describe('trust only the object itself, end to end', () => {
     assert.equal(deletes[0]?.params['SkipFinalSnapshot'], 'false');
     await watcher.stop();
   });
+  it('a cancel during a modification keeps everything of the database that was serving', async () => {
+    const watcher = await rdsflow.watcher();
+    const name = watched.name('modcancel');
+    const identifier = rdsIdentifier('default', name);
+    await apply('modcancel', { deletionPolicy: 'Delete' });
+    const first = await phase('modcancel', 'Available');
+    const credentials = await secret(name);
+    const host = await consul.kv.get(`rdsflow/default/${name}/host`);
+    assert.ok(credentials?.['password'] && host, 'the credentials and the Consul entry exist');
+    // the modification takes a while: the run is still in it when cancelled
+    await front.setTimings({ modifyingMs: 8_000 }, identifier);
+    await patchDatabase(name, { storageGiB: 30 });
+    await eventually(
+      'the modification under way',
+      async () =>
+        (await calls(identifier)).some((e) => e.action === 'ModifyDBInstance' && e.outcome === 'ok')
+          ? true
+          : undefined,
+      60_000,
+    );
+    const cancelled = await rdsflowCli('cancel', `default/${name}`, '--yes');
+    assert.equal(cancelled.code, 0, cancelled.stderr);
+    await phase('modcancel', 'Cancelled');
+    // nothing of what served before the change was taken: checked in the servers themselves
+    assert.deepEqual(await secret(name), credentials);
+    assert.ok(await consul.kv.get(`rdsflow/default/${name}/host`), 'the Consul entry was removed');
+    const node = (await consul.catalog.node.services(identifier)) as {
+      Services?: Record<string, unknown>;
+    } | null;
+    assert.ok(Object.keys(node?.Services ?? {}).length > 0, 'the Consul service was removed');
+    assert.ok(await motoInstance(identifier), 'the instance was deleted by the cancel');
+    assert.deepEqual(
+      (await calls(identifier)).filter((e) => e.action === 'DeleteDBInstance'),
+      [],
+    );
+    assert.equal((await getObject(name))?.metadata.uid, first.metadata.uid);
+    await deleteDatabase(name);
+    await gone('modcancel');
+    await watcher.stop();
+  });
+
+  it('a deletion waiting for RDS reads the policy again: switched to Retain, the instance stays', async () => {
+    const watcher = await rdsflow.watcher();
+    const name = watched.name('switch');
+    const identifier = rdsIdentifier('default', name);
+    await apply('switch', { deletionPolicy: 'Snapshot' });
+    const first = await phase('switch', 'Available');
+    // a modification in progress (made in the console): RDS takes no final snapshot until it
+    // is done, so the deletion waits
+    await front.forceStatus(identifier, 'modifying');
+    await deleteDatabase(name);
+    await phase('switch', 'Deleting');
+    // the user changes their mind while the deletion waits
+    // it cannot go on while the instance shows modifying: no race with the switch below
+    await new Promise((r) => setTimeout(r, 2_000));
+    assert.ok(await motoInstance(identifier), 'deleted while modifying');
+    await patchDatabase(name, { deletionPolicy: 'Retain' });
+    await front.forceStatus(identifier, undefined);
+    await gone('switch');
+    const instance = await motoInstance(identifier);
+    assert.ok(instance, 'the instance was deleted after the switch to Retain');
+    assert.equal(tagMap(instance.TagList)['rdsflow.io/retained-from'], first.metadata.uid);
+    assert.deepEqual(
+      (await calls(identifier)).filter(
+        (e) => e.action === 'DeleteDBInstance' && e.outcome === 'ok',
+      ),
+      [],
+    );
+    assert.ok((await secret(name))?.['password'], 'the retained credentials are gone');
+    // clean up: taken back and deleted for good
+    await apply('switch', { deletionPolicy: 'Delete', adoptRetained: true });
+    await phase('switch', 'Available');
+    await deleteDatabase(name);
+    await gone('switch');
+    await watcher.stop();
+  });
 });

@@ -63,6 +63,19 @@ const KUBE_SYSTEM_TIMEOUT_MS = 30_000;
 export async function startSecondCluster(
   say: (line: string) => void = () => {},
 ): Promise<SecondCluster> {
+  // its ports are free when chosen, but another process may take one before the server binds
+  // it (tests run in parallel): a start that fails is tried again on other ports
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(say);
+    } catch (error: unknown) {
+      if (attempt >= 3) throw error;
+      say(`second cluster: start ${attempt} failed (${String(error)}); again on other ports`);
+    }
+  }
+}
+
+async function startOnce(say: (line: string) => void): Promise<SecondCluster> {
   const began = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'rdsflow-second-cluster-'));
   // the stack's layout (its cache, its repository's deploy/) with the state in `dir`: secrets,
