@@ -37,7 +37,6 @@ export const OWNER_KEYS = {
   retained: 'rdsflow-retained',
 } as const;
 
-const RDS_IDENTIFIER_MAX = 63;
 const HASH_LENGTH = 8;
 
 /**
@@ -92,22 +91,6 @@ export function shortHash(input: string): string {
   }
   const value = (a >>> 0) * 256 + ((b >>> 0) & 0xff);
   return value.toString(36).padStart(HASH_LENGTH, '0').slice(-HASH_LENGTH);
-}
-
-/**
- * The RDS DB instance identifier of an object: letters, digits and single hyphens, starting
- * with a letter, at most 63 characters, for any input whatsoever; distinct objects get
- * distinct identifiers because the hash covers the unambiguous pair (namespace, name).
- */
-export function rdsIdentifier(namespace: string, name: string): string {
-  const slug = `${namespace}-${name}`
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '');
-  const readable = /^[a-z]/.test(slug) ? slug : `db-${slug}`.replace(/-+$/, '');
-  const room = RDS_IDENTIFIER_MAX - HASH_LENGTH - 1;
-  const base = readable.slice(0, room).replace(/-+$/, '');
-  return `${base}-${shortHash(JSON.stringify([namespace, name]))}`;
 }
 
 /**

@@ -8,10 +8,10 @@ import {
   consulKeyPrefix,
   defaultDatabaseName,
   isReservedDatabaseName,
-  rdsIdentifier,
   refProblem,
   vaultSecretPath,
 } from './names.js';
+import { rdsIdentifier } from './identifier.js';
 
 export {
   approvalOf,

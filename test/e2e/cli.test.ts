@@ -10,7 +10,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { consulClient, kubeClientConfig, rdsClient, vaultClient } from '../../config/clients.js';
 import { boundedApiClient } from '../../kube/bounded.js';
 import type { DatabaseObject } from '../../contracts/database.js';
-import { rdsIdentifier } from '../../contracts/names.js';
+import { rdsIdentifier } from '../../contracts/identifier.js';
 import { getObject, waitForPhase } from '../support/database.js';
 import { config, eventually, tools, uniqueName, workflowIdOf } from '../support/env.js';
 import { built } from '../support/built.js';

@@ -11,7 +11,7 @@ import type { Client } from '@temporalio/client';
 import { consulClient, kubeClientConfig, vaultClient } from '../../config/clients.js';
 import { boundedApiClient } from '../../kube/bounded.js';
 import type { DatabaseObject } from '../../contracts/database.js';
-import { rdsIdentifier } from '../../contracts/names.js';
+import { rdsIdentifier } from '../../contracts/identifier.js';
 import type { JournalEntry } from '../../infra/rds-front.js';
 import { getObject, waitForPhase } from '../support/database.js';
 import { config, eventually, workflowIdOf } from '../support/env.js';

@@ -17,7 +17,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { consulClient, kubeClientConfig, vaultClient } from '../../config/clients.js';
 import { boundedApiClient } from '../../kube/bounded.js';
-import { rdsIdentifier } from '../../contracts/names.js';
+import { rdsIdentifier } from '../../contracts/identifier.js';
 import type { JournalEntry } from '../../infra/rds-front.js';
 import { getObject, waitForPhase } from '../support/database.js';
 import { built } from '../support/built.js';

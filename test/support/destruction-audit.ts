@@ -20,10 +20,10 @@
 import {
   TAG_KEYS,
   consulKeyPrefix,
-  rdsIdentifier,
   refFromWorkflowId,
   vaultSecretPath,
 } from '../../contracts/names.js';
+import { rdsIdentifier } from '../../contracts/identifier.js';
 import type { JournalEntry } from '../../infra/rds-front.js';
 import type { DatabaseRef } from '../../contracts/database.js';
 import {

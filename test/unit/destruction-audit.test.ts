@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DatabaseObject, DatabaseSpec } from '../../contracts/database.js';
-import { rdsIdentifier } from '../../contracts/names.js';
+import { rdsIdentifier } from '../../contracts/identifier.js';
 import type { ConsulJournalEntry, ConsulOp } from '../../infra/consul-front.js';
 import type { JournalEntry } from '../../infra/rds-front.js';
 import type { VaultJournalEntry } from '../../infra/vault-front.js';
@@ -77,7 +77,7 @@ function context(
   };
 }
 
-const wf = (o: Obj) => `database/${NS}/${o.name}/${o.uid}`;
+const wf = (o: Obj) => `database/${NS}/${o.name}/${o.uid}@audit-cluster`;
 const path = (o: Obj) => `rdsflow/${NS}/${o.name}`;
 
 let seq = 0;

@@ -9,7 +9,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { TAG_KEYS, finalSnapshotIdentifier, rdsIdentifier } from '../../contracts/names.js';
+import { TAG_KEYS, finalSnapshotIdentifier } from '../../contracts/names.js';
+import { rdsIdentifier } from '../../contracts/identifier.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 

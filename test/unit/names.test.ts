@@ -7,13 +7,13 @@ import {
   RDS_IDENTIFIER_PATTERN,
   consulKeyPrefix,
   defaultDatabaseName,
-  rdsIdentifier,
   refFromWorkflowId,
   shortHash,
   taskQueueFor,
   vaultSecretPath,
   workflowIdFor,
 } from '../../contracts/names.js';
+import { rdsIdentifier } from '../../contracts/identifier.js';
 import { ENGINES } from '../../contracts/database.js';
 
 const hostile = [
@@ -53,12 +53,22 @@ describe('rdsIdentifier', () => {
   });
 
   it('keeps a readable prefix of namespace and name', () => {
-    assert.match(rdsIdentifier('shop', 'orders'), /^shop-orders-[a-z0-9]{8}$/);
-    assert.match(rdsIdentifier('9ns', 'x'), /^db-9ns-x-[a-z0-9]{8}$/);
+    assert.match(rdsIdentifier('shop', 'orders'), /^shop-orders-[a-z0-9]{13}$/);
+    assert.match(rdsIdentifier('9ns', 'x'), /^db-9ns-x-[a-z0-9]{13}$/);
   });
 
   it('is deterministic', () => {
     assert.equal(rdsIdentifier('shop', 'orders'), rdsIdentifier('shop', 'orders'));
+  });
+
+  it('keeps two namespaces apart that read alike: only a cryptographic hash tells them', () => {
+    const a = rdsIdentifier('team', 'x-orders');
+    const b = rdsIdentifier('team-x', 'orders');
+    const readable = (id: string) => id.slice(0, id.lastIndexOf('-'));
+    assert.equal(readable(a), readable(b));
+    assert.notEqual(a, b);
+    // 13 base-36 digits of SHA-256 (67 bits): a name crafted to meet another's is out of reach
+    assert.match(a, /-[a-z0-9]{13}$/);
   });
 
   it('separates pairs that read the same once sanitised', () => {

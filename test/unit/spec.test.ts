@@ -23,7 +23,7 @@ describe('resolveDatabase', () => {
     assert.ok(result.ok);
     const db = result.database;
     assert.deepEqual(
-      { ...db, dbInstanceIdentifier: db.dbInstanceIdentifier.replace(/-[a-z0-9]{8}$/, '-HASH') },
+      { ...db, dbInstanceIdentifier: db.dbInstanceIdentifier.replace(/-[a-z0-9]{13}$/, '-HASH') },
       {
         ref: { namespace: 'shop', name: 'orders', uid },
         generation: 3,
