@@ -472,7 +472,9 @@ class DatabaseFlow {
     });
     // the object vanished right before the destructive call: nothing was deleted
     if (removed.instance === 'released') return this.orphan();
-    if (removed.policy === 'Retain') {
+    // a switch to Retain that arrived after the instance's deletion began still keeps the
+    // credentials (they open a restore of the final snapshot)
+    if (mostProtective(removed.policy, this.deletionPolicy()) === 'Retain') {
       await this.steps.run('retainDbSecret', () => quick.retainDbSecret(names));
     } else {
       await this.steps.run('deleteDbSecret', () => quick.deleteDbSecret(names));

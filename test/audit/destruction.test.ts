@@ -8,6 +8,8 @@
 // object under a policy that removes it, or undo what the requesting run itself created.
 // Only the suite's own objects are judged (created with the test label, per the audit log): a
 // person's objects on the same stack are theirs (`npm start`'s default/orders, say).
+// Only the calls of this `npm test` run are judged (RDSFLOW_TEST_SINCE): the fronts keep earlier
+// runs' calls beside a long-running stack.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
@@ -16,7 +18,7 @@ import { refFromWorkflowId } from '../../contracts/names.js';
 import type { ConsulJournalEntry } from '../../infra/consul-front.js';
 import { frontRecord } from '../../infra/store-front.js';
 import type { VaultJournalEntry } from '../../infra/vault-front.js';
-import { config, tools } from '../support/env.js';
+import { config, ofThisRun, tools } from '../support/env.js';
 import { databaseWrites, testObjectUids } from '../support/kube-audit.js';
 import { stackFront } from '../support/rds.js';
 import {
@@ -82,7 +84,9 @@ describe('destruction audit of the whole suite', () => {
   const suite = testObjectUids(writes);
 
   it('every change and delete of an RDS instance was proven and asked for', async () => {
-    const journal = (await stackFront().journal()).filter((e) => AUDITED_RDS.has(e.action));
+    const journal = ofThisRun(await stackFront().journal()).filter((e) =>
+      AUDITED_RDS.has(e.action),
+    );
     assert.ok(writes.length > 0, 'the apiserver audit log is empty: is it switched on?');
     assert.ok(suite.size > 0, 'the audit log records no object with the test label');
     const count = split(journal, suite);
@@ -102,8 +106,10 @@ describe('destruction audit of the whole suite', () => {
   });
 
   it('every write and removal of Vault secrets and Consul entries was proven and asked for', async () => {
-    const vault = await frontRecord<VaultJournalEntry[]>(tools.vaultFrontUrl, 'journal');
-    const consul = await frontRecord<ConsulJournalEntry[]>(tools.consulFrontUrl, 'journal');
+    const vault = ofThisRun(await frontRecord<VaultJournalEntry[]>(tools.vaultFrontUrl, 'journal'));
+    const consul = ofThisRun(
+      await frontRecord<ConsulJournalEntry[]>(tools.consulFrontUrl, 'journal'),
+    );
     const ctx: AuditContext = {
       writes,
       testUids: suite,

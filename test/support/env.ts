@@ -64,6 +64,17 @@ export function auditedWorkflows(workflowType: string): string {
   return since ? `${all} AND (ExecutionStatus = 'Running' OR CloseTime >= '${since}')` : all;
 }
 
+/**
+ * The journal entries an audit judges: those of this `npm test` run (RDSFLOW_TEST_SINCE), else
+ * all. The fronts keep the calls of earlier runs beside a long-running stack, made by earlier
+ * code (with other names, say) that this run's code cannot judge.
+ */
+export function ofThisRun<E extends { readonly at: number }>(entries: readonly E[]): E[] {
+  const since = process.env['RDSFLOW_TEST_SINCE'];
+  const from = since ? Date.parse(since) : Number.NEGATIVE_INFINITY;
+  return entries.filter((e) => e.at >= from);
+}
+
 /** A name no other test run has used: lowercase, DNS-label safe. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;

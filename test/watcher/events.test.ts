@@ -121,17 +121,18 @@ describe('the watcher turns each Database event into the right Temporal call', (
     for (const record of final.values()) assert.equal(record.runs, 1);
   });
 
-  it('sends a delete to the workflow of an object whose finalizer was removed by hand', async () => {
+  it('tells the workflow of an object whose finalizer was removed by hand that it is gone: never a delete', async () => {
     const object = (await watched.objects()).find((o) => o.metadata.name === watched.name('db-12'));
     assert.ok(object);
     await watched.releaseFinalizers('db-12');
     await watched.remove('db-12');
-    const signals = await eventually('delete signal', async () => {
+    const signals = await eventually('objectGone signal', async () => {
       const record = (await watched.workflows()).get(watched.workflowIdOf(object));
       return record && record.signals.length > 0 ? record.signals : undefined;
     });
-    // the DELETED event's last state (generation 1) goes with the delete request
-    assert.deepEqual(signals, [{ name: 'delete', generation: 1 }]);
+    // deleted without a deletionTimestamp (no finalizer held it): no delete was proven, and
+    // the workflow orphans the database
+    assert.deepEqual(signals, [{ name: 'objectGone' }]);
   });
 
   it('reports what it did in /metrics', async () => {

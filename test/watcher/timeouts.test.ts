@@ -12,7 +12,13 @@ import {
   silentApiserver,
   type Standin,
 } from '../support/kube-proxy.js';
-import { health, metric, startWatcher, type AppProcess } from '../support/processes.js';
+import {
+  health,
+  metric,
+  startWatcher,
+  startWorker,
+  type AppProcess,
+} from '../support/processes.js';
 
 const watcherKubeconfig = process.env['RDSFLOW_WATCHER_KUBECONFIG'] ?? '';
 
@@ -32,6 +38,9 @@ describe('bounded Kubernetes calls', () => {
       env: {
         KUBECONFIG: kubeconfigFor(watcherKubeconfig, standin.url),
         RDSFLOW_KUBE_TIMEOUT: '1s',
+        // a silent apiserver cannot say the cluster's identity; without it the watcher
+        // refuses to start (the test below)
+        RDSFLOW_CLUSTER_ID: 'timeouts-cluster',
         ...env,
       },
     });
@@ -45,6 +54,26 @@ describe('bounded Kubernetes calls', () => {
     const code = await watcher.stop();
     return { code, ms: Date.now() - t0 };
   }
+
+  it('the worker and the watcher refuse to start when the cluster identity cannot be read', async () => {
+    const standin = await silentApiserver();
+    standins.push(standin);
+    const env = {
+      KUBECONFIG: kubeconfigFor(watcherKubeconfig, standin.url),
+      RDSFLOW_KUBE_TIMEOUT: '1s',
+    };
+    const expected =
+      /cannot read this cluster's identity \(the UID of namespace kube-system\).*set RDSFLOW_CLUSTER_ID/;
+    await assert.rejects(
+      startWatcher({
+        taskQueue: uniqueName('t'),
+        selector: `rdsflow.io/test=${uniqueName('none')}`,
+        env,
+      }),
+      expected,
+    );
+    await assert.rejects(startWorker(uniqueName('t'), env), expected);
+  });
 
   for (const [what, answer, call] of [
     ['a list', [], 'listClusterCustomObject'],

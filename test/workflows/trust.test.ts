@@ -295,6 +295,28 @@ describe('database workflow: trust at the edges', () => {
     );
   });
 
+  it('a switch to Retain that arrives while the instance is being deleted keeps the credentials', async () => {
+    await scenario(
+      () => {},
+      async ({ world, start }) => {
+        const object = snapshot({ deletionPolicy: 'Snapshot' });
+        const handle = await start(object);
+        await serving(handle);
+        world.deleteWaits = 3;
+        await requestDelete(world, handle, object);
+        await until(handle, 'deleting', (s) => s.step === 'waitUntilDeleted');
+        // too late for the instance (RDS is deleting it), not for its credentials
+        const retain = edited(object, { deletionPolicy: 'Retain' });
+        world.kube = { state: 'deleting', object: retain };
+        await handle.signal(specChangedSignal, retain);
+        const outcome = await result(handle);
+        assert.equal(outcome.outcome, 'deleted');
+        assert.ok(world.calls.includes('retainDbSecret'), 'the credentials were not kept');
+        assert.ok(!world.calls.includes('deleteDbSecret'), 'the credentials were removed');
+      },
+    );
+  });
+
   it('a deletion that has begun finishes, whatever cancel is asked', async () => {
     await scenario(
       () => {},
