@@ -211,6 +211,12 @@ export async function deleteDbInstance(
     const status = instance.DBInstanceStatus ?? 'unknown';
     const mine = tags[TAG_KEYS.uid] === names.ref.uid;
     if (createdByRun === undefined && !mine) throw notOurs(id, names.ref, tags, 'delete');
+    // NOTE: an instance RDS is deleting already goes on being deleted, as it was asked: no new
+    // decision to make (and no "gone, nothing deleted" to tell while it goes)
+    if (status === RDS_STATUS.deleting) {
+      const result = await requestDeletion(deps, request, request.policy, instance);
+      return { status, ...(result ? { result } : {}) };
+    }
     const policy = await policyNow(deps, request);
     if (policy === 'gone') {
       log.warn('the object is gone: nothing is deleted', { dbInstanceIdentifier: id });
@@ -224,14 +230,12 @@ export async function deleteDbInstance(
       });
       return { status, result: { state: 'kept', policy } };
     }
-    if (policy === 'Retain' && status !== RDS_STATUS.deleting) {
+    if (policy === 'Retain') {
       await release(deps, instance, names.ref.uid, 'deleteDbInstance');
       log.info('RDS instance retained', { dbInstanceIdentifier: id });
       return { status, result: { state: 'retained', policy } };
     }
-    // NOTE: an instance RDS is deleting already goes on being deleted, as it was asked
-    const applied = status === RDS_STATUS.deleting ? request.policy : policy;
-    const result = await requestDeletion(deps, request, applied, instance);
+    const result = await requestDeletion(deps, request, policy, instance);
     return { status, ...(result ? { result } : {}) };
   });
 }

@@ -144,7 +144,7 @@ export interface DeleteInstanceResult {
 export type DeletionProof =
   | { readonly state: 'deleting'; readonly object: DatabaseSnapshot }
   | { readonly state: 'gone'; readonly replacedBy?: string }
-  | { readonly state: 'present' };
+  | { readonly state: 'present'; readonly object: DatabaseSnapshot };
 
 /** Live status for operators (`rdsflow describe`, the Temporal UI's query tab). */
 export interface LiveStatus {

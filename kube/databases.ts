@@ -38,7 +38,26 @@ export function httpCodeOf(error: unknown): number | undefined {
   return error instanceof ApiException ? error.code : undefined;
 }
 
-/** The Database of this namespace and name, or undefined when there is none (404). */
+/**
+ * A 404 that says this very object does not exist: a Status with reason NotFound naming it. A
+ * bare 404 ("404 page not found": the CRD's version not served yet after an apiserver restart,
+ * a proxy's route) says nothing of the object and is not taken for its absence.
+ */
+export function isNotFoundOf(error: unknown, name: string): boolean {
+  if (httpCodeOf(error) !== 404) return false;
+  let body: unknown = (error as ApiException<unknown>).body;
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body) as unknown;
+    } catch {
+      return false;
+    }
+  }
+  const status = body as { kind?: string; reason?: string; details?: { name?: string } } | null;
+  return status?.kind === 'Status' && status.reason === 'NotFound' && status.details?.name === name;
+}
+
+/** The Database of this namespace and name, or undefined when there is none (NotFound). */
 export async function getDatabase(
   kube: Pick<DatabaseApi, 'getNamespacedCustomObject'>,
   namespace: string,
@@ -53,7 +72,7 @@ export async function getDatabase(
       name,
     })) as DatabaseObject;
   } catch (error: unknown) {
-    if (httpCodeOf(error) === 404) return undefined;
+    if (isNotFoundOf(error, name)) return undefined;
     throw error;
   }
 }
@@ -168,7 +187,7 @@ export async function proveDeletion(kube: DatabaseApi, ref: DatabaseRef): Promis
   if (!object) return { state: 'gone' };
   if (object.metadata.uid !== ref.uid) return { state: 'gone', replacedBy: object.metadata.uid };
   if (object.metadata.deletionTimestamp) return { state: 'deleting', object: snapshotOf(object) };
-  return { state: 'present' };
+  return { state: 'present', object: snapshotOf(object) };
 }
 
 /** The object if it still exists with this UID, else undefined. */

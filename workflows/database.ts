@@ -111,10 +111,33 @@ class DatabaseFlow {
 
   // --- messages -----------------------------------------------------------------------------
 
+  /**
+   * A spec change: the payload names the object, and is only a hint. What is applied is the
+   * object as the apiserver has it, read back here; a newer generation becomes the latest.
+   */
   async onSpecChanged(object: DatabaseSnapshot): Promise<void> {
     const problem = claimProblem(this.identity, object);
     if (problem) return refuse(this.identity, 'specChanged', problem, object);
-    if ((object.metadata.generation ?? 0) >= this.generation) this.latest = object;
+    await this.readBack('specChanged');
+  }
+
+  /** Reads the object back; a newer generation of it becomes the latest. Undefined: no answer. */
+  async readBack(signal: string): Promise<DeletionProof | undefined> {
+    let proof: DeletionProof;
+    try {
+      proof = await proving.proveDeletion(this.identity);
+    } catch (error: unknown) {
+      if (isCancellation(error)) throw error;
+      log.warn('could not read the object back; the request is dropped', {
+        signal,
+        error: String(error),
+      });
+      return undefined;
+    }
+    if (proof.state !== 'gone' && (proof.object.metadata.generation ?? 0) >= this.generation) {
+      this.latest = { ...proof.object, ...(this.cluster ? { cluster: this.cluster } : {}) };
+    }
+    return proof;
   }
 
   /**
@@ -126,21 +149,15 @@ class DatabaseFlow {
   async onDisappearance(signal: 'delete' | 'objectGone', claim: unknown): Promise<void> {
     const problem = claimProblem(this.identity, claim);
     if (problem) return refuse(this.identity, signal, problem, claim);
-    const taking = this.input.stage === 'delete' || this.input.stage === 'orphan';
-    if (taking || this.deleteRequested || this.orphanRequested) return;
-    let proof: DeletionProof;
-    try {
-      proof = await proving.proveDeletion(this.identity);
-    } catch (error: unknown) {
-      if (isCancellation(error)) throw error;
-      log.warn('could not read the object back; the request is dropped', {
-        signal,
-        error: String(error),
-      });
+    if (this.input.stage === 'delete' || this.input.stage === 'orphan') {
+      // while taking apart, a newer generation still counts: a switch to Retain keeps what it can
+      await this.readBack(signal);
       return;
     }
+    if (this.deleteRequested || this.orphanRequested) return;
+    const proof = await this.readBack(signal);
+    if (!proof) return;
     if (proof.state === 'deleting') {
-      this.latest = { ...proof.object, ...(this.cluster ? { cluster: this.cluster } : {}) };
       this.deleteRequested = true;
     } else if (proof.state === 'gone') {
       this.orphanRequested = true;
@@ -451,7 +468,7 @@ class DatabaseFlow {
    */
   async delete(): Promise<DatabaseWorkflowResult> {
     const proof = await this.steps.run('proveDeletion', () => proving.proveDeletion(this.identity));
-    if (proof.state === 'gone') return this.orphan();
+    if (proof.state === 'gone') return this.orphan(true);
     if (proof.state === 'present') {
       await refuse(
         this.identity,
@@ -471,7 +488,7 @@ class DatabaseFlow {
       ...(this.carried.instanceArn ? { expectedArn: this.carried.instanceArn } : {}),
     });
     // the object vanished right before the destructive call: nothing was deleted
-    if (removed.instance === 'released') return this.orphan();
+    if (removed.instance === 'released') return this.orphan(true);
     // a switch to Retain that arrived after the instance's deletion began still keeps the
     // credentials (they open a restore of the final snapshot)
     if (mostProtective(removed.policy, this.deletionPolicy()) === 'Retain') {
@@ -491,8 +508,23 @@ class DatabaseFlow {
     };
   }
 
-  /** The object vanished without a delete: keep everything, mark it released, say how to return. */
-  async orphan(): Promise<DatabaseWorkflowResult> {
+  /**
+   * The object vanished without a delete: keep everything, mark it released, say how to return.
+   * Proven again first, whatever led here (a stage input, a carried request): an object that is
+   * there after all is served again, one being deleted is deleted.
+   */
+  async orphan(proven = false): Promise<DatabaseWorkflowResult> {
+    if (!proven) {
+      const proof = await this.steps.run('proveDeletion', () =>
+        proving.proveDeletion(this.identity),
+      );
+      if (proof.state === 'deleting') return this.delete();
+      if (proof.state === 'present') {
+        log.warn('the object is there after all: nothing is orphaned');
+        this.orphanRequested = false;
+        return this.continueTo(this.carried.applied ? 'serve' : 'provision');
+      }
+    }
     const names = this.names ?? (await this.namesForCleanup());
     const result = await orphan(this.steps, names);
     await condition(allHandlersFinished);

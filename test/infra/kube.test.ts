@@ -15,6 +15,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { kubeClientConfig } from '../../config/clients.js';
 import { AgentPool, boundedApiClient } from '../../kube/bounded.js';
 import { TEST_LABEL, config, eventually, uniqueName } from '../support/env.js';
+import { getDatabase, proveDeletion } from '../../kube/databases.js';
 
 const kc = kubeClientConfig(config.kube);
 const objects = kc.makeApiClient(CustomObjectsApi);
@@ -64,6 +65,21 @@ describe('kube-apiserver with the Database CRD', () => {
     assert.ok(crd.spec.versions.some((v) => v.name === 'v1alpha1' && v.subresources?.status));
     const established = crd.status?.conditions?.find((c) => c.type === 'Established');
     assert.equal(established?.status, 'True');
+  });
+
+  it('tells a missing object from a resource not served: only the first is absence', async () => {
+    const name = uniqueName('absent');
+    assert.equal(await getDatabase(objects, 'default', name), undefined);
+    assert.deepEqual(await proveDeletion(objects, { namespace: 'default', name, uid: 'u' }), {
+      state: 'gone',
+    });
+    // the same read where the resource is not served (a CRD not yet established after an
+    // apiserver restart, a version being replaced): a bare 404 page, never "the object is gone"
+    const unserved = {
+      getNamespacedCustomObject: (p: Parameters<typeof objects.getNamespacedCustomObject>[0]) =>
+        objects.getNamespacedCustomObject({ ...p, version: 'v9' }),
+    };
+    await assert.rejects(getDatabase(unserved, 'default', name), /404/);
   });
 
   it('creates a Database with schema defaults and delivers watch events for it', async () => {

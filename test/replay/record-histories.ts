@@ -106,6 +106,12 @@ async function record(
   process.stdout.write(`recorded ${name}: ${run} runs\n`);
 }
 
+/** A user edits the object: the fake apiserver shows the new generation, the watcher says so. */
+async function userEdits(id: string, world: FakeWorld, o: DatabaseSnapshot): Promise<void> {
+  world.kube = { state: 'present', object: o };
+  await client.workflow.getHandle(id).signal(specChangedSignal, o);
+}
+
 /** A user deletes the object: the fake apiserver shows it being deleted, the watcher says so. */
 async function userDeletes(id: string, world: FakeWorld, o: DatabaseSnapshot): Promise<void> {
   world.kube = { state: 'deleting', object: o };
@@ -127,7 +133,7 @@ await record(
   () => {},
   async (id, o, world) => {
     await serving(id);
-    await client.workflow.getHandle(id).signal(specChangedSignal, {
+    await userEdits(id, world, {
       ...o,
       metadata: { ...o.metadata, generation: 2 },
       spec: { engine: 'postgres', storageGiB: 40, deletionPolicy: 'Delete' },
@@ -249,7 +255,7 @@ await record(
         deletionPolicy: 'Snapshot',
       },
     };
-    await client.workflow.getHandle(id).signal(specChangedSignal, next);
+    await userEdits(id, world, next);
     await sleep(500);
     // an approval naming no generation is refused, visibly
     await client.workflow.getHandle(id).signal(approveSignal, { by: 'replay' });
@@ -261,7 +267,7 @@ await record(
       metadata: { ...o.metadata, generation: 3 },
       spec: { ...next.spec, requireApproval: false, deletionPolicy: 'Delete' },
     };
-    await client.workflow.getHandle(id).signal(specChangedSignal, weaker);
+    await userEdits(id, world, weaker);
     await waitFor(id, (phase) => phase === 'AwaitingApproval');
     await userDeletes(id, world, weaker);
     await ended(id);

@@ -8,12 +8,12 @@ import { RDS_TERMINAL_STATUSES } from '../../activities/rds.js';
 import {
   approveSignal,
   retrySignal,
-  specChangedSignal,
   statusQuery,
   type DatabaseSnapshot,
 } from '../../contracts/workflow.js';
 import { AWS_CALLS, ENDPOINT } from './fake-world.js';
 import {
+  changeSpec,
   client,
   deleted,
   env,
@@ -94,7 +94,7 @@ describe('database workflow', () => {
           metadata: { ...object.metadata, generation: 2 },
           spec: { engine: 'postgres' },
         };
-        await client.workflow.getHandle(handle.workflowId).signal(specChangedSignal, fixed);
+        await changeSpec(world, handle, fixed);
         await until(handle, 'Available after the fix', (s) => s.phase === 'Available');
         assert.ok(world.calls.includes('createDbInstance'));
       },
@@ -179,7 +179,7 @@ describe('database workflow', () => {
         const object = snapshot({ requireApproval: true, storageGiB: 30 });
         const handle = await start(object);
         await until(handle, 'AwaitingApproval', (s) => s.awaitingApproval?.generation === 1);
-        await handle.signal(specChangedSignal, {
+        await changeSpec(world, handle, {
           metadata: { ...object.metadata, generation: 2 },
           spec: { engine: 'postgres', requireApproval: true, storageGiB: 80 },
         });
@@ -220,7 +220,7 @@ describe('database workflow', () => {
         await handle.signal(approveSignal, { generation: 1 });
         await until(handle, 'Available', (s) => s.phase === 'Available' && s.stage === 'serve');
         const modifiesBefore = world.modifiedWith.length;
-        await client.workflow.getHandle(handle.workflowId).signal(specChangedSignal, {
+        await changeSpec(world, handle, {
           metadata: { ...object.metadata, generation: 2 },
           spec: { engine: 'postgres', requireApproval: true, storageGiB: 50 },
         });
@@ -314,7 +314,7 @@ describe('database workflow', () => {
         const object = snapshot({ storageGiB: 20 });
         const handle = await start(object);
         await until(handle, 'waiting', (s) => s.step === 'waitUntilAvailable');
-        await handle.signal(specChangedSignal, {
+        await changeSpec(world, handle, {
           metadata: { ...object.metadata, generation: 2 },
           spec: { engine: 'postgres', storageGiB: 50 },
         });
@@ -339,7 +339,7 @@ describe('database workflow', () => {
         const object = snapshot({});
         const handle = await start(object);
         await until(handle, 'Available', (s) => s.phase === 'Available');
-        await handle.signal(specChangedSignal, {
+        await changeSpec(world, handle, {
           metadata: { ...object.metadata, generation: 2 },
           spec: { engine: 'mysql' },
         });

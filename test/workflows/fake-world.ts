@@ -102,10 +102,11 @@ export function fakeWorld(): FakeWorld {
     proveDeletion: (ref) => {
       world.calls.push('proveDeletion');
       const { state, object } = world.kube;
-      if (state !== 'deleting') return Promise.resolve({ state });
+      if (state === 'gone') return Promise.resolve({ state });
+      // no object set: one that is no newer than what any workflow has (generation 0)
       return Promise.resolve({
         state,
-        object: object ?? { metadata: { ...ref, generation: 1 }, spec: { engine: 'postgres' } },
+        object: object ?? { metadata: { ...ref, generation: 0 }, spec: { engine: 'postgres' } },
       });
     },
     recordOrphaned: () => call('recordOrphaned', { recorded: true }),

@@ -17,6 +17,7 @@ import {
 import type { DatabaseSpec } from '../../contracts/database.js';
 import {
   deleteSignal,
+  specChangedSignal,
   statusQuery,
   type DatabaseSnapshot,
   type DatabaseWorkflowInput,
@@ -147,6 +148,15 @@ export async function reported(world: FakeWorld, phase: string) {
 export async function requestDelete(world: FakeWorld, handle: Handle, object: DatabaseSnapshot) {
   world.kube = { state: 'deleting', object };
   await client.workflow.getHandle(handle.workflowId).signal(deleteSignal, object);
+}
+
+/**
+ * A user edits the object: the fake apiserver shows the new generation, and the watcher says
+ * so (the workflow reads the object back; the signal's payload is only a hint).
+ */
+export async function changeSpec(world: FakeWorld, handle: Handle, object: DatabaseSnapshot) {
+  world.kube = { state: 'present', object };
+  await client.workflow.getHandle(handle.workflowId).signal(specChangedSignal, object);
 }
 
 /** Deletes the object (requestDelete) and returns the workflow's final result. */

@@ -42,6 +42,14 @@ describe('workflow histories made under queries', () => {
       await sleep(40);
       return write(...args);
     };
+    // each database's object as the fake apiserver has it, read back by its workflow
+    const objects = new Map<string, DatabaseSnapshot>();
+    const deleting = new Set<string>();
+    world.activities.proveDeletion = (ref) => {
+      const object = objects.get(ref.uid);
+      if (!object) return Promise.resolve({ state: 'gone' as const });
+      return Promise.resolve({ state: deleting.has(ref.uid) ? 'deleting' : 'present', object });
+    };
     const taskQueue = uniqueName('queried');
     const worker = await Worker.create({
       connection,
@@ -59,6 +67,7 @@ describe('workflow histories made under queries', () => {
               spec: { engine: 'postgres', deletionPolicy: 'Delete' },
               seen: { resourceVersion: '1' },
             };
+            objects.set(object.metadata.uid, object);
             const workflowId = `${taskQueue}/${object.metadata.uid}`;
             ids.push(workflowId);
             const input: DatabaseWorkflowInput = { stage: 'provision', object };
@@ -82,15 +91,18 @@ describe('workflow histories made under queries', () => {
                 await sleep(5);
             };
             await serving();
-            await handle.signal(specChangedSignal, {
+            const edited: DatabaseSnapshot = {
               ...object,
               metadata: { ...object.metadata, generation: 2 },
               spec: { engine: 'postgres', deletionPolicy: 'Delete', storageGiB: 40 },
-            });
+            };
+            // what the apiserver shows when the workflow reads the object back
+            objects.set(object.metadata.uid, edited);
+            await handle.signal(specChangedSignal, edited);
             await sleep(300);
             await serving();
             // the user deletes it: the object read back is being deleted
-            world.kube = { state: 'deleting' };
+            deleting.add(object.metadata.uid);
             await handle.signal(deleteSignal, object);
             await handle.result();
             done = true;

@@ -20,6 +20,7 @@ import {
   client,
   deleted,
   phases,
+  changeSpec,
   requestDelete,
   result,
   scenario,
@@ -89,6 +90,55 @@ describe('database workflow: trust at the edges', () => {
         // and the workflow still deletes its own object when a user deletes it
         const outcome = await deleted(world, handle, a);
         assert.equal(outcome.outcome, 'deleted');
+      },
+    );
+  });
+
+  it('applies what the apiserver has, not what a specChanged names, even with the right identity', async () => {
+    await scenario(
+      () => {},
+      async ({ world, start }) => {
+        const object = snapshot({ deletionPolicy: 'Delete' });
+        world.kube = { state: 'present', object };
+        const handle = await start(object);
+        await serving(handle);
+        const modified = world.modifiedWith.length;
+        // its own identity, a made-up generation and spec (the stock temporal CLI can send it)
+        await handle.signal(specChangedSignal, {
+          ...object,
+          metadata: { ...object.metadata, generation: 1000 },
+          spec: { engine: 'postgres', storageGiB: 6000, instanceClass: 'db.r6g.16xlarge' },
+        });
+        await settle();
+        assert.equal((await serving(handle)).observedGeneration, 1);
+        assert.equal(world.modifiedWith.length, modified, 'a forged spec reached RDS');
+        // a real edit is still followed (the forged generation did not raise the bar)
+        await changeSpec(
+          world,
+          handle,
+          edited(object, { deletionPolicy: 'Delete', storageGiB: 30 }),
+        );
+        await until(
+          handle,
+          'generation 2',
+          (s) => s.observedGeneration === 2 && s.phase === 'Available',
+        );
+        assert.equal((world.modifiedWith.at(-1) as { storageGiB?: number }).storageGiB, 30);
+      },
+    );
+  });
+
+  it('an orphan stage proves the object gone first: one that is there is served, nothing released', async () => {
+    await scenario(
+      () => {},
+      async ({ world, start }) => {
+        const object = snapshot({ deletionPolicy: 'Delete' });
+        world.kube = { state: 'present', object };
+        const handle = await start(object, { stage: 'orphan' });
+        await serving(handle);
+        assert.ok(world.calls.includes('proveDeletion'));
+        assert.ok(!world.calls.includes('releaseDbInstance'), 'released an object that is there');
+        assert.ok(!world.calls.includes('recordOrphaned'));
       },
     );
   });
@@ -203,8 +253,9 @@ describe('database workflow: trust at the edges', () => {
         await handle.signal(approveSignal, { generation: 1, by: 'alice' });
         await serving(handle);
         const before = world.modifiedWith.length;
-        await handle.signal(
-          specChangedSignal,
+        await changeSpec(
+          world,
+          handle,
           edited(object, { requireApproval: false, storageGiB: 100 }),
         );
         const waiting = await until(
@@ -235,7 +286,7 @@ describe('database workflow: trust at the edges', () => {
         await handle.signal(approveSignal, { generation: 1, by: 'alice' });
         await serving(handle);
         const weaker = edited(object, { requireApproval: true, deletionPolicy: 'Delete' });
-        await handle.signal(specChangedSignal, weaker);
+        await changeSpec(world, handle, weaker);
         await until(handle, 'generation 2 awaiting', (s) => s.awaitingApproval?.generation === 2);
         const outcome = await deleted(world, handle, weaker);
         assert.equal(outcome.deletionPolicy, 'Snapshot');
@@ -256,7 +307,7 @@ describe('database workflow: trust at the edges', () => {
         const handle = await start(object);
         await serving(handle);
         world.vaultOutages = 1_000; // the modification's publish is stuck retrying
-        await handle.signal(specChangedSignal, edited(object, { storageGiB: 40 }));
+        await changeSpec(world, handle, edited(object, { storageGiB: 40 }));
         await until(handle, 'publishing', (s) => s.step === 'writeDbSecret' && s.attempt > 1);
         await client.workflow.getHandle(handle.workflowId).cancel();
         await assert.rejects(
@@ -308,7 +359,8 @@ describe('database workflow: trust at the edges', () => {
         // too late for the instance (RDS is deleting it), not for its credentials
         const retain = edited(object, { deletionPolicy: 'Retain' });
         world.kube = { state: 'deleting', object: retain };
-        await handle.signal(specChangedSignal, retain);
+        // the watcher tells a new generation of an object being deleted as a delete request
+        await handle.signal(deleteSignal, retain);
         const outcome = await result(handle);
         assert.equal(outcome.outcome, 'deleted');
         assert.ok(world.calls.includes('retainDbSecret'), 'the credentials were not kept');
@@ -346,10 +398,10 @@ describe('database workflow: trust at the edges', () => {
         const handle = await start(object);
         await serving(handle);
         const from = world.calls.length;
-        await handle.signal(specChangedSignal, edited(object, { storageGiB: 30 }));
+        await changeSpec(world, handle, edited(object, { storageGiB: 30 }));
         await until(handle, 'generation 2 applied', (s) => s.observedGeneration === 2);
         assert.deepEqual(
-          world.calls.slice(from).filter((c) => c !== 'validateSpec'),
+          world.calls.slice(from).filter((c) => c !== 'validateSpec' && c !== 'proveDeletion'),
           ['ensureMasterPassword', 'modifyDbInstance', 'writeDbSecret', 'publishToConsul'],
         );
       },
