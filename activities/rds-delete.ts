@@ -178,6 +178,11 @@ async function provenAbsent(deps: RdsDeps, request: DeleteInstanceRequest): Prom
   );
 }
 
+/** Released by this object (and not taken back since): its UID in retained-from, not in uid. */
+function releasedBy(tags: Record<string, string | undefined>, uid: string): boolean {
+  return tags[TAG_KEYS.uid] !== uid && tags[TAG_KEYS.retainedFrom] === uid;
+}
+
 /** The policy to apply now: the request's, or the object's newer, more protective one. */
 async function policyNow(
   deps: RdsDeps,
@@ -210,6 +215,14 @@ export async function deleteDbInstance(
     const tags = tagsOf(instance);
     const status = instance.DBInstanceStatus ?? 'unknown';
     const mine = tags[TAG_KEYS.uid] === names.ref.uid;
+    // released by this very object earlier (an orphaning, a Retain it then took back from):
+    // kept, as released, with its credentials
+    if (releasedBy(tags, names.ref.uid)) {
+      log.info('the instance is released by this object already: kept', {
+        dbInstanceIdentifier: id,
+      });
+      return { status, result: { state: 'retained', policy: 'Retain' } };
+    }
     if (createdByRun === undefined && !mine) throw notOurs(id, names.ref, tags, 'delete');
     // NOTE: an instance RDS is deleting already goes on being deleted, as it was asked: no new
     // decision to make (and no "gone, nothing deleted" to tell while it goes)

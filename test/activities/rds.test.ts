@@ -522,6 +522,17 @@ describe('RDS activities: the proof right before the destructive call', () => {
     assert.equal((await motoInstance(db.dbInstanceIdentifier))?.DBInstanceStatus, 'available');
   });
 
+  it('an instance this object released already is kept by its later delete, whatever the policy', async () => {
+    const db = await provisioned();
+    objects.set(db.ref.uid, 'Delete');
+    await run(activities().releaseDbInstance, db);
+    const out = await run(activities().deleteDbInstance, deletion(db, 'Delete'));
+    assert.equal(out.state, 'retained');
+    const instance = await motoInstance(db.dbInstanceIdentifier);
+    assert.equal(instance?.DBInstanceStatus, 'available');
+    assert.equal(tagMap(instance?.TagList)['rdsflow.io/retained-from'], db.ref.uid);
+  });
+
   it('believes "not found" only in the account and region the instance was made in', async () => {
     const db = database();
     const here = await where.location();
