@@ -13,37 +13,20 @@ import type { DatabaseObject } from '../../contracts/database.js';
 import { rdsIdentifier } from '../../contracts/identifier.js';
 import { getObject, waitForPhase } from '../support/database.js';
 import { config, eventually, tools, uniqueName, workflowIdOf } from '../support/env.js';
-import { built } from '../support/built.js';
+import { rdsflowCli, type Ran } from '../support/cli.js';
 import { Rdsflow } from '../support/running.js';
 import { motoInstance, stackFront } from '../support/rds.js';
 import type { Watched } from '../support/watched.js';
 
 // the CLI as it ships (dist/, plain node): a TypeScript run through tsx costs a second or two
 // of CPU at every one of the many invocations here
-const bin = built('cli/rdsflow.js');
 const packageBin = fileURLToPath(new URL('../../bin/rdsflow.js', import.meta.url));
 const rds = rdsClient(config.aws);
 const vault = vaultClient(config.vault);
 const consul = consulClient(config.consul);
 const core = boundedApiClient(kubeClientConfig(config.kube), CoreV1Api, config.kube);
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function rdsflow(...args: string[]): Promise<Ran> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { env: process.env, timeout: 120_000 },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const rdsflow = (...args: string[]): Promise<Ran> => rdsflowCli(args);
 
 function temporalCli(...args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -340,14 +323,5 @@ describe('the rdsflow CLI on the running stack', () => {
   });
 });
 
-function execFileEnv(env: Record<string, string>, ...args: string[]): Promise<Ran> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { env: { ...process.env, ...env }, timeout: 60_000 },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const execFileEnv = (env: Record<string, string>, ...args: string[]): Promise<Ran> =>
+  rdsflowCli(args, env, 60_000);

@@ -8,39 +8,29 @@ import { after, before, describe, it } from 'node:test';
 import { DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
-import { consulClient, kubeClientConfig, vaultClient } from '../../config/clients.js';
+import { consulClient, kubeClientConfig } from '../../config/clients.js';
 import { boundedApiClient } from '../../kube/bounded.js';
 import type { DatabaseObject } from '../../contracts/database.js';
 import { rdsIdentifier } from '../../contracts/identifier.js';
-import type { JournalEntry } from '../../infra/rds-front.js';
 import { getObject, waitForPhase } from '../support/database.js';
 import { config, eventually, workflowIdOf } from '../support/env.js';
 import { Rdsflow } from '../support/running.js';
+import { vaultSecret } from '../support/stores.js';
 import { applyDatabase, deleteDatabase, patchDatabase } from '../support/kubectl.js';
 import type { AppProcess } from '../support/processes.js';
-import { foreignInstance, moto, motoInstance, stackFront, tagMap } from '../support/rds.js';
+import {
+  foreignInstance,
+  frontCalls,
+  moto,
+  motoInstance,
+  stackFront,
+  tagMap,
+} from '../support/rds.js';
 import { LABEL, type Watched } from '../support/watched.js';
 
-const vault = vaultClient(config.vault);
 const consul = consulClient(config.consul);
 const core = boundedApiClient(kubeClientConfig(config.kube), CoreV1Api, config.kube);
 const front = stackFront();
-
-async function secret(name: string): Promise<Record<string, string> | undefined> {
-  try {
-    return (
-      (await vault.read(`secret/data/rdsflow/default/${name}`)) as {
-        data: { data: Record<string, string> };
-      }
-    ).data.data;
-  } catch {
-    return undefined;
-  }
-}
-
-async function calls(identifier: string): Promise<JournalEntry[]> {
-  return (await front.journal()).filter((e) => e.identifier === identifier);
-}
 
 async function manualSnapshots(identifier: string): Promise<string[]> {
   const out = await moto.send(
@@ -105,7 +95,11 @@ describe('ownership and destruction, end to end', () => {
     const after = await motoInstance(identifier);
     assert.equal(after?.DBInstanceStatus, 'available');
     assert.deepEqual(tagMap(after?.TagList), tagMap(before.TagList));
-    assert.deepEqual(await calls(identifier), [], 'a mutating call reached the foreign instance');
+    assert.deepEqual(
+      await frontCalls(identifier),
+      [],
+      'a mutating call reached the foreign instance',
+    );
     const events = await core.listNamespacedEvent({
       namespace: 'default',
       fieldSelector: `involvedObject.uid=${failed.metadata.uid}`,
@@ -121,14 +115,14 @@ describe('ownership and destruction, end to end', () => {
     const identifier = identifierOf('kept');
     await apply('kept', { deletionPolicy: 'Retain' });
     const first = await phase('kept', 'Available');
-    const kept = await secret(name);
+    const kept = await vaultSecret(name);
     assert.ok(kept?.['password']);
     await deleteDatabase(name);
     await gone('kept');
     let tags = tagMap((await motoInstance(identifier))?.TagList);
     assert.equal(tags['rdsflow.io/retained-from'], first.metadata.uid);
     assert.equal(tags['rdsflow.io/uid'], undefined);
-    assert.deepEqual(await secret(name), kept, 'the retained credentials were touched');
+    assert.deepEqual(await vaultSecret(name), kept, 'the retained credentials were touched');
     assert.equal(await consul.kv.get(`rdsflow/default/${name}/host`), undefined);
 
     // applied again without opting in (as a GitOps tool would): nothing of the old is touched,
@@ -141,7 +135,7 @@ describe('ownership and destruction, end to end', () => {
     await gone('kept');
     assert.equal((await motoInstance(identifier))?.DBInstanceStatus, 'available');
     assert.deepEqual(tagMap((await motoInstance(identifier))?.TagList), tags);
-    assert.deepEqual(await secret(name), kept);
+    assert.deepEqual(await vaultSecret(name), kept);
 
     // opted in: adopted, and the password reset to the one now in Vault
     await apply('kept', { deletionPolicy: 'Delete', adoptRetained: true });
@@ -149,9 +143,9 @@ describe('ownership and destruction, end to end', () => {
     tags = tagMap((await motoInstance(identifier))?.TagList);
     assert.equal(tags['rdsflow.io/uid'], adopted.metadata.uid);
     assert.equal(tags['rdsflow.io/retained-from'], undefined);
-    const now = await secret(name);
+    const now = await vaultSecret(name);
     assert.notEqual(now?.['password'], kept?.['password']);
-    const resets = (await calls(identifier)).filter(
+    const resets = (await frontCalls(identifier)).filter(
       (e) => e.action === 'ModifyDBInstance' && e.params['MasterUserPassword'] === '***',
     );
     assert.equal(resets.length, 1, 'the new password never reached the instance');
@@ -176,7 +170,9 @@ describe('ownership and destruction, end to end', () => {
     await eventually(
       'the password reset',
       async () =>
-        (await calls(identifier)).some((e) => e.action === 'ModifyDBInstance') ? true : undefined,
+        (await frontCalls(identifier)).some((e) => e.action === 'ModifyDBInstance')
+          ? true
+          : undefined,
       60_000,
     );
     const object = (await getObject(name)) as DatabaseObject;
@@ -189,14 +185,17 @@ describe('ownership and destruction, end to end', () => {
       ),
     );
     // the instance stays, released as Retain left it, with the password it was reset to in Vault
-    assert.ok((await secret(name))?.['password'], 'the credentials of the kept instance are gone');
+    assert.ok(
+      (await vaultSecret(name))?.['password'],
+      'the credentials of the kept instance are gone',
+    );
     const instance = await motoInstance(identifier);
     assert.ok(instance, 'the adopted instance was deleted by the cancel');
     const tags = tagMap(instance.TagList);
     assert.equal(tags['rdsflow.io/uid'], undefined);
     assert.equal(tags['rdsflow.io/retained-from'], first.metadata.uid);
     assert.deepEqual(
-      (await calls(identifier)).filter((e) => e.action === 'DeleteDBInstance'),
+      (await frontCalls(identifier)).filter((e) => e.action === 'DeleteDBInstance'),
       [],
     );
     await front.setTimings({ modifyingMs: 0 }, identifier);
@@ -225,14 +224,16 @@ describe('ownership and destruction, end to end', () => {
       await eventually(
         'the create call',
         async () =>
-          (await calls(identifier)).some((e) => e.action === 'CreateDBInstance') ? true : undefined,
+          (await frontCalls(identifier)).some((e) => e.action === 'CreateDBInstance')
+            ? true
+            : undefined,
         60_000,
       );
       await deleteDatabase(watched.name(suffix));
       await gone(suffix);
       assert.equal(await motoInstance(identifier), undefined);
-      assert.equal(await secret(watched.name(suffix)), undefined);
-      const deletes = (await calls(identifier)).filter((e) => e.action === 'DeleteDBInstance');
+      assert.equal(await vaultSecret(watched.name(suffix)), undefined);
+      const deletes = (await frontCalls(identifier)).filter((e) => e.action === 'DeleteDBInstance');
       const done = deletes.filter((e) => e.outcome === 'ok');
       assert.equal(done.length, 1, JSON.stringify(deletes));
       if (policy === 'Snapshot') {
@@ -256,7 +257,7 @@ describe('ownership and destruction, end to end', () => {
     await eventually(
       'the create in flight',
       async () =>
-        (await secret(watched.name(suffix)))?.['password'] !== undefined ? true : undefined,
+        (await vaultSecret(watched.name(suffix)))?.['password'] !== undefined ? true : undefined,
       30_000,
     );
     await new Promise((r) => setTimeout(r, 500));
@@ -267,9 +268,9 @@ describe('ownership and destruction, end to end', () => {
       /rolled back: RDS instance .* \(Delete\), Vault secret/,
     );
     assert.equal(await motoInstance(identifier), undefined, 'an orphan instance was left');
-    assert.equal(await secret(watched.name(suffix)), undefined);
+    assert.equal(await vaultSecret(watched.name(suffix)), undefined);
     assert.deepEqual(
-      (await calls(identifier)).map((e) => [e.action, e.outcome]),
+      (await frontCalls(identifier)).map((e) => [e.action, e.outcome]),
       [
         ['CreateDBInstance', 'ok'],
         ['DeleteDBInstance', 'ok'],
@@ -290,7 +291,7 @@ describe('ownership and destruction, end to end', () => {
     const instance = await motoInstance(identifier);
     assert.ok(instance, 'deleted under the old policy');
     assert.equal(tagMap(instance.TagList)['rdsflow.io/retained-from'], available.metadata.uid);
-    assert.ok((await secret(name))?.['password'], 'the retained credentials are gone');
+    assert.ok((await vaultSecret(name))?.['password'], 'the retained credentials are gone');
   });
 
   it('approval binds to a generation: what is created is what was approved', async () => {
@@ -314,7 +315,7 @@ describe('ownership and destruction, end to end', () => {
       .getHandle(await workflowIdOf(again.metadata))
       .signal('approve', { by: 'test', generation: 1 });
     await new Promise((r) => setTimeout(r, 1_500));
-    assert.deepEqual(await calls(identifier), [], 'created before its approval');
+    assert.deepEqual(await frontCalls(identifier), [], 'created before its approval');
     await client.workflow
       .getHandle(await workflowIdOf(again.metadata))
       .signal('approve', { by: 'test', generation: 2 });
@@ -323,7 +324,7 @@ describe('ownership and destruction, end to end', () => {
     assert.equal(available.status?.pendingApproval, undefined);
     assert.equal((await motoInstance(identifier))?.AllocatedStorage, 40);
     assert.deepEqual(
-      (await calls(identifier)).map((e) => [e.action, e.params['AllocatedStorage']]),
+      (await frontCalls(identifier)).map((e) => [e.action, e.params['AllocatedStorage']]),
       [['CreateDBInstance', '40']],
     );
     await deleteDatabase(name);
@@ -338,7 +339,9 @@ describe('ownership and destruction, end to end', () => {
     await eventually(
       'the create call',
       async () =>
-        (await calls(identifier)).some((e) => e.action === 'CreateDBInstance') ? true : undefined,
+        (await frontCalls(identifier)).some((e) => e.action === 'CreateDBInstance')
+          ? true
+          : undefined,
       60_000,
     );
     const object = (await getObject(name)) as DatabaseObject;

@@ -10,19 +10,18 @@
 // instance ("not found, or another UID" was a delete), an object deleted out of scope waited for
 // a watcher restart, and the unapproved Delete policy deleted without a final snapshot.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
-import { consulClient, kubeClientConfig, vaultClient } from '../../config/clients.js';
+import { consulClient, kubeClientConfig } from '../../config/clients.js';
 import { boundedApiClient } from '../../kube/bounded.js';
 import { rdsIdentifier } from '../../contracts/identifier.js';
-import type { JournalEntry } from '../../infra/rds-front.js';
 import { getObject, waitForPhase } from '../support/database.js';
-import { built } from '../support/built.js';
+import { rdsflowCli } from '../support/cli.js';
 import { config, eventually, workflowIdOf } from '../support/env.js';
 import { Rdsflow } from '../support/running.js';
+import { vaultSecret } from '../support/stores.js';
 import {
   applyDatabase,
   deleteDatabase,
@@ -31,42 +30,12 @@ import {
   patchDatabase,
 } from '../support/kubectl.js';
 import type { AppProcess } from '../support/processes.js';
-import { moto, motoInstance, stackFront, tagMap } from '../support/rds.js';
+import { frontCalls, moto, motoInstance, stackFront, tagMap } from '../support/rds.js';
 import { LABEL, type Watched } from '../support/watched.js';
 
-const vault = vaultClient(config.vault);
 const consul = consulClient(config.consul);
 const core = boundedApiClient(kubeClientConfig(config.kube), CoreV1Api, config.kube);
 const front = stackFront();
-const cli = built('cli/rdsflow.js');
-
-function rdsflowCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [cli, ...args],
-      { env: process.env, timeout: 120_000 },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-async function secret(name: string): Promise<Record<string, string> | undefined> {
-  try {
-    return (
-      (await vault.read(`secret/data/rdsflow/default/${name}`)) as {
-        data: { data: Record<string, string> };
-      }
-    ).data.data;
-  } catch {
-    return undefined;
-  }
-}
-
-async function calls(identifier: string): Promise<JournalEntry[]> {
-  return (await front.journal()).filter((e) => e.identifier === identifier);
-}
 
 async function eventsOf(uid: string, reason: string) {
   const events = await core.listNamespacedEvent({
@@ -110,7 +79,7 @@ describe('trust only the object itself, end to end', () => {
     let watcher: AppProcess = await rdsflow.watcher();
     await apply('restore', { deletionPolicy: 'Delete' });
     const first = await phase('restore', 'Available');
-    const credentials = await secret(name);
+    const credentials = await vaultSecret(name);
     assert.ok(credentials?.['password'], 'the credentials exist');
     assert.ok(await consul.kv.get(`rdsflow/default/${name}/host`), 'the Consul entry exists');
     assert.equal((await motoInstance(identifier))?.DBInstanceStatus, 'available');
@@ -143,10 +112,10 @@ describe('trust only the object itself, end to end', () => {
     const tags = tagMap(instance?.TagList);
     assert.equal(tags['rdsflow.io/retained-from'], first.metadata.uid);
     assert.equal(tags['rdsflow.io/uid'], undefined);
-    assert.deepEqual(await secret(name), credentials);
+    assert.deepEqual(await vaultSecret(name), credentials);
     assert.ok(await consul.kv.get(`rdsflow/default/${name}/host`), 'the Consul entry was removed');
     assert.deepEqual(
-      (await calls(identifier)).filter((e) => e.action === 'DeleteDBInstance'),
+      (await frontCalls(identifier)).filter((e) => e.action === 'DeleteDBInstance'),
       [],
       'a delete reached the orphaned instance',
     );
@@ -165,10 +134,10 @@ describe('trust only the object itself, end to end', () => {
     // the restored object does not take it by itself
     const refused = await phase('restore', 'Failed');
     assert.match(refused.status?.message ?? '', /adoptRetained/);
-    assert.deepEqual(await secret(name), credentials);
+    assert.deepEqual(await vaultSecret(name), credentials);
 
     // taken back explicitly: `rdsflow adopt`, recording where it came from
-    const adopting = await rdsflowCli('adopt', `default/${name}`);
+    const adopting = await rdsflowCli(['adopt', `default/${name}`]);
     assert.equal(adopting.code, 0, adopting.stderr);
     const adopted = await eventually(
       'the adopted object Available',
@@ -224,7 +193,7 @@ describe('trust only the object itself, end to end', () => {
     const identifier = rdsIdentifier('default', name);
     await apply('floor', { deletionPolicy: 'Snapshot', requireApproval: true });
     const waiting = await phase('floor', 'AwaitingApproval');
-    const approve = await rdsflowCli('approve', `default/${name}`);
+    const approve = await rdsflowCli(['approve', `default/${name}`]);
     assert.equal(approve.code, 0, approve.stderr);
     await phase('floor', 'Available');
     assert.equal(waiting.metadata.uid, (await getObject(name))?.metadata.uid);
@@ -237,7 +206,7 @@ describe('trust only the object itself, end to end', () => {
       new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: identifier, SnapshotType: 'manual' }),
     );
     assert.equal(snapshots.DBSnapshots?.length, 1, 'no final snapshot: the weaker policy applied');
-    const deletes = (await calls(identifier)).filter((e) => e.action === 'DeleteDBInstance');
+    const deletes = (await frontCalls(identifier)).filter((e) => e.action === 'DeleteDBInstance');
     assert.equal(deletes.length, 1);
     assert.equal(deletes[0]?.params['SkipFinalSnapshot'], 'false');
     await watcher.stop();
@@ -248,7 +217,7 @@ describe('trust only the object itself, end to end', () => {
     const identifier = rdsIdentifier('default', name);
     await apply('modcancel', { deletionPolicy: 'Delete' });
     const first = await phase('modcancel', 'Available');
-    const credentials = await secret(name);
+    const credentials = await vaultSecret(name);
     const host = await consul.kv.get(`rdsflow/default/${name}/host`);
     assert.ok(credentials?.['password'] && host, 'the credentials and the Consul entry exist');
     // the modification takes a while: the run is still in it when cancelled
@@ -257,16 +226,18 @@ describe('trust only the object itself, end to end', () => {
     await eventually(
       'the modification under way',
       async () =>
-        (await calls(identifier)).some((e) => e.action === 'ModifyDBInstance' && e.outcome === 'ok')
+        (await frontCalls(identifier)).some(
+          (e) => e.action === 'ModifyDBInstance' && e.outcome === 'ok',
+        )
           ? true
           : undefined,
       60_000,
     );
-    const cancelled = await rdsflowCli('cancel', `default/${name}`, '--yes');
+    const cancelled = await rdsflowCli(['cancel', `default/${name}`, '--yes']);
     assert.equal(cancelled.code, 0, cancelled.stderr);
     await phase('modcancel', 'Cancelled');
     // nothing of what served before the change was taken: checked in the servers themselves
-    assert.deepEqual(await secret(name), credentials);
+    assert.deepEqual(await vaultSecret(name), credentials);
     assert.ok(await consul.kv.get(`rdsflow/default/${name}/host`), 'the Consul entry was removed');
     const node = (await consul.catalog.node.services(identifier)) as {
       Services?: Record<string, unknown>;
@@ -274,7 +245,7 @@ describe('trust only the object itself, end to end', () => {
     assert.ok(Object.keys(node?.Services ?? {}).length > 0, 'the Consul service was removed');
     assert.ok(await motoInstance(identifier), 'the instance was deleted by the cancel');
     assert.deepEqual(
-      (await calls(identifier)).filter((e) => e.action === 'DeleteDBInstance'),
+      (await frontCalls(identifier)).filter((e) => e.action === 'DeleteDBInstance'),
       [],
     );
     assert.equal((await getObject(name))?.metadata.uid, first.metadata.uid);
@@ -305,12 +276,12 @@ describe('trust only the object itself, end to end', () => {
     assert.ok(instance, 'the instance was deleted after the switch to Retain');
     assert.equal(tagMap(instance.TagList)['rdsflow.io/retained-from'], first.metadata.uid);
     assert.deepEqual(
-      (await calls(identifier)).filter(
+      (await frontCalls(identifier)).filter(
         (e) => e.action === 'DeleteDBInstance' && e.outcome === 'ok',
       ),
       [],
     );
-    assert.ok((await secret(name))?.['password'], 'the retained credentials are gone');
+    assert.ok((await vaultSecret(name))?.['password'], 'the retained credentials are gone');
     // clean up: taken back and deleted for good
     await apply('switch', { deletionPolicy: 'Delete', adoptRetained: true });
     await phase('switch', 'Available');

@@ -9,7 +9,7 @@ import {
   type DBInstance,
   type Tag,
 } from '@aws-sdk/client-rds';
-import { frontClient, type FrontControl } from '../../infra/rds-front.js';
+import { frontClient, type FrontControl, type JournalEntry } from '../../infra/rds-front.js';
 import { config, tools } from './env.js';
 
 /** RDS as moto has it, without the front: for checks "through the server's own API". */
@@ -70,4 +70,9 @@ export async function instancesOf(uid: string): Promise<DBInstance[]> {
     }
   }
   return found;
+}
+
+/** The calls the stack's RDS front journaled for this instance identifier. */
+export async function frontCalls(identifier: string): Promise<JournalEntry[]> {
+  return (await stackFront().journal()).filter((e) => e.identifier === identifier);
 }
