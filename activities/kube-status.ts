@@ -3,7 +3,7 @@
 import { activityInfo, log } from '@temporalio/activity';
 import type { DatabaseRef, StatusUpdate } from '../contracts/database.js';
 import type { DatabaseNames } from '../contracts/resolved.js';
-import type { DeletionProof, ObjectVersion } from '../contracts/workflow.js';
+import type { ObjectReading, ObjectVersion } from '../contracts/workflow.js';
 import { FINALIZER } from '../contracts/names.js';
 import { FAILURE } from '../contracts/workflow.js';
 import { deletionPolicyOf } from '../contracts/resolved.js';
@@ -13,7 +13,7 @@ import {
   getDatabase,
   httpCodeOf,
   KnownObjects,
-  proveDeletion,
+  readObject,
   recordEvent,
   removeFinalizer,
   writeStatus,
@@ -61,7 +61,7 @@ export interface KubeStatusActivities {
   ensureFinalizer(ref: DatabaseRef, seen?: ObjectVersion): Promise<{ present: boolean }>;
   recordEvent(ref: DatabaseRef, event: DatabaseEvent): Promise<{ recorded: boolean }>;
   releaseFinalizer(ref: DatabaseRef): Promise<{ released: boolean }>;
-  proveDeletion(ref: DatabaseRef): Promise<DeletionProof>;
+  readObject(ref: DatabaseRef): Promise<ObjectReading>;
   recordOrphaned(names: DatabaseNames, instance: string): Promise<{ recorded: boolean }>;
 }
 
@@ -171,7 +171,7 @@ export function createKubeStatusActivities(deps: KubeDeps): KubeStatusActivities
     },
 
     /** Reads the object back: only a deletionTimestamp proves a delete (kube/databases.ts). */
-    proveDeletion: (ref) => classified('proveDeletion', () => proveDeletion(deps.kube, ref)),
+    readObject: (ref) => classified('readObject', () => readObject(deps.kube, ref)),
 
     recordOrphaned: (names, instance) => recordOrphaned(deps, now(), names, instance),
 

@@ -135,13 +135,13 @@ export interface DeleteInstanceResult {
 }
 
 /**
- * The object read back when a delete is asked for: only a `deletionTimestamp` (a user's delete
- * held by the finalizer) proves one. `deleting`: there, same UID, being deleted (the object as
- * read: its newest policy); `gone`: not found, or another object (UID) under the name (the
- * database is orphaned, never deleted); `present`: there and not being deleted (the request is
- * refused).
+ * The object as the apiserver has it, read back by its workflow on every message that names
+ * it (a delete request, a spec change, a report that it is gone): only a `deletionTimestamp` (a
+ * user's delete held by the finalizer) proves a delete. `deleting`: there, same UID, being
+ * deleted; `gone`: not found, or another object (UID) under the name (the database is orphaned,
+ * never deleted); `present`: there and not being deleted. The object read is what is applied.
  */
-export type DeletionProof =
+export type ObjectReading =
   | { readonly state: 'deleting'; readonly object: DatabaseSnapshot }
   | { readonly state: 'gone'; readonly replacedBy?: string }
   | { readonly state: 'present'; readonly object: DatabaseSnapshot };

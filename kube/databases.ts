@@ -23,7 +23,7 @@ import {
   type StatusUpdate,
 } from '../contracts/database.js';
 import { FINALIZER } from '../contracts/names.js';
-import type { DatabaseSnapshot, DeletionProof } from '../contracts/workflow.js';
+import type { DatabaseSnapshot, ObjectReading } from '../contracts/workflow.js';
 
 export type DatabaseApi = Pick<
   CustomObjectsApi,
@@ -179,10 +179,10 @@ export function snapshotOf(object: DatabaseObject): DatabaseSnapshot {
 }
 
 /**
- * Reads the object back to prove a delete: only a deletionTimestamp on the object with this
- * UID proves one; not found, or another UID under the name, is `gone` (never a delete).
+ * Reads the object back for its workflow: only a deletionTimestamp on the object with this UID
+ * proves a delete; not found, or another UID under the name, is `gone` (never a delete).
  */
-export async function proveDeletion(kube: DatabaseApi, ref: DatabaseRef): Promise<DeletionProof> {
+export async function readObject(kube: DatabaseApi, ref: DatabaseRef): Promise<ObjectReading> {
   const object = await getDatabase(kube, ref.namespace, ref.name);
   if (!object) return { state: 'gone' };
   if (object.metadata.uid !== ref.uid) return { state: 'gone', replacedBy: object.metadata.uid };

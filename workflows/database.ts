@@ -34,7 +34,7 @@ import {
   type DatabaseSnapshot,
   type DatabaseWorkflowInput,
   type DatabaseWorkflowResult,
-  type DeletionProof,
+  type ObjectReading,
   type Endpoint,
   type Stage,
 } from '../contracts/workflow.js';
@@ -122,10 +122,10 @@ class DatabaseFlow {
   }
 
   /** Reads the object back; a newer generation of it becomes the latest. Undefined: no answer. */
-  async readBack(signal: string): Promise<DeletionProof | undefined> {
-    let proof: DeletionProof;
+  async readBack(signal: string): Promise<ObjectReading | undefined> {
+    let proof: ObjectReading;
     try {
-      proof = await proving.proveDeletion(this.identity);
+      proof = await proving.readObject(this.identity);
     } catch (error: unknown) {
       if (isCancellation(error)) throw error;
       log.warn('could not read the object back; the request is dropped', {
@@ -467,7 +467,7 @@ class DatabaseFlow {
    * proves it; gone means orphaned), then the instance per policy, the entries, the finalizer.
    */
   async delete(): Promise<DatabaseWorkflowResult> {
-    const proof = await this.steps.run('proveDeletion', () => proving.proveDeletion(this.identity));
+    const proof = await this.steps.run('readObject', () => proving.readObject(this.identity));
     if (proof.state === 'gone') return this.orphan(true);
     if (proof.state === 'present') {
       await refuse(
@@ -515,9 +515,7 @@ class DatabaseFlow {
    */
   async orphan(proven = false): Promise<DatabaseWorkflowResult> {
     if (!proven) {
-      const proof = await this.steps.run('proveDeletion', () =>
-        proving.proveDeletion(this.identity),
-      );
+      const proof = await this.steps.run('readObject', () => proving.readObject(this.identity));
       if (proof.state === 'deleting') return this.delete();
       if (proof.state === 'present') {
         log.warn('the object is there after all: nothing is orphaned');

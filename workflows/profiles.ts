@@ -41,10 +41,10 @@ export const awaitedOnCancel = proxyActivities<Activities>({
 });
 
 /**
- * Reading the object back to prove a delete: retried until the apiserver answers, however long
- * that takes (a request is never decided on a guess). Only a refusal that retrying cannot cure
- * (the worker may not read the object: 401/403) ends it, and the request is then dropped with a
- * line in the log; the watcher asks again on its next sweep.
+ * Reading the object back (readObject): retried until the apiserver answers, however long that
+ * takes (a request is never decided on a guess). Only a refusal that retrying cannot cure (the
+ * worker may not read the object: 401/403) ends it, and the request is then dropped with a line
+ * in the log; the watcher sends it again when it restarts or the object changes.
  */
 export const proving = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',

@@ -15,7 +15,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { kubeClientConfig } from '../../config/clients.js';
 import { AgentPool, boundedApiClient } from '../../kube/bounded.js';
 import { TEST_LABEL, config, eventually, uniqueName } from '../support/env.js';
-import { getDatabase, proveDeletion } from '../../kube/databases.js';
+import { getDatabase, readObject } from '../../kube/databases.js';
 
 const kc = kubeClientConfig(config.kube);
 const objects = kc.makeApiClient(CustomObjectsApi);
@@ -70,7 +70,7 @@ describe('kube-apiserver with the Database CRD', () => {
   it('tells a missing object from a resource not served: only the first is absence', async () => {
     const name = uniqueName('absent');
     assert.equal(await getDatabase(objects, 'default', name), undefined);
-    assert.deepEqual(await proveDeletion(objects, { namespace: 'default', name, uid: 'u' }), {
+    assert.deepEqual(await readObject(objects, { namespace: 'default', name, uid: 'u' }), {
       state: 'gone',
     });
     // the same read where the resource is not served (a CRD not yet established after an

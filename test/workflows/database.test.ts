@@ -64,7 +64,7 @@ describe('database workflow', () => {
           instance: 'deleted',
         });
         assert.deepEqual(world.calls.slice(-6), [
-          'proveDeletion',
+          'readObject',
           'deleteDbInstance',
           'waitUntilDeleted',
           'deleteDbSecret',

@@ -99,8 +99,8 @@ export function fakeWorld(): FakeWorld {
       return Promise.resolve({ written: true });
     },
     ensureFinalizer: () => call('ensureFinalizer', { present: !world.objectGone }),
-    proveDeletion: (ref) => {
-      world.calls.push('proveDeletion');
+    readObject: (ref) => {
+      world.calls.push('readObject');
       const { state, object } = world.kube;
       if (state === 'gone') return Promise.resolve({ state });
       // no object set: one that is no newer than what any workflow has (generation 0)

@@ -45,7 +45,7 @@ describe('workflow histories made under queries', () => {
     // each database's object as the fake apiserver has it, read back by its workflow
     const objects = new Map<string, DatabaseSnapshot>();
     const deleting = new Set<string>();
-    world.activities.proveDeletion = (ref) => {
+    world.activities.readObject = (ref) => {
       const object = objects.get(ref.uid);
       if (!object) return Promise.resolve({ state: 'gone' as const });
       return Promise.resolve({ state: deleting.has(ref.uid) ? 'deleting' : 'present', object });

@@ -67,7 +67,7 @@ describe('database workflow: trust at the edges', () => {
         const live = await serving(handle);
         assert.equal(live.observedGeneration, 1);
         assert.deepEqual(world.modifiedWith.length, 1, 'converged once at creation, never since');
-        assert.ok(!world.calls.includes('proveDeletion'), 'a refused signal was acted on');
+        assert.ok(!world.calls.includes('readObject'), 'a refused signal was acted on');
         assert.ok(!world.calls.includes('deleteDbInstance'));
         assert.deepEqual(
           world.events.map((e) => e.reason),
@@ -136,7 +136,7 @@ describe('database workflow: trust at the edges', () => {
         world.kube = { state: 'present', object };
         const handle = await start(object, { stage: 'orphan' });
         await serving(handle);
-        assert.ok(world.calls.includes('proveDeletion'));
+        assert.ok(world.calls.includes('readObject'));
         assert.ok(!world.calls.includes('releaseDbInstance'), 'released an object that is there');
         assert.ok(!world.calls.includes('recordOrphaned'));
       },
@@ -155,7 +155,7 @@ describe('database workflow: trust at the edges', () => {
         await handle.signal(deleteSignal, object);
         await settle();
         await serving(handle);
-        assert.ok(world.calls.includes('proveDeletion'));
+        assert.ok(world.calls.includes('readObject'));
         assert.ok(!world.calls.includes('deleteDbInstance'), world.calls.join(','));
         assert.deepEqual(
           world.events.map((e) => e.reason),
@@ -195,7 +195,7 @@ describe('database workflow: trust at the edges', () => {
           instance: 'released',
         });
         assert.deepEqual(world.calls.slice(-4), [
-          'proveDeletion',
+          'readObject',
           'releaseDbInstance',
           'retainDbSecret',
           'recordOrphaned',
@@ -401,7 +401,7 @@ describe('database workflow: trust at the edges', () => {
         await changeSpec(world, handle, edited(object, { storageGiB: 30 }));
         await until(handle, 'generation 2 applied', (s) => s.observedGeneration === 2);
         assert.deepEqual(
-          world.calls.slice(from).filter((c) => c !== 'validateSpec' && c !== 'proveDeletion'),
+          world.calls.slice(from).filter((c) => c !== 'validateSpec' && c !== 'readObject'),
           ['ensureMasterPassword', 'modifyDbInstance', 'writeDbSecret', 'publishToConsul'],
         );
       },
