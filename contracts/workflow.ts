@@ -9,6 +9,7 @@ import type {
   DeletionPolicy,
   PendingApproval,
   Phase,
+  StatusUpdate,
 } from './database.js';
 import type { DatabaseNames, ResolvedDatabase } from './resolved.js';
 
@@ -79,6 +80,8 @@ export interface CarriedState {
   readonly deleteRequested?: boolean;
   /** the object was proven gone without a delete while an earlier run was busy */
   readonly orphanRequested?: boolean;
+  /** the newest status an earlier run could not write to the object: written again here */
+  readonly unwrittenStatus?: StatusUpdate;
 }
 
 /**

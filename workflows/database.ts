@@ -240,6 +240,7 @@ class DatabaseFlow {
         ...(this.approvedGeneration > 0 ? { approvedGeneration: this.approvedGeneration } : {}),
         deleteRequested: this.deleteRequested,
         orphanRequested: this.orphanRequested,
+        unwrittenStatus: this.progress.unwritten,
         ...carried,
       },
     };
@@ -322,7 +323,7 @@ class DatabaseFlow {
       const waitingFor = db.generation;
       const approvedOrMoved = () =>
         this.approvedGeneration === waitingFor || interrupted() || this.generation > waitingFor;
-      await condition(() => approvedOrMoved() || this.approvalRefused !== undefined);
+      await this.progress.waitInLine(() => approvedOrMoved() || this.approvalRefused !== undefined);
       while (!approvedOrMoved()) {
         const why = this.approvalRefused;
         this.approvalRefused = undefined;
@@ -414,7 +415,7 @@ class DatabaseFlow {
       ? `available at ${at.host}:${at.port}; waiting for changes`
       : 'available';
     const applied = this.carried.appliedGeneration ?? 0;
-    await condition(
+    await this.progress.waitInLine(
       () =>
         this.deleteRequested ||
         this.orphanRequested ||
@@ -576,7 +577,7 @@ class DatabaseFlow {
     this.progress.lastError = error.message;
     await this.progress.report('Failed', error.message, { reason: error.reason });
     this.progress.step = 'awaitFix';
-    await condition(
+    await this.progress.waitInLine(
       () =>
         this.retryRequested ||
         this.generation > failedGeneration ||

@@ -2,6 +2,7 @@
 // attempt, the last error and what waits for approval (the `status` query), the object's status
 // (written by an activity), the Temporal UI's current details and its phase search attribute.
 import {
+  condition,
   isCancellation,
   log,
   setCurrentDetails,
@@ -23,6 +24,10 @@ export interface ProgressSource {
   carried(): CarriedState;
 }
 
+/** A dropped status write is tried again after this long, then at doubling intervals. */
+const REWRITE_FIRST_MS = 5_000;
+const REWRITE_MAX_MS = 5 * 60_000;
+
 export class Progress {
   phase: Phase = 'Pending';
   step = 'starting';
@@ -31,8 +36,16 @@ export class Progress {
   message = 'accepted';
   /** what waits for approval now (live status and the object's status show it) */
   pending: PendingApproval | undefined;
+  /**
+   * The newest status that could not be written to the object (its write failed after all its
+   * retries, e.g. the apiserver unreachable): written again while the workflow waits
+   * (`waitInLine`), carried to the next run until then. A later write that lands replaces it.
+   */
+  unwritten: StatusUpdate | undefined;
 
-  constructor(private readonly source: ProgressSource) {}
+  constructor(private readonly source: ProgressSource) {
+    this.unwritten = source.carried().unwrittenStatus;
+  }
 
   live(): LiveStatus {
     const carried = this.source.carried();
@@ -66,7 +79,7 @@ export class Progress {
     const object = this.source.object();
     const names = this.source.names();
     const endpoint = this.source.carried().endpoint;
-    const update: StatusUpdate = {
+    await this.write({
       phase,
       message,
       observedGeneration: object.metadata.generation ?? 0,
@@ -74,12 +87,39 @@ export class Progress {
       ...(names ? { dbInstanceIdentifier: names.dbInstanceIdentifier } : {}),
       ...(endpoint ? { endpoint } : {}),
       ...extra,
-    };
+    });
+  }
+
+  /**
+   * Waits until `done`, first bringing the object's status in line with what the workflow
+   * knows: a status write that was dropped is written again, after 5 s, then at doubling
+   * intervals up to 5 minutes, until it lands. Only the main path calls it (status writes are
+   * local activities, which must not run from two coroutines at once).
+   */
+  async waitInLine(done: () => boolean): Promise<void> {
+    let delayMs = REWRITE_FIRST_MS;
+    while (this.unwritten && !done()) {
+      if (await condition(done, delayMs)) return;
+      const update = this.unwritten;
+      log.info('writing the status that was not written', { phase: update.phase });
+      await this.write(update);
+      delayMs = Math.min(delayMs * 2, REWRITE_MAX_MS);
+    }
+    await condition(done);
+  }
+
+  private async write(update: StatusUpdate): Promise<void> {
+    const object = this.source.object();
     try {
       await local.reportStatus(object.metadata, update, object.seen);
+      this.unwritten = undefined;
     } catch (error: unknown) {
       if (isCancellation(error)) throw error;
-      log.warn('status not written', { phase, error: describeFailure(error).message });
+      this.unwritten = update;
+      log.warn('status not written', {
+        phase: update.phase,
+        error: describeFailure(error).message,
+      });
     }
   }
 

@@ -87,6 +87,10 @@ export async function silentApiserver(answer: readonly string[] = []): Promise<S
 export interface PartitionableProxy extends Standin {
   /** from now on: nothing forwarded, nothing answered, open streams fall silent */
   partition(): void;
+  /** partition at the first request `trap` matches (that request is not forwarded) */
+  partitionAt(trap: (method: string, url: string, body: string) => boolean): void;
+  /** requests are forwarded again (streams silenced by the partition stay silent) */
+  heal(): void;
 }
 
 /** A plain-HTTP proxy to the real apiserver (TLS, trusting the stack's CA). */
@@ -98,10 +102,8 @@ export async function apiserverProxy(kubeconfig: string): Promise<PartitionableP
   const sockets = new Set<Socket>();
   let cut = false;
   const streams = new Set<{ res: ServerResponse; up: IncomingMessage }>();
-  const server = createServer((req, res) => {
-    const kind = kindOf(req);
-    seen[kind] = (seen[kind] ?? 0) + 1;
-    if (cut) return;
+  let trap: ((method: string, url: string, body: string) => boolean) | undefined;
+  const forwardTo = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
     const out = request(
       {
         host: upstream.hostname,
@@ -121,7 +123,21 @@ export async function apiserverProxy(kubeconfig: string): Promise<PartitionableP
       },
     );
     out.on('error', () => res.destroy());
-    req.pipe(out);
+    out.end(body);
+  };
+  const server = createServer((req, res) => {
+    const kind = kindOf(req);
+    seen[kind] = (seen[kind] ?? 0) + 1;
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (trap?.(req.method ?? 'GET', req.url ?? '/', body.toString())) {
+        trap = undefined;
+        cut = true;
+      }
+      if (!cut) forwardTo(req, res, body);
+    });
   });
   const closeServer = closer(server, sockets);
   return {
@@ -131,6 +147,12 @@ export async function apiserverProxy(kubeconfig: string): Promise<PartitionableP
       cut = true;
       // open streams (watches) fall silent: no close, no reset, no more bytes
       for (const { up, res } of streams) up.unpipe(res);
+    },
+    partitionAt(match) {
+      trap = match;
+    },
+    heal() {
+      cut = false;
     },
     async close() {
       // the upstream side of silenced streams too: a watch would otherwise hold the process

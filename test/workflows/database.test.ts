@@ -411,6 +411,34 @@ describe('database workflow', () => {
     );
   });
 
+  it('writes again an Available status that was dropped, once the apiserver takes it, and then stops', async () => {
+    await scenario(
+      (world) => (world.refuseStatus = (update) => update.phase === 'Available'),
+      async ({ world, start }) => {
+        const handle = await start(snapshot({}));
+        await until(handle, 'serving', (s) => s.stage === 'serve');
+        assert.equal(world.refusedStatuses, 1);
+        assert.equal(world.statuses.at(-1)?.phase, 'Provisioning');
+        // the serve stage tries again while it waits, at growing intervals
+        await env.sleep('20 seconds');
+        assert.ok(world.refusedStatuses >= 2, `refused ${world.refusedStatuses}`);
+        world.refuseStatus = undefined;
+        await env.sleep('5 minutes');
+        const available = await reported(world, 'Available');
+        assert.deepEqual(available?.endpoint, ENDPOINT);
+        assert.equal(available?.observedGeneration, 1);
+        // once written, nothing more: a serving database that nothing changes writes nothing
+        const writes = world.statuses.length;
+        await env.sleep('1 hour');
+        assert.equal(world.statuses.length, writes);
+        assert.equal(
+          (await until(handle, 'serving', (s) => s.stage === 'serve')).phase,
+          'Available',
+        );
+      },
+    );
+  });
+
   it('re-runs a failed provisioning on the retry signal', async () => {
     await scenario(
       (world) => (world.rds = 'storage-full'),

@@ -23,6 +23,10 @@ export interface FakeWorld {
   pollDelay: string;
   /** how many more times waitUntilDeleted answers "still there" (a deletion that takes time) */
   deleteWaits: number;
+  /** while it holds for an update, that status write is refused (as after all its retries) */
+  refuseStatus: ((update: StatusUpdate) => boolean) | undefined;
+  /** status writes refused so far */
+  refusedStatuses: number;
   /** how many more times writeDbSecret fails with a transient error */
   vaultOutages: number;
   /** the object vanished before the workflow could put its finalizer on it */
@@ -71,6 +75,8 @@ export function fakeWorld(): FakeWorld {
     rds: 'available',
     pollDelay: '30 seconds',
     vaultOutages: 0,
+    refuseStatus: undefined,
+    refusedStatuses: 0,
     deleteWaits: 0,
     objectGone: false,
     kube: { state: 'present' },
@@ -95,6 +101,11 @@ export function fakeWorld(): FakeWorld {
   const activities: Activities = {
     validateSpec: (object) => call('validateSpec', resolveDatabase(object)),
     reportStatus: (_ref, update) => {
+      if (world.refuseStatus?.(update)) {
+        world.refusedStatuses++;
+        const message = 'Kubernetes reportStatus: no answer within 10s';
+        return Promise.reject(ApplicationFailure.nonRetryable(message, 'Unavailable'));
+      }
       world.statuses.push(update);
       return Promise.resolve({ written: true });
     },
