@@ -82,15 +82,18 @@ describe('workflow histories made under queries', () => {
             const watching = (async () => {
               while (!done) await status();
             })();
-            const serving = async () => {
+            // serving the generation: a slow machine may not have begun the modify yet
+            const serving = async (generation: number) => {
               for (
                 let s = await status();
-                s?.phase !== 'Available' || s.step !== 'waitForChange';
+                s?.phase !== 'Available' ||
+                s.step !== 'waitForChange' ||
+                s.observedGeneration !== generation;
                 s = await status()
               )
                 await sleep(5);
             };
-            await serving();
+            await serving(1);
             const edited: DatabaseSnapshot = {
               ...object,
               metadata: { ...object.metadata, generation: 2 },
@@ -99,8 +102,7 @@ describe('workflow histories made under queries', () => {
             // what the apiserver shows when the workflow reads the object back
             objects.set(object.metadata.uid, edited);
             await handle.signal(specChangedSignal, edited);
-            await sleep(300);
-            await serving();
+            await serving(2);
             // the user deletes it: the object read back is being deleted
             deleting.add(object.metadata.uid);
             await handle.signal(deleteSignal, object);
