@@ -40,7 +40,7 @@ import {
 } from '../contracts/workflow.js';
 import { assertIdMatches, claimProblem, identityOf, refuse, type Identity } from './claims.js';
 import { StepFailed } from './failures.js';
-import { awaitedOnCancel, polling, proving, quick } from './profiles.js';
+import { awaitedOnCancel, local, polling, proving, quick } from './profiles.js';
 import { deleteInstance, orphan, refuseCancel, rollback, type CreatedThisRun } from './teardown.js';
 import { Progress } from './progress.js';
 import { StepRunner } from './steps.js';
@@ -205,7 +205,7 @@ class DatabaseFlow {
   // --- helpers ------------------------------------------------------------------------------
 
   async validate(): Promise<ResolvedDatabase> {
-    const result = await this.steps.run('validateSpec', () => quick.validateSpec(this.latest));
+    const result = await this.steps.run('validateSpec', () => local.validateSpec(this.latest));
     if (!result.ok) {
       if (result.names) this.names ??= result.names;
       throw new StepFailed(
@@ -260,7 +260,7 @@ class DatabaseFlow {
     this.progress.show('Pending', 'validating the spec');
     const db = await this.validate();
     const finalizer = await this.steps.run('ensureFinalizer', () =>
-      quick.ensureFinalizer(db.ref, this.latest.seen),
+      local.ensureFinalizer(db.ref, this.latest.seen),
     );
     if (!finalizer.present) {
       // gone or being deleted before it was guarded: the delete stage reads which, and deletes
@@ -347,7 +347,7 @@ class DatabaseFlow {
   async createAndWait(db: ResolvedDatabase): Promise<Reached> {
     await this.progress.report('Provisioning', `creating RDS instance ${db.dbInstanceIdentifier}`);
     const password = await this.steps.run('ensureMasterPassword', () =>
-      quick.ensureMasterPassword(db),
+      local.ensureMasterPassword(db),
     );
     this.created.password = password.created;
     if (password.takenOverFrom) this.created.secretFrom = password.takenOverFrom;
@@ -392,11 +392,11 @@ class DatabaseFlow {
   async publish(db: ResolvedDatabase, at: Reached): Promise<void> {
     const { endpoint } = at;
     this.carried = { ...this.carried, endpoint };
-    const secret = await this.steps.run('writeDbSecret', () => quick.writeDbSecret(db, endpoint));
+    const secret = await this.steps.run('writeDbSecret', () => local.writeDbSecret(db, endpoint));
     // a provisioning publishes for the first time: a cancel from here removes what it wrote
     if (this.input.stage === 'provision') this.created.consul = true;
     const consul = await this.steps.run('publishToConsul', () =>
-      quick.publishToConsul(db, endpoint),
+      local.publishToConsul(db, endpoint),
     );
     await this.progress.report('Available', `available at ${endpoint.host}:${endpoint.port}`, {
       reason: 'Available',
@@ -449,7 +449,7 @@ class DatabaseFlow {
       `applying generation ${db.generation} to ${db.dbInstanceIdentifier}`,
     );
     // a secret lost from Vault is generated again here; converging resets the instance to it
-    await this.steps.run('ensureMasterPassword', () => quick.ensureMasterPassword(db));
+    await this.steps.run('ensureMasterPassword', () => local.ensureMasterPassword(db));
     const { endpoint, instanceArn } = this.carried;
     const at = endpoint ? { endpoint, ...(instanceArn ? { arn: instanceArn } : {}) } : undefined;
     // RDS changes an instance only when it is available; the activity waits for that
@@ -531,7 +531,7 @@ class DatabaseFlow {
   }
 
   async namesForCleanup(): Promise<DatabaseNames> {
-    const result = await this.steps.run('validateSpec', () => quick.validateSpec(this.latest));
+    const result = await this.steps.run('validateSpec', () => local.validateSpec(this.latest));
     const names = result.ok ? result.database : result.names;
     if (!names)
       throw new StepFailed(

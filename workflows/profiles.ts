@@ -22,11 +22,14 @@ const QUICK = {
 export const quick = proxyActivities<Activities>(QUICK);
 
 /**
- * Status writes, as local activities: run by the worker inside the workflow task that asked for
- * them, recorded as one marker, with the same timeout and retries as a quick call. A status
- * write is a short, repeatable compare-and-swap on the object, the kind Temporal runs locally;
- * as a regular activity each cost a round trip through the server (a workflow task and six
- * events) on the way from apply to Available.
+ * The quick steps on the way from apply to Available (validation, the finalizer, the password,
+ * the Vault and Consul writes) and every status write, as local activities: run by the worker
+ * inside the workflow task that asked for them, recorded as one marker, with the same timeout
+ * and retries as a quick call. Each is short and repeatable (a crash mid-call runs it again), the
+ * kind Temporal runs locally; as a regular activity each cost a round trip through the server (a
+ * workflow task and six events). Only the main path calls them: local activities started from
+ * two coroutines at once resolve in another order on replay than they did live, so signal
+ * handlers use regular activities.
  */
 export const local = proxyLocalActivities<Activities>(QUICK);
 
