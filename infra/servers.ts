@@ -558,6 +558,15 @@ export function kubeconfigPath(layout: Layout, role?: string): string {
   return join(layout.state, role ? `kubeconfig-${role}` : 'kubeconfig');
 }
 
+/** The apiserver's serving certificate: for loopback and the names in-cluster clients use. */
+const APISERVER_CERT_EXTENSIONS = [
+  'basicConstraints=CA:FALSE',
+  'keyUsage=digitalSignature,keyEncipherment',
+  'extendedKeyUsage=serverAuth',
+  'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc',
+  '',
+].join('\n');
+
 async function ensurePki(ctx: ServerContext): Promise<void> {
   const pki = join(ctx.dataDir, 'pki');
   if (existsSync(join(pki, 'sa.pub'))) return;
@@ -591,16 +600,7 @@ async function ensurePki(ctx: ServerContext): Promise<void> {
     '-subj',
     '/CN=kube-apiserver',
   );
-  writeFileSync(
-    join(pki, 'apiserver.ext'),
-    [
-      'basicConstraints=CA:FALSE',
-      'keyUsage=digitalSignature,keyEncipherment',
-      'extendedKeyUsage=serverAuth',
-      'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(join(pki, 'apiserver.ext'), APISERVER_CERT_EXTENSIONS);
   await openssl(
     'x509',
     '-req',
