@@ -121,10 +121,71 @@ async function paced<T>(items: T[], rate: number, fn: (item: T) => Promise<void>
   );
 }
 
-/** N objects through the watcher: as fast as 16 clients can create them, or at `rate` a second. */
-async function throughWatcher(client: Client, n: number, rate?: number): Promise<Row> {
-  const id = `bench-${Date.now().toString(36)}-${n}`;
-  const watcher = await startWatcher({
+type Watcher = Awaited<ReturnType<typeof startWatcher>>;
+
+/** Creates the objects (16 clients, or paced at `rate` a second); when each create returned, by UID. */
+async function createObjects(
+  id: string,
+  names: string[],
+  rate?: number,
+): Promise<Map<string, number>> {
+  const createdAt = new Map<string, number>();
+  const create = async (name: string) => {
+    const object = (await kube.createNamespacedCustomObject({
+      ...where,
+      body: {
+        apiVersion: `${API_GROUP}/${API_VERSION}`,
+        kind: 'Database',
+        metadata: { name, labels: { [LABEL]: id } },
+        spec: { engine: 'postgres' },
+      },
+    })) as { metadata: { uid: string } };
+    createdAt.set(object.metadata.uid, Date.now());
+  };
+  if (rate) await paced(names, rate, create);
+  else await pool(names, CONCURRENCY, create);
+  return createdAt;
+}
+
+/** Waits until the watcher started all `n` workflows; when Temporal started each, by object UID. */
+async function startTimes(
+  client: Client,
+  watcher: Watcher,
+  id: string,
+  n: number,
+): Promise<Map<string, number>> {
+  // the observer must not load what it measures: a count while waiting (one cheap query),
+  // the start times (recorded by Temporal itself) read once at the end
+  const query = `TaskQueue = '${id}' AND WorkflowType = '${WORKFLOW_TYPE}'`;
+  const deadline = Date.now() + 10 * 60_000;
+  for (let started = 0; started < n; started = (await client.workflow.count(query)).count) {
+    if (Date.now() > deadline) throw new Error(`only ${started}/${n} workflows started`);
+    watcher.assertAlive();
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const times = new Map<string, number>();
+  for await (const w of client.workflow.list({ query })) {
+    times.set(w.workflowId.split('/').at(-1) ?? '', w.startTime.getTime());
+  }
+  return times;
+}
+
+/** The watcher's resident memory, sampled every 100 ms until read. */
+function rssSampler(pid: number): { idle: number; peak(): number } {
+  const idle = rssMiB(pid);
+  let peak = idle;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 100);
+  return {
+    idle,
+    peak: () => {
+      clearInterval(sampler);
+      return Math.max(peak, rssMiB(pid));
+    },
+  };
+}
+
+function startWatcherFor(id: string): Promise<Watcher> {
+  return startWatcher({
     taskQueue: id,
     selector: `${LABEL}=${id}`,
     env: {
@@ -135,54 +196,31 @@ async function throughWatcher(client: Client, n: number, rate?: number): Promise
         : {}),
     },
   });
+}
+
+/** N objects through the watcher: as fast as 16 clients can create them, or at `rate` a second. */
+async function throughWatcher(client: Client, n: number, rate?: number): Promise<Row> {
+  const id = `bench-${Date.now().toString(36)}-${n}`;
+  const watcher = await startWatcherFor(id);
   const pid = watcher.child.pid ?? 0;
   const names = Array.from({ length: n }, (_, i) => `${id}-${i}`);
   try {
     while ((await health(watcher)).status !== 200) await new Promise((r) => setTimeout(r, 50));
-    const rssIdle = rssMiB(pid);
+    const rss = rssSampler(pid);
     const heap = async () =>
       (await metric(watcher, 'rdsflow_watcher_nodejs_heap_size_used_bytes')) / 2 ** 20;
     const heapIdle = await heap();
     const cpuBefore = cpuMs(pid);
-    let rssPeak = rssIdle;
-    const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(pid))), 100);
-    const createdAt = new Map<string, number>();
     const first = Date.now();
-    const create = async (name: string) => {
-      const object = (await kube.createNamespacedCustomObject({
-        ...where,
-        body: {
-          apiVersion: `${API_GROUP}/${API_VERSION}`,
-          kind: 'Database',
-          metadata: { name, labels: { [LABEL]: id } },
-          spec: { engine: 'postgres' },
-        },
-      })) as { metadata: { uid: string } };
-      createdAt.set(object.metadata.uid, Date.now());
-    };
-    if (rate) await paced(names, rate, create);
-    else await pool(names, CONCURRENCY, create);
+    const createdAt = await createObjects(id, names, rate);
     const createdPerSecond = (n * 1000) / Math.max(1, Date.now() - first);
-    // the observer must not load what it measures: a count while waiting (one cheap query),
-    // the start times (recorded by Temporal itself) read once at the end
-    const query = `TaskQueue = '${id}' AND WorkflowType = '${WORKFLOW_TYPE}'`;
-    const deadline = Date.now() + 10 * 60_000;
-    for (let started = 0; started < n; started = (await client.workflow.count(query)).count) {
-      if (Date.now() > deadline) throw new Error(`only ${started}/${n} workflows started`);
-      watcher.assertAlive();
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const startTimes = new Map<string, number>();
-    for await (const w of client.workflow.list({ query })) {
-      startTimes.set(w.workflowId.split('/').at(-1) ?? '', w.startTime.getTime());
-    }
-    clearInterval(sampler);
+    const started = await startTimes(client, watcher, id, n);
+    const rssPeak = rss.peak();
     const cpuPerObject = (cpuMs(pid) - cpuBefore) / n;
-    rssPeak = Math.max(rssPeak, rssMiB(pid));
-    const latencies = [...startTimes]
+    const latencies = [...started]
       .map(([uid, t]) => t - (createdAt.get(uid) ?? t))
       .sort((a, b) => a - b);
-    const last = Math.max(...startTimes.values());
+    const last = Math.max(...started.values());
     return {
       n,
       p50: percentile(latencies, 50),
@@ -190,7 +228,7 @@ async function throughWatcher(client: Client, n: number, rate?: number): Promise
       p99: percentile(latencies, 99),
       max: latencies.at(-1) ?? Number.NaN,
       perSecond: (n * 1000) / Math.max(1, last - first),
-      rssIdle,
+      rssIdle: rss.idle,
       rssPeak,
       heapIdle,
       heapAfter: await heap(),

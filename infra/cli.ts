@@ -2,8 +2,8 @@
 import { APPS, stopAllApps, stopApps, type AppName } from './apps.js';
 import { buildImage } from './image.js';
 import { installAll } from './install.js';
-import { layoutFrom } from './layout.js';
-import { StackError, down, stackEnv, status, stop, up } from './stack.js';
+import { layoutFrom, type Layout } from './layout.js';
+import { StackError, down, stackEnv, status, stop, up, type ServerStatus } from './stack.js';
 import { start } from './start.js';
 import { IMAGE_TOOLS, TOOLS, ensureTools, type Tool } from './tools.js';
 
@@ -53,87 +53,86 @@ function serverNames(args: readonly string[]): string[] {
   return names;
 }
 
+function startCommand(layout: Layout, args: readonly string[]): Promise<void> {
+  const option = (flag: string, fallback: string) => {
+    const i = args.indexOf(flag);
+    return i >= 0 && args[i + 1] ? (args[i + 1] as string) : fallback;
+  };
+  return start(layout, say, {
+    namespace: option('--namespace', 'default'),
+    name: option('--name', 'orders'),
+    labels: labelOption(option('--label', '')),
+  });
+}
+
+async function stopCommand(layout: Layout, args: readonly string[]): Promise<void> {
+  const names = serverNames(args);
+  const apps = names.filter((n): n is AppName => n in APPS);
+  if (apps.length > 0) await stopApps(layout, say, apps);
+  const servers = names.filter((n) => !(n in APPS));
+  if (servers.length > 0) await stop(layout, say, servers);
+}
+
+function statusLine(s: ServerStatus): string {
+  const state = !s.running ? 'stopped' : s.healthy ? 'healthy' : `UNHEALTHY: ${s.problem ?? ''}`;
+  const ports = Object.entries(s.ports ?? {})
+    .map(([role, p]) => `${role}=${p}`)
+    .join(' ');
+  return `${s.name.padEnd(15)} ${state.padEnd(10)} ${s.pid ? `pid ${s.pid}` : ''} ${ports}  log: ${s.log}`;
+}
+
+async function statusCommand(layout: Layout, args: readonly string[]): Promise<number> {
+  const servers = await status(layout);
+  if (args.includes('--json')) say(JSON.stringify(servers, null, 2));
+  else for (const s of servers) say(statusLine(s));
+  return servers.every((s) => s.healthy) ? 0 : 3;
+}
+
+function envCommand(layout: Layout, args: readonly string[]): void {
+  const env = stackEnv(layout);
+  if (args.includes('--json')) say(JSON.stringify(env, null, 2));
+  else for (const [k, v] of Object.entries(env)) say(`export ${k}=${shellQuote(v)}`);
+}
+
+/** Each command, given the arguments after it; its exit code (0 unless it says otherwise). */
+const COMMANDS: Readonly<
+  Record<string, (layout: Layout, args: readonly string[]) => Promise<number | void> | void>
+> = {
+  start: startCommand,
+  up: (layout) => up(layout, say),
+  down: async (layout, args) => {
+    await stopAllApps(layout, say);
+    await down(layout, say, { purge: args.includes('--purge') });
+  },
+  stop: stopCommand,
+  restart: async (layout, args) => {
+    await stop(layout, say, serverNames(args));
+    await up(layout, say);
+  },
+  install: (layout) => installAll(layout, say),
+  tools: (layout) => ensureTools(layout, say, Object.keys(TOOLS) as Tool[]),
+  image: async (layout) => {
+    await ensureTools(layout, say, IMAGE_TOOLS);
+    await buildImage(layout, say);
+  },
+  status: statusCommand,
+  env: envCommand,
+};
+
+const HELP = new Set(['help', '--help', '-h']);
+
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const json = rest.includes('--json');
-  const layout = layoutFrom(process.env);
-  switch (command) {
-    case 'start': {
-      const option = (flag: string, fallback: string) => {
-        const i = rest.indexOf(flag);
-        return i >= 0 && rest[i + 1] ? (rest[i + 1] as string) : fallback;
-      };
-      await start(layout, say, {
-        namespace: option('--namespace', 'default'),
-        name: option('--name', 'orders'),
-        labels: labelOption(option('--label', '')),
-      });
-      return 0;
-    }
-    case 'up':
-      await up(layout, say);
-      return 0;
-    case 'down':
-      await stopAllApps(layout, say);
-      await down(layout, say, { purge: rest.includes('--purge') });
-      return 0;
-    case 'stop': {
-      const names = serverNames(rest);
-      const apps = names.filter((n): n is AppName => n in APPS);
-      if (apps.length > 0) await stopApps(layout, say, apps);
-      const servers = names.filter((n) => !(n in APPS));
-      if (servers.length > 0) await stop(layout, say, servers);
-      return 0;
-    }
-    case 'restart':
-      await stop(layout, say, serverNames(rest));
-      await up(layout, say);
-      return 0;
-    case 'install':
-      await installAll(layout, say);
-      return 0;
-    case 'tools':
-      await ensureTools(layout, say, Object.keys(TOOLS) as Tool[]);
-      return 0;
-    case 'image':
-      await ensureTools(layout, say, IMAGE_TOOLS);
-      await buildImage(layout, say);
-      return 0;
-    case 'status': {
-      const servers = await status(layout);
-      if (json) say(JSON.stringify(servers, null, 2));
-      else
-        for (const s of servers) {
-          const state = !s.running
-            ? 'stopped'
-            : s.healthy
-              ? 'healthy'
-              : `UNHEALTHY: ${s.problem ?? ''}`;
-          const ports = Object.entries(s.ports ?? {})
-            .map(([role, p]) => `${role}=${p}`)
-            .join(' ');
-          say(
-            `${s.name.padEnd(15)} ${state.padEnd(10)} ${s.pid ? `pid ${s.pid}` : ''} ${ports}  log: ${s.log}`,
-          );
-        }
-      return servers.every((s) => s.healthy) ? 0 : 3;
-    }
-    case 'env': {
-      const env = stackEnv(layout);
-      if (json) say(JSON.stringify(env, null, 2));
-      else for (const [k, v] of Object.entries(env)) say(`export ${k}=${shellQuote(v)}`);
-      return 0;
-    }
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      say(USAGE);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`unknown command: ${command}\n\n${USAGE}\n`);
-      return 2;
+  if (command === undefined || HELP.has(command)) {
+    say(USAGE);
+    return command === undefined ? 2 : 0;
   }
+  const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!run) {
+    process.stderr.write(`unknown command: ${command}\n\n${USAGE}\n`);
+    return 2;
+  }
+  return (await run(layoutFrom(process.env), rest)) ?? 0;
 }
 
 try {

@@ -125,32 +125,40 @@ function txnOp(item: TxnItem): ConsulOp[] {
   ];
 }
 
+function kvOps(method: string, key: string, query: URLSearchParams): ConsulOp[] | undefined {
+  if (!under(key)) return undefined;
+  if (method === 'PUT') return [{ kind: 'kv-set', key }];
+  return [{ kind: query.has('recurse') ? 'kv-delete-tree' : 'kv-delete', key }];
+}
+
+function txnOps(body: Buffer): ConsulOp[] | undefined {
+  const items = parse(body);
+  const ops = Array.isArray(items) ? (items as TxnItem[]).flatMap(txnOp) : [];
+  return ops.length > 0 ? ops : undefined;
+}
+
+function catalogOps(path: string, body: Buffer): ConsulOp[] {
+  const b = (parse(body) ?? {}) as {
+    Node?: string;
+    Service?: { ID?: string };
+    ServiceID?: string;
+  };
+  const serviceId = b.Service?.ID ?? b.ServiceID;
+  const kind = path.endsWith('/register') ? 'catalog-register' : 'catalog-deregister';
+  return [{ kind, node: b.Node ?? '', ...(serviceId ? { serviceId } : {}) }];
+}
+
+const CATALOG = new Set(['/v1/catalog/register', '/v1/catalog/deregister']);
+
 /** What a call does to rdsflow's entries; undefined for a call the front only forwards. */
 export function opsOf(method: string, url: string, body: Buffer): ConsulOp[] | undefined {
   const parsed = new URL(url, 'http://front');
   const path = decodeURIComponent(parsed.pathname);
-  if (path.startsWith('/v1/kv/') && (method === 'PUT' || method === 'DELETE')) {
-    const key = path.slice('/v1/kv/'.length);
-    if (!under(key)) return undefined;
-    if (method === 'PUT') return [{ kind: 'kv-set', key }];
-    return [{ kind: parsed.searchParams.has('recurse') ? 'kv-delete-tree' : 'kv-delete', key }];
-  }
-  if (path === '/v1/txn' && method === 'PUT') {
-    const items = parse(body);
-    const ops = Array.isArray(items) ? (items as TxnItem[]).flatMap(txnOp) : [];
-    return ops.length > 0 ? ops : undefined;
-  }
-  if ((path === '/v1/catalog/register' || path === '/v1/catalog/deregister') && method === 'PUT') {
-    const b = (parse(body) ?? {}) as {
-      Node?: string;
-      Service?: { ID?: string };
-      ServiceID?: string;
-    };
-    const serviceId = b.Service?.ID ?? b.ServiceID;
-    const kind = path.endsWith('/register') ? 'catalog-register' : 'catalog-deregister';
-    return [{ kind, node: b.Node ?? '', ...(serviceId ? { serviceId } : {}) }];
-  }
-  return undefined;
+  if (path.startsWith('/v1/kv/') && (method === 'PUT' || method === 'DELETE'))
+    return kvOps(method, path.slice('/v1/kv/'.length), parsed.searchParams);
+  if (method !== 'PUT') return undefined;
+  if (path === '/v1/txn') return txnOps(body);
+  return CATALOG.has(path) ? catalogOps(path, body) : undefined;
 }
 
 function callOf(url: string): string {
@@ -171,6 +179,99 @@ export interface ConsulFront extends RunningFront {
   journal(): ConsulJournalEntry[];
 }
 
+type Before = Pick<ConsulJournalEntry, 'folders' | 'nodes' | 'unreadable'>;
+
+/** What a call touches, read from Consul itself with the caller's token. */
+class ConsulReader {
+  constructor(
+    private readonly upstream: URL,
+    private readonly headers: Record<string, string>,
+  ) {}
+
+  /** Every folder a delete-tree of `prefix` reaches: Consul deletes every key starting with it. */
+  async foldersUnder(prefix: string): Promise<string[]> {
+    const keys = await readJson<string[]>(this.upstream, `/v1/kv/${prefix}?keys`, this.headers);
+    const found = (keys ?? []).map(folderOf);
+    // a folder named by the prefix is recorded even when empty: the delete was aimed at it
+    const named = prefix.split('/').filter(Boolean).length >= 3 ? [folderOf(prefix)] : [];
+    return [...new Set([...named, ...found])];
+  }
+
+  async folderState(folder: string): Promise<ConsulFolderState> {
+    const path = `/v1/kv/${folder}/?recurse`;
+    const entries = await readJson<KvEntry[]>(this.upstream, path, this.headers);
+    const owner = entries?.find((e) => e.Key === `${folder}/${OWNER_KEY}`)?.Value;
+    return {
+      ...(owner ? { owner: Buffer.from(owner, 'base64').toString() } : {}),
+      keys: entries?.length ?? 0,
+    };
+  }
+
+  async nodeState(node: string): Promise<ConsulNodeState> {
+    const path = `/v1/catalog/node/${encodeURIComponent(node)}`;
+    const found = await readJson<NodeServices | null>(this.upstream, path, this.headers);
+    const services = Object.values(found?.Services ?? {}).map((s) => ({
+      id: s.ID ?? '',
+      ...(s.Meta?.['uid'] ? { uid: s.Meta['uid'] } : {}),
+      ...(s.Meta?.['namespace'] ? { namespace: s.Meta['namespace'] } : {}),
+      ...(s.Meta?.['name'] ? { name: s.Meta['name'] } : {}),
+    }));
+    return { exists: Boolean(found), services };
+  }
+
+  /** Every folder and node the operations touch, as Consul has them now. */
+  async before(ops: readonly ConsulOp[]): Promise<Before> {
+    const folders: Record<string, ConsulFolderState> = {};
+    const nodes: Record<string, ConsulNodeState> = {};
+    for (const op of ops) {
+      if ('key' in op) {
+        const touched =
+          op.kind === 'kv-delete-tree' ? await this.foldersUnder(op.key) : [folderOf(op.key)];
+        for (const f of touched) folders[f] ??= await this.folderState(f);
+      } else {
+        nodes[op.node] ??= await this.nodeState(op.node);
+      }
+    }
+    return { folders, nodes };
+  }
+}
+
+/** Forwards a call that changes rdsflow's entries, journaling it with what it touched before. */
+async function journaled(
+  upstream: URL,
+  journal: Ledger<ConsulJournalEntry>,
+  req: IncomingMessage,
+  body: Buffer,
+  ops: ConsulOp[],
+): Promise<Answer> {
+  const at = Date.now();
+  const token = req.headers['x-consul-token'];
+  const headers: Record<string, string> =
+    typeof token === 'string' ? { 'x-consul-token': token } : {};
+  let state: Before;
+  try {
+    state = await new ConsulReader(upstream, headers).before(ops);
+  } catch (error: unknown) {
+    state = {
+      folders: {},
+      nodes: {},
+      unreadable: error instanceof Error ? error.message : String(error),
+    };
+  }
+  const answer = await forward(upstream, req, body);
+  journal.add({
+    at,
+    method: req.method ?? '',
+    call: callOf(req.url ?? '/'),
+    ...attributionOf(req),
+    ops,
+    ...state,
+    status: answer.status,
+    outcome: answer.status >= 200 && answer.status < 300 ? 'ok' : `HTTP ${answer.status}`,
+  });
+  return answer;
+}
+
 export async function startConsulFront(options: {
   /** the agent's HTTP address, as a URL */
   readonly target: string;
@@ -181,94 +282,13 @@ export async function startConsulFront(options: {
   const upstream = new URL(options.target);
   const journal = new Ledger<ConsulJournalEntry>(options.journalFile);
   const locks = new KeyedLocks();
-
-  /** Every folder a delete-tree of `prefix` reaches: Consul deletes every key starting with it. */
-  async function foldersUnder(prefix: string, headers: Record<string, string>): Promise<string[]> {
-    const keys = await readJson<string[]>(upstream, `/v1/kv/${prefix}?keys`, headers);
-    const found = (keys ?? []).map(folderOf);
-    // a folder named by the prefix is recorded even when empty: the delete was aimed at it
-    const named = prefix.split('/').filter(Boolean).length >= 3 ? [folderOf(prefix)] : [];
-    return [...new Set([...named, ...found])];
-  }
-
-  async function folderState(
-    folder: string,
-    headers: Record<string, string>,
-  ): Promise<ConsulFolderState> {
-    const entries = await readJson<KvEntry[]>(upstream, `/v1/kv/${folder}/?recurse`, headers);
-    const owner = entries?.find((e) => e.Key === `${folder}/${OWNER_KEY}`)?.Value;
-    return {
-      ...(owner ? { owner: Buffer.from(owner, 'base64').toString() } : {}),
-      keys: entries?.length ?? 0,
-    };
-  }
-
-  async function nodeState(node: string, headers: Record<string, string>) {
-    const found = await readJson<NodeServices | null>(
-      upstream,
-      `/v1/catalog/node/${encodeURIComponent(node)}`,
-      headers,
-    );
-    const services = Object.values(found?.Services ?? {}).map((s) => ({
-      id: s.ID ?? '',
-      ...(s.Meta?.['uid'] ? { uid: s.Meta['uid'] } : {}),
-      ...(s.Meta?.['namespace'] ? { namespace: s.Meta['namespace'] } : {}),
-      ...(s.Meta?.['name'] ? { name: s.Meta['name'] } : {}),
-    }));
-    return { exists: Boolean(found), services };
-  }
-
-  async function before(ops: readonly ConsulOp[], headers: Record<string, string>) {
-    const folders: Record<string, ConsulFolderState> = {};
-    const nodes: Record<string, ConsulNodeState> = {};
-    for (const op of ops) {
-      if ('key' in op) {
-        const touched =
-          op.kind === 'kv-delete-tree' ? await foldersUnder(op.key, headers) : [folderOf(op.key)];
-        for (const f of touched) folders[f] ??= await folderState(f, headers);
-      } else {
-        nodes[op.node] ??= await nodeState(op.node, headers);
-      }
-    }
-    return { folders, nodes };
-  }
-
-  async function journaled(req: IncomingMessage, body: Buffer, ops: ConsulOp[]): Promise<Answer> {
-    const at = Date.now();
-    const token = req.headers['x-consul-token'];
-    const headers: Record<string, string> =
-      typeof token === 'string' ? { 'x-consul-token': token } : {};
-    let state: Pick<ConsulJournalEntry, 'folders' | 'nodes' | 'unreadable'>;
-    try {
-      state = await before(ops, headers);
-    } catch (error: unknown) {
-      state = {
-        folders: {},
-        nodes: {},
-        unreadable: error instanceof Error ? error.message : String(error),
-      };
-    }
-    const answer = await forward(upstream, req, body);
-    journal.add({
-      at,
-      method: req.method ?? '',
-      call: callOf(req.url ?? '/'),
-      ...attributionOf(req),
-      ops,
-      ...state,
-      status: answer.status,
-      outcome: answer.status >= 200 && answer.status < 300 ? 'ok' : `HTTP ${answer.status}`,
-    });
-    return answer;
-  }
-
   const front = await serveFront(options, {
     call(req, body) {
       const ops = opsOf(req.method ?? '', req.url ?? '/', body);
       if (!ops) return Promise.resolve(undefined);
       // one lock per folder (a delete of a wider prefix: the prefix) and per node
       const keys = ops.map((op) => ('key' in op ? folderOf(op.key) : `node:${op.node}`));
-      return locks.with(keys, () => journaled(req, body, ops));
+      return locks.with(keys, () => journaled(upstream, journal, req, body, ops));
     },
     control: { journal: () => journal.all() },
   });

@@ -46,8 +46,20 @@ export function layoutFrom(env: NodeJS.ProcessEnv): Layout {
   };
 }
 
+export interface Binaries {
+  readonly temporal: string;
+  readonly temporalTestServer: string;
+  readonly motoServer: string;
+  readonly bao: string;
+  readonly etcd: string;
+  readonly kubeApiserver: string;
+  readonly kubectl: string;
+  readonly consul: string;
+  readonly composeCheck: string;
+}
+
 /** Binaries the tests and scripts may want directly. */
-export function binaries(layout: Layout) {
+export function binaries(layout: Layout): Binaries {
   const venvBin = join(layout.venv, 'bin');
   return {
     temporal: join(venvBin, 'temporal'),
@@ -60,7 +72,7 @@ export function binaries(layout: Layout) {
     kubectl: join(layout.kubeBin, 'kubectl'),
     consul: join(layout.consulBin, 'consul'),
     composeCheck: join(layout.composeCheckBin, 'compose-check'),
-  } as const;
+  };
 }
 
 /** compose-check is rebuilt when its Go sources or pins change. */

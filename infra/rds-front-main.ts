@@ -1,7 +1,6 @@
 // The local stack's RDS: the realistic front (infra/rds-front.ts) in front of moto, as a server.
-// `node --import tsx infra/rds-front-main.ts --target URL --port N [--journal FILE]
+// `node --import tsx infra/rds-front-main.ts --target URL --port N [--journal FILE (the previous run's kept as FILE.1)]
 //   [--creating-ms N] [--backing-up-ms N] [--modifying-ms N] [--deleting-ms N]`
-import { existsSync, renameSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startRdsFront } from './rds-front.js';
 
@@ -31,9 +30,6 @@ const ms = (name: string, value: string) => {
   }
   return n;
 };
-
-// one journal per run of the front, like the servers' logs: the previous one stays beside it
-if (values.journal && existsSync(values.journal)) renameSync(values.journal, `${values.journal}.1`);
 
 const front = await startRdsFront({
   target: values.target,

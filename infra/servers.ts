@@ -1,7 +1,7 @@
 // The real servers of the local stack: how each is started on loopback, probed and pointed at.
 import { execFile } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -330,6 +330,18 @@ function frontRevision(files: readonly string[]): string {
   return hash.digest('hex').slice(0, 12);
 }
 
+const RDS_FRONT_FILES = [
+  'rds-front-main.ts',
+  'rds-front.ts',
+  ...readdirSync(fileURLToPath(new URL('./rds-front/', import.meta.url)))
+    .filter((f) => f.endsWith('.ts'))
+    .sort()
+    .map((f) => `rds-front/${f}`),
+  'store-front.ts',
+  'forward.ts',
+  '../worker/attribution.ts',
+];
+
 /** RDS as rdsflow sees it: moto behind a front that behaves like RDS (states, refusals, journal). */
 const rdsFront: ServerSpec = {
   name: 'rds-front',
@@ -348,7 +360,7 @@ const rdsFront: ServerSpec = {
       '--host': LOOPBACK,
       '--port': port(ctx, 'rds-front', 'http'),
       '--journal': join(ctx.layout.logs, 'rds-journal.ndjson'),
-      '--revision': frontRevision(['rds-front-main.ts', 'rds-front.ts', 'forward.ts']),
+      '--revision': frontRevision(RDS_FRONT_FILES),
     }),
   ],
   probe: (ctx) =>
@@ -546,6 +558,15 @@ export function kubeconfigPath(layout: Layout, role?: string): string {
   return join(layout.state, role ? `kubeconfig-${role}` : 'kubeconfig');
 }
 
+/** The apiserver's serving certificate: for loopback and the names in-cluster clients use. */
+const APISERVER_CERT_EXTENSIONS = [
+  'basicConstraints=CA:FALSE',
+  'keyUsage=digitalSignature,keyEncipherment',
+  'extendedKeyUsage=serverAuth',
+  'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc',
+  '',
+].join('\n');
+
 async function ensurePki(ctx: ServerContext): Promise<void> {
   const pki = join(ctx.dataDir, 'pki');
   if (existsSync(join(pki, 'sa.pub'))) return;
@@ -579,16 +600,7 @@ async function ensurePki(ctx: ServerContext): Promise<void> {
     '-subj',
     '/CN=kube-apiserver',
   );
-  writeFileSync(
-    join(pki, 'apiserver.ext'),
-    [
-      'basicConstraints=CA:FALSE',
-      'keyUsage=digitalSignature,keyEncipherment',
-      'extendedKeyUsage=serverAuth',
-      'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(join(pki, 'apiserver.ext'), APISERVER_CERT_EXTENSIONS);
   await openssl(
     'x509',
     '-req',

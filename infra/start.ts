@@ -35,16 +35,10 @@ interface Sample {
   };
 }
 
-export async function start(
-  layout: Layout,
-  say: (line: string) => void,
-  options: StartOptions,
-): Promise<void> {
-  await up(layout, say);
-  say('');
-  await startApps(layout, say, options.appEnv);
-  const env = stackEnv(layout);
-  const kubectl = (args: string[], input?: string) =>
+type Kubectl = (args: string[], input?: string) => Promise<string>;
+
+function kubectlOf(layout: Layout, env: Record<string, string>): Kubectl {
+  return (args, input) =>
     new Promise<string>((resolve, reject) => {
       const child = execFile(
         binaries(layout).kubectl,
@@ -56,7 +50,10 @@ export async function start(
       );
       if (input !== undefined) child.stdin?.end(input);
     });
+}
 
+/** deploy/samples/orders.yaml under the name, namespace and labels asked for. */
+function sampleOf(layout: Layout, options: StartOptions): Sample {
   const sample = parse(
     readFileSync(join(layout.repo, 'deploy', 'samples', 'orders.yaml'), 'utf8'),
   ) as Sample;
@@ -64,52 +61,55 @@ export async function start(
   sample.metadata.namespace = options.namespace;
   if (options.labels && Object.keys(options.labels).length > 0)
     sample.metadata.labels = { ...sample.metadata.labels, ...options.labels };
-  const ref = `${options.namespace}/${options.name}`;
-  say('');
-  say(`applying the sample Database ${ref} (deploy/samples/orders.yaml)`);
-  if (
-    !(await kubectl(['get', 'namespaces', '-o', 'name']))
-      .split('\n')
-      .includes(`namespace/${options.namespace}`)
-  ) {
-    await kubectl(['create', 'namespace', options.namespace]);
+  return sample;
+}
+
+async function apply(kubectl: Kubectl, sample: Sample, namespace: string): Promise<void> {
+  const namespaces = (await kubectl(['get', 'namespaces', '-o', 'name'])).split('\n');
+  if (!namespaces.includes(`namespace/${namespace}`)) {
+    await kubectl(['create', 'namespace', namespace]);
   }
   await kubectl(['apply', '-f', '-'], stringify(sample));
+}
 
+/** Polls the object, saying each new phase and message, until it is Available; throws if it ends otherwise. */
+async function followToAvailable(
+  kubectl: Kubectl,
+  say: (line: string) => void,
+  options: StartOptions,
+): Promise<Sample> {
+  const ref = `${options.namespace}/${options.name}`;
+  const timeoutMs = options.timeoutMs ?? 300_000;
   const started = Date.now();
-  const deadline = started + (options.timeoutMs ?? 300_000);
+  const get = ['get', 'databases.rdsflow.io', '-n', options.namespace, options.name, '-o', 'json'];
   let last = '';
-  let object: Sample | undefined;
   for (;;) {
-    object = JSON.parse(
-      await kubectl([
-        'get',
-        'databases.rdsflow.io',
-        '-n',
-        options.namespace,
-        options.name,
-        '-o',
-        'json',
-      ]),
-    ) as Sample;
+    const object = JSON.parse(await kubectl(get)) as Sample;
     const phase = object.status?.phase ?? 'Pending';
     const line = `  ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  ${phase.padEnd(16)} ${object.status?.message ?? ''}`;
     if (line.slice(8) !== last.slice(8)) say(line);
     last = line;
-    if (phase === 'Available') break;
+    if (phase === 'Available') return object;
     if (phase === 'Failed' || phase === 'Cancelled') {
       throw new StackError(
         `${ref} ended ${phase}: ${object.status?.message ?? ''}; see \`npm run rdsflow -- history ${ref}\``,
       );
     }
-    if (Date.now() > deadline)
-      throw new StackError(
-        `${ref} is not Available after ${(options.timeoutMs ?? 300_000) / 1000}s`,
-      );
+    if (Date.now() - started > timeoutMs)
+      throw new StackError(`${ref} is not Available after ${timeoutMs / 1000}s`);
     await sleep(500);
   }
+}
 
-  const status = object.status ?? {};
+/** Where everything is, and what to do next. */
+function sayWhere(
+  layout: Layout,
+  env: Record<string, string>,
+  say: (line: string) => void,
+  options: StartOptions,
+  status: NonNullable<Sample['status']>,
+): void {
+  const ref = `${options.namespace}/${options.name}`;
   const ui = env['RDSFLOW_TEMPORAL_UI'] ?? '';
   const query = encodeURIComponent(
     `DatabaseNamespace = '${options.namespace}' AND DatabaseName = '${options.name}'`,
@@ -126,6 +126,11 @@ export async function start(
     `  Consul        ${status.consulKey ?? ''}  (curl -s 'http://${env['CONSUL_HTTP_ADDR'] ?? ''}/v1/kv/${status.consulKey ?? ''}?recurse')`,
   );
   say(`  workflow      ${status.workflowId ?? ''}`);
+  sayNext(say, options);
+}
+
+function sayNext(say: (line: string) => void, options: StartOptions): void {
+  const ref = `${options.namespace}/${options.name}`;
   say('');
   say('next:');
   // a new shell knows none of the stack's addresses: the CLI and kubectl need them first
@@ -137,4 +142,23 @@ export async function start(
     `  $RDSFLOW_KUBECTL delete database -n ${options.namespace} ${options.name}   # deleted per deletionPolicy`,
   );
   say('  npm run infra -- down                     # stop everything');
+}
+
+export async function start(
+  layout: Layout,
+  say: (line: string) => void,
+  options: StartOptions,
+): Promise<void> {
+  await up(layout, say);
+  say('');
+  await startApps(layout, say, options.appEnv);
+  const env = stackEnv(layout);
+  const kubectl = kubectlOf(layout, env);
+  say('');
+  say(
+    `applying the sample Database ${options.namespace}/${options.name} (deploy/samples/orders.yaml)`,
+  );
+  await apply(kubectl, sampleOf(layout, options), options.namespace);
+  const object = await followToAvailable(kubectl, say, options);
+  sayWhere(layout, env, say, options, object.status ?? {});
 }

@@ -1,8 +1,9 @@
-// What the journaling fronts of the local stack's Vault and Consul (infra/vault-front.ts,
-// infra/consul-front.ts) share with each other: a loopback server that forwards every call to the
+// What the fronts of the local stack share: a loopback server that forwards every call to the
 // real server, journals the mutating ones with the state of their target just before, and is
-// controlled over /_front/ like the RDS front. A front never answers for the server: what the
-// caller gets is the server's own answer, byte for byte.
+// controlled over /_front/. The journaling fronts of Vault and Consul (infra/vault-front.ts,
+// infra/consul-front.ts) never answer for the server: what the caller gets is the server's own
+// answer, byte for byte. The RDS front (infra/rds-front.ts) answers as RDS would where moto
+// does not.
 import { appendFileSync, existsSync, renameSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ATTRIBUTION_HEADERS } from '../worker/attribution.js';
@@ -92,8 +93,8 @@ export async function readJson<T>(
 export interface FrontHandlers {
   /** answers the call itself (journaling it) or returns undefined to have it forwarded as is */
   call(req: IncomingMessage, body: Buffer): Promise<Answer | undefined>;
-  /** /_front/<name> endpoints beside `health` */
-  readonly control: Readonly<Record<string, () => unknown>>;
+  /** /_front/<name> endpoints beside `health`, given the JSON object posted (or {}) */
+  readonly control: Readonly<Record<string, (input: Record<string, unknown>) => unknown>>;
 }
 
 export interface RunningFront {
@@ -110,7 +111,12 @@ function send(res: ServerResponse, answer: Answer): void {
   res.end(answer.body);
 }
 
-function control(res: ServerResponse, path: string, handlers: FrontHandlers): void {
+async function control(
+  res: ServerResponse,
+  path: string,
+  handlers: FrontHandlers,
+  body: Buffer,
+): Promise<void> {
   const name = path.slice('/_front/'.length);
   const endpoint = name === 'health' ? () => ({ ok: true }) : handlers.control[name];
   if (!endpoint) {
@@ -118,8 +124,10 @@ function control(res: ServerResponse, path: string, handlers: FrontHandlers): vo
     res.end();
     return;
   }
+  const input = body.length > 0 ? (JSON.parse(body.toString()) as Record<string, unknown>) : {};
+  const value = (await endpoint(input)) ?? null;
   res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(endpoint() ?? null));
+  res.end(JSON.stringify(value));
 }
 
 export async function serveFront(
@@ -131,8 +139,8 @@ export async function serveFront(
     void (async () => {
       try {
         const path = new URL(req.url ?? '/', 'http://front').pathname;
-        if (path.startsWith('/_front/')) return control(res, path, handlers);
         const body = await readBody(req);
+        if (path.startsWith('/_front/')) return control(res, path, handlers, body);
         send(res, (await handlers.call(req, body)) ?? (await forward(upstream, req, body)));
       } catch (error: unknown) {
         res.writeHead(502, { 'content-type': 'text/plain' });
@@ -155,9 +163,18 @@ export async function serveFront(
   };
 }
 
-/** Reads a front's /_front/<name> (its journal, its password ledger) from anywhere. */
-export async function frontRecord<T>(url: string, name: string): Promise<T> {
-  const response = await fetch(`${url.replace(/\/$/, '')}/_front/${name}`, { method: 'POST' });
+/** Calls a front's /_front/<name> from anywhere, with `input` as its JSON object. */
+export async function frontCall<T>(url: string, name: string, input: object = {}): Promise<T> {
+  const response = await fetch(`${url.replace(/\/$/, '')}/_front/${name}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(input),
+  });
   if (!response.ok) throw new Error(`front ${url} ${name}: HTTP ${response.status}`);
   return (await response.json()) as T;
+}
+
+/** Reads a front's /_front/<name> (its journal, its password ledger) from anywhere. */
+export function frontRecord<T>(url: string, name: string): Promise<T> {
+  return frontCall<T>(url, name);
 }

@@ -1,0 +1,96 @@
+// The RDS Query API as the front reads and writes it: a form-encoded call in, XML out. moto's
+// answers are rewritten in place (a status, an endpoint), so the XML is handled as text by the
+// few patterns below rather than parsed and printed again.
+import { type Answer } from '../forward.js';
+
+/** One call of the Query API: its action, its parameters and the instance it is about. */
+export interface RdsCall {
+  readonly action: string;
+  readonly params: URLSearchParams;
+  /** lower-cased, as RDS compares identifiers; '' when the call names no instance */
+  readonly identifier: string;
+}
+
+export function parseCall(body: Buffer): RdsCall {
+  const params = new URLSearchParams(body.toString());
+  return { action: params.get('Action') ?? '', params, identifier: identifierOf(params) };
+}
+
+/** The identifier a request is about: a parameter, or the ARN of a tag call. */
+function identifierOf(params: URLSearchParams): string {
+  const id = params.get('DBInstanceIdentifier');
+  if (id) return id.toLowerCase();
+  const arn = params.get('ResourceName') ?? '';
+  return /:db:([^:]+)$/.exec(arn)?.[1]?.toLowerCase() ?? '';
+}
+
+const NS = 'http://rds.amazonaws.com/doc/2014-10-31/';
+const INSTANCE = /<DBInstance>[\s\S]*?<\/DBInstance>/g;
+const STATUS = /<DBInstanceStatus>[^<]*<\/DBInstanceStatus>/;
+
+/** The text of the first element `name` in `xml`. */
+export function field(xml: string, name: string): string | undefined {
+  return new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml)?.[1];
+}
+
+export function tagsIn(block: string): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const m of block.matchAll(/<Tag><Key>([^<]*)<\/Key><Value>([^<]*)<\/Value><\/Tag>/g)) {
+    tags[m[1] ?? ''] = m[2] ?? '';
+  }
+  return tags;
+}
+
+/** The `<DBInstance>` blocks of an answer. */
+export function blocksOf(xml: string): string[] {
+  return [...xml.matchAll(INSTANCE)].map((m) => m[0]);
+}
+
+/** Every `<DBInstance>` block of an answer replaced by what `show` makes of it. */
+export function mapBlocks(xml: string, show: (block: string) => string): string {
+  return xml.replace(INSTANCE, (block) => show(block));
+}
+
+/** A DescribeDBInstances answer with `blocks` added to its list. */
+export function appendBlocks(xml: string, blocks: readonly string[]): string {
+  return xml.replace('</DBInstances>', `${blocks.join('')}</DBInstances>`);
+}
+
+export function withStatus(block: string, status: string): string {
+  return block.replace(STATUS, `<DBInstanceStatus>${status}</DBInstanceStatus>`);
+}
+
+export function withoutEndpoint(block: string): string {
+  return block.replace(/<Endpoint>[\s\S]*?<\/Endpoint>/, '');
+}
+
+function xmlAnswer(status: number, xml: string): Answer {
+  return { status, headers: { 'content-type': 'text/xml' }, body: Buffer.from(xml) };
+}
+
+/** An AWS error as RDS answers it. */
+export function errorAnswer(status: number, code: string, message: string): Answer {
+  return xmlAnswer(
+    status,
+    `<ErrorResponse xmlns="${NS}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>rdsflow-front</RequestId></ErrorResponse>`,
+  );
+}
+
+/** A DescribeDBInstances answer made by the front itself (for instances moto has forgotten). */
+export function describeAnswer(blocks: readonly string[]): Answer {
+  return xmlAnswer(
+    200,
+    `<DescribeDBInstancesResponse xmlns="${NS}"><DescribeDBInstancesResult><DBInstances>${blocks.join('')}</DBInstances></DescribeDBInstancesResult><ResponseMetadata><RequestId>rdsflow-front</RequestId></ResponseMetadata></DescribeDBInstancesResponse>`,
+  );
+}
+
+/** `ok` for an accepted call, else the error code of the answer. */
+export function outcomeOf(answer: Answer): string {
+  if (answer.status === 200) return 'ok';
+  return field(answer.body.toString(), 'Code') ?? `HTTP ${answer.status}`;
+}
+
+/** The answer with its body replaced (the headers' length is set again when it is sent). */
+export function rewritten(answer: Answer, text: string): Answer {
+  return { ...answer, body: Buffer.from(text) };
+}
