@@ -1,4 +1,6 @@
-// The Database custom resource as every process sees it (docs/architecture.md). Types and constants only.
+// The Database custom resource as every process sees it (docs/architecture.md): its lists and
+// defaults, named once, and its types. Types and constants only: the workflow bundle imports it.
+import type { DatabaseSpec, DatabaseStatus, PendingApproval } from './schema.js';
 
 export const API_GROUP = 'rdsflow.io';
 export const API_VERSION = 'v1alpha1';
@@ -23,59 +25,43 @@ export const PHASES = [
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
-/** The spec as a user writes it; the apiserver fills the defaults the CRD declares. */
-export interface DatabaseSpec {
-  engine: Engine;
-  engineVersion?: string;
-  instanceClass?: string;
-  storageGiB?: number;
-  databaseName?: string;
-  masterUsername?: string;
-  multiAZ?: boolean;
-  deletionPolicy?: DeletionPolicy;
-  requireApproval?: boolean;
-  /** take over an instance (and its credentials) retained by a deleted Database of this name */
-  adoptRetained?: boolean;
-  tags?: Record<string, string>;
-}
+/** A Condition's status, as Kubernetes spells it. */
+export const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
 
-/** What `rdsflow approve` approves: one generation's spec, shown on the status. */
-export interface PendingApproval {
-  generation: number;
-  engine: Engine;
-  engineVersion?: string;
-  instanceClass: string;
-  storageGiB: number;
-  multiAZ: boolean;
-  deletionPolicy: DeletionPolicy;
-}
+/**
+ * The instance settings a spec may leave out. Left out, a create uses CREATE_DEFAULTS, and a
+ * change (or an adoption) leaves the instance's own value alone: rdsflow applies what the spec
+ * states.
+ */
+export const INSTANCE_SETTINGS = [
+  'engineVersion',
+  'instanceClass',
+  'storageGiB',
+  'multiAZ',
+] as const;
+export type InstanceSetting = (typeof INSTANCE_SETTINGS)[number];
 
-/** Kubernetes' conventional condition shape. */
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason?: string;
-  message?: string;
-  lastTransitionTime: string;
-  observedGeneration?: number;
-}
+/** Defaults the apiserver fills (the CRD declares them) and validation fills again. */
+export const SPEC_DEFAULTS = {
+  masterUsername: 'app',
+  deletionPolicy: 'Snapshot',
+  requireApproval: false,
+  adoptRetained: false,
+} as const;
 
-export interface DatabaseStatus {
-  phase?: Phase;
-  observedGeneration?: number;
-  conditions?: Condition[];
-  dbInstanceIdentifier?: string;
-  endpoint?: { host: string; port: number };
-  /** where the credentials are kept; never the credentials */
-  secretRef?: { vaultPath: string };
-  consulKey?: string;
-  workflowId?: string;
-  message?: string;
-  /** present while a generation waits for `rdsflow approve` */
-  pendingApproval?: PendingApproval;
-  /** the UID of the deleted or vanished Database whose retained instance this one took over */
-  adoptedFrom?: string;
-}
+/**
+ * What a new instance gets for a setting its spec leaves out. Never a schema default: an
+ * existing or adopted instance keeps its own (engineVersion: the engine's default).
+ */
+export const CREATE_DEFAULTS = {
+  instanceClass: 'db.t3.micro',
+  storageGiB: 20,
+  multiAZ: false,
+} as const satisfies Partial<Record<InstanceSetting, unknown>>;
+
+// The shapes below are the zod schema's (contracts/schema.ts, the one source of the Database's
+// fields, from which the CRD is generated); type-only, so the workflow bundle stays free of zod.
+export type { Condition, DatabaseSpec, DatabaseStatus, PendingApproval } from './schema.js';
 
 /** One status write: phase, message and the Ready condition, plus where things are. */
 export interface StatusUpdate {

@@ -1,25 +1,14 @@
 // The resolved spec as the workflow carries it, and the pure rules it applies to it. No zod and
 // nothing else heavy: the workflow bundle imports this module, and every cached workflow holds
-// its own instance of each module it imports (contracts/spec.ts, with the schema, stays out).
+// its own instance of each module it imports (contracts/schema.ts, with zod, stays out).
 import {
   DELETION_POLICIES,
   type DatabaseRef,
   type DeletionPolicy,
   type Engine,
+  type InstanceSetting,
   type PendingApproval,
 } from './database.js';
-
-/**
- * The instance settings a spec may leave out. Left out, a create uses the default, and a change
- * (or an adoption) leaves the instance's own value alone: rdsflow applies what the spec states.
- */
-export const INSTANCE_SETTINGS = [
-  'engineVersion',
-  'instanceClass',
-  'storageGiB',
-  'multiAZ',
-] as const;
-export type InstanceSetting = (typeof INSTANCE_SETTINGS)[number];
 
 /** A spec with defaults applied and names derived: the workflow's input to every step. */
 export interface ResolvedDatabase {
@@ -72,12 +61,12 @@ export function deletionPolicyOf(spec: unknown): DeletionPolicy | undefined {
   return DELETION_POLICIES.find((p) => p === policy);
 }
 
-/** Deletion policies from the most protective: Retain keeps all, Delete keeps nothing. */
-const PROTECTION: readonly DeletionPolicy[] = ['Retain', 'Snapshot', 'Delete'];
+/** How much each policy keeps: Retain all, Snapshot a final snapshot, Delete nothing. */
+const PROTECTION: Readonly<Record<DeletionPolicy, number>> = { Retain: 2, Snapshot: 1, Delete: 0 };
 
 /** The more protective of two policies (a delete under approval applies the approved floor). */
 export function mostProtective(a: DeletionPolicy, b: DeletionPolicy): DeletionPolicy {
-  return PROTECTION.indexOf(a) <= PROTECTION.indexOf(b) ? a : b;
+  return PROTECTION[a] >= PROTECTION[b] ? a : b;
 }
 
 /** The part of a resolved spec a person approves (`rdsflow approve` shows it). */

@@ -1,16 +1,12 @@
-// Validates and munges a Database object into everything the workflow needs: defaults filled,
-// names derived, every problem named at once. Pure: the validation activity and the watcher
-// both call it, and it never throws on bad input.
-import { z } from 'zod';
-import { DELETION_POLICIES, ENGINES, type DatabaseRef } from './database.js';
-import { INSTANCE_SETTINGS, type DatabaseNames, type ResolvedDatabase } from './resolved.js';
-import {
-  consulKeyPrefix,
-  defaultDatabaseName,
-  isReservedDatabaseName,
-  refProblem,
-  vaultSecretPath,
-} from './names.js';
+// Validates and munges a Database object into everything the workflow needs: defaults filled
+// (the schema's, and CREATE_DEFAULTS for the instance settings a spec leaves out), names
+// derived, every problem named at once. Pure: the validation activity and the watcher both
+// call it, and it never throws on bad input. The schema itself is contracts/schema.ts.
+import type { z } from 'zod';
+import { CREATE_DEFAULTS, INSTANCE_SETTINGS, type DatabaseRef } from './database.js';
+import type { DatabaseNames, ResolvedDatabase } from './resolved.js';
+import { consulKeyPrefix, defaultDatabaseName, refProblem, vaultSecretPath } from './names.js';
+import { databaseSpecSchema, type ParsedSpec } from './schema.js';
 import { rdsIdentifier } from './identifier.js';
 
 export {
@@ -30,105 +26,6 @@ export type SpecResult =
       /** present when the identity is sound, so cleanup can still find what exists */
       readonly names?: DatabaseNames;
     };
-
-const RESERVED_USERNAMES = [
-  'rdsadmin',
-  'rdsrepladmin',
-  'rds_superuser',
-  'rdsproxyadmin',
-  'rdstopmgr',
-];
-// RDS tag rules: Unicode letters, digits, white space and _ . : / = + - @
-const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
-
-const identifier = (max: number) =>
-  z
-    .string()
-    .min(1, 'must not be empty')
-    .max(max, `must be at most ${max} characters`)
-    .regex(
-      /^[A-Za-z][A-Za-z0-9_]*$/,
-      'must start with a letter and hold only letters, digits and _',
-    );
-
-const specSchema = z
-  .object(
-    {
-      engine: z.enum(ENGINES, { error: `must be one of ${ENGINES.join(', ')}` }),
-      engineVersion: z
-        .string()
-        .max(32, 'must be at most 32 characters')
-        .regex(/^[0-9]+(\.[0-9A-Za-z-]+)*$/, 'must look like 16.4 or 8.0.35')
-        .optional(),
-      instanceClass: z
-        .string()
-        .max(64, 'must be at most 64 characters')
-        .regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, 'must look like db.t3.micro')
-        .default('db.t3.micro'),
-      storageGiB: z
-        .number({ error: 'must be a whole number of GiB' })
-        .int('must be a whole number of GiB')
-        .min(20, 'must be at least 20')
-        .max(65536, 'must be at most 65536')
-        .default(20),
-      databaseName: identifier(63).optional(),
-      masterUsername: identifier(63).default('app'),
-      multiAZ: z.boolean({ error: 'must be true or false' }).default(false),
-      deletionPolicy: z
-        .enum(DELETION_POLICIES, { error: `must be one of ${DELETION_POLICIES.join(', ')}` })
-        .default('Snapshot'),
-      requireApproval: z.boolean({ error: 'must be true or false' }).default(false),
-      adoptRetained: z.boolean({ error: 'must be true or false' }).default(false),
-      tags: z
-        .record(z.string(), z.string({ error: 'tag values must be strings' }))
-        .default({})
-        .superRefine((tags, ctx) => {
-          const keys = Object.keys(tags);
-          if (keys.length > 40) ctx.addIssue({ code: 'custom', message: 'at most 40 tags' });
-          for (const key of keys) {
-            const value = tags[key] ?? '';
-            const bad =
-              tagKeyProblem(key) ??
-              (value.length > 256 || !TAG_TEXT.test(value) ? 'has an invalid value' : undefined);
-            if (bad) ctx.addIssue({ code: 'custom', path: [key], message: bad });
-          }
-        }),
-    },
-    {
-      error: (issue) =>
-        issue.input === undefined
-          ? 'is missing: a Database needs at least spec.engine'
-          : 'must be an object',
-    },
-  )
-  .strict()
-  .superRefine((spec, ctx) => {
-    if (spec.engine !== 'postgres' && spec.masterUsername.length > 16) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['masterUsername'],
-        message: `must be at most 16 characters for ${spec.engine}`,
-      });
-    }
-    if (RESERVED_USERNAMES.includes(spec.masterUsername.toLowerCase())) {
-      ctx.addIssue({ code: 'custom', path: ['masterUsername'], message: 'is reserved by RDS' });
-    }
-    if (spec.databaseName && isReservedDatabaseName(spec.engine, spec.databaseName)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['databaseName'],
-        message: `is reserved by ${spec.engine}`,
-      });
-    }
-  });
-
-function tagKeyProblem(key: string): string | undefined {
-  if (key.length < 1 || key.length > 128) return 'tag keys are 1 to 128 characters';
-  if (/^aws:/i.test(key)) return 'tag keys may not start with aws:';
-  if (key.startsWith('rdsflow.io/')) return "tag keys starting with rdsflow.io/ are rdsflow's own";
-  if (!TAG_TEXT.test(key)) return 'tag keys hold only letters, digits, spaces and _ . : / = + - @';
-  return undefined;
-}
 
 /** The unknown shape that arrives from a watch event or a workflow input. */
 interface LooseObject {
@@ -175,7 +72,7 @@ function specProblems(error: z.ZodError): string[] {
 export function resolveDatabase(object: unknown): SpecResult {
   const loose = (typeof object === 'object' && object !== null ? object : {}) as LooseObject;
   const { ref, generation, refIssue, problems: identityProblems } = identityOf(loose);
-  const parsed = specSchema.safeParse(loose.spec ?? undefined);
+  const parsed = databaseSpecSchema.safeParse(loose.spec ?? undefined);
   const problems = [...identityProblems, ...(parsed.success ? [] : specProblems(parsed.error))];
   if (problems.length > 0 || !parsed.success) {
     return {
@@ -184,26 +81,31 @@ export function resolveDatabase(object: unknown): SpecResult {
       ...(refIssue === undefined && ref.uid !== '' ? { names: namesFor(ref) } : {}),
     };
   }
-  const spec = parsed.data;
   const written = typeof loose.spec === 'object' && loose.spec !== null ? loose.spec : {};
+  return { ok: true, database: resolved(parsed.data, { ref, generation, written }) };
+}
+
+/** A parsed spec with CREATE_DEFAULTS for the instance settings it leaves out, names derived. */
+function resolved(
+  spec: ParsedSpec,
+  object: { readonly ref: DatabaseRef; readonly generation: number; readonly written: object },
+): ResolvedDatabase {
+  const { ref, generation, written } = object;
   return {
-    ok: true,
-    database: {
-      generation,
-      engine: spec.engine,
-      ...(spec.engineVersion ? { engineVersion: spec.engineVersion } : {}),
-      instanceClass: spec.instanceClass,
-      storageGiB: spec.storageGiB,
-      databaseName: spec.databaseName ?? defaultDatabaseName(spec.engine, ref.name),
-      masterUsername: spec.masterUsername,
-      multiAZ: spec.multiAZ,
-      deletionPolicy: spec.deletionPolicy,
-      requireApproval: spec.requireApproval,
-      adoptRetained: spec.adoptRetained,
-      tags: spec.tags,
-      stated: INSTANCE_SETTINGS.filter((key) => key in written),
-      ...namesFor(ref),
-    },
+    generation,
+    engine: spec.engine,
+    ...(spec.engineVersion ? { engineVersion: spec.engineVersion } : {}),
+    instanceClass: spec.instanceClass ?? CREATE_DEFAULTS.instanceClass,
+    storageGiB: spec.storageGiB ?? CREATE_DEFAULTS.storageGiB,
+    databaseName: spec.databaseName ?? defaultDatabaseName(spec.engine, ref.name),
+    masterUsername: spec.masterUsername,
+    multiAZ: spec.multiAZ ?? CREATE_DEFAULTS.multiAZ,
+    deletionPolicy: spec.deletionPolicy,
+    requireApproval: spec.requireApproval,
+    adoptRetained: spec.adoptRetained,
+    tags: spec.tags ?? {},
+    stated: INSTANCE_SETTINGS.filter((key) => key in written),
+    ...namesFor(ref),
   };
 }
 

@@ -12,7 +12,7 @@ import {
   log,
   setHandler,
 } from '@temporalio/workflow';
-import type { DeletionPolicy } from '../contracts/database.js';
+import { SPEC_DEFAULTS, type DeletionPolicy } from '../contracts/database.js';
 import {
   approvalOf,
   deletionPolicyOf,
@@ -549,7 +549,8 @@ class DatabaseFlow {
    */
   deletionPolicy(): DeletionPolicy {
     const applied = this.carried.applied;
-    const newest = deletionPolicyOf(this.latest.spec) ?? applied?.deletionPolicy ?? 'Snapshot';
+    const newest =
+      deletionPolicyOf(this.latest.spec) ?? applied?.deletionPolicy ?? SPEC_DEFAULTS.deletionPolicy;
     return applied?.requireApproval ? mostProtective(newest, applied.deletionPolicy) : newest;
   }
 

@@ -17,7 +17,11 @@ import {
 } from '../../activities/rds.js';
 import { createVaultActivities, vaultCredentials } from '../../activities/vault.js';
 import { awsLocation, vaultClient } from '../../config/clients.js';
-import type { DatabaseRef, DeletionPolicy } from '../../contracts/database.js';
+import {
+  CREATE_DEFAULTS,
+  type DatabaseRef,
+  type DeletionPolicy,
+} from '../../contracts/database.js';
 import { finalSnapshotIdentifier, workflowIdFor } from '../../contracts/names.js';
 import { resolveDatabase, type ResolvedDatabase } from '../../contracts/spec.js';
 import { FAILURE, type DeleteInstanceRequest } from '../../contracts/workflow.js';
@@ -252,7 +256,7 @@ describe('RDS activities: change only our own instance, as RDS allows', () => {
     const db = await provisioned({ instanceClass: 'db.m5.large', storageGiB: 100 });
     // a spec that leaves class and storage out: the schema defaults are for a create only
     const terse = database(db.ref.name, db.ref.uid, {});
-    assert.equal(terse.instanceClass, 'db.t3.micro');
+    assert.equal(terse.instanceClass, CREATE_DEFAULTS.instanceClass);
     const out = await run(activities().modifyDbInstance, terse);
     assert.equal(out.changed, false);
     const instance = await motoInstance(db.dbInstanceIdentifier);

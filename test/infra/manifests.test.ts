@@ -1,5 +1,6 @@
-// The real kube-apiserver validates deploy/rbac and deploy/k8s (server-side dry run: every
-// field checked against the served schemas, nothing created).
+// The real kube-apiserver validates deploy/crds, deploy/rbac and deploy/k8s (server-side dry
+// run: every field checked against the served schemas, the CRD's structural schema and CEL
+// rules compiled, nothing created or changed).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -15,8 +16,14 @@ describe('deploy manifests on the real apiserver', () => {
     const { stdout } = await run(tools.kubectl, [
       ...['--kubeconfig', config.kube.kubeconfigPath ?? ''],
       ...['apply', '--dry-run=server', '--server-side', '--field-manager=rdsflow-test'],
-      ...['-f', `${deploy}rbac`, '-f', `${deploy}k8s`],
+      // the stack's CRD is applied by `infra up`: a dry run of this one takes its fields over
+      '--force-conflicts',
+      ...['-f', `${deploy}crds`, '-f', `${deploy}rbac`, '-f', `${deploy}k8s`],
     ]);
+    assert.match(
+      stdout,
+      /customresourcedefinition\.apiextensions\.k8s\.io\/databases\.rdsflow\.io .*\(server dry run\)/,
+    );
     assert.match(stdout, /deployment\.apps\/rdsflow-worker .*\(server dry run\)/);
     assert.match(stdout, /deployment\.apps\/rdsflow-watcher .*\(server dry run\)/);
     assert.match(stdout, /configmap\/rdsflow-config .*\(server dry run\)/);

@@ -25,7 +25,7 @@ import {
 } from '../../contracts/names.js';
 import { rdsIdentifier } from '../../contracts/identifier.js';
 import type { JournalEntry } from '../../infra/rds-front.js';
-import type { DatabaseRef } from '../../contracts/database.js';
+import { SPEC_DEFAULTS, type DatabaseRef } from '../../contracts/database.js';
 import {
   folderOf,
   foldersTouched,
@@ -85,7 +85,8 @@ function unaskedRemoval(
   ctx: AuditContext,
 ): string | undefined {
   if (userDeleted(ctx.writes, ref, entry.at)) {
-    const policy = objectAt(ctx.writes, ref.uid, entry.at)?.spec.deletionPolicy ?? 'Snapshot';
+    const policy =
+      objectAt(ctx.writes, ref.uid, entry.at)?.spec.deletionPolicy ?? SPEC_DEFAULTS.deletionPolicy;
     return options.retainKeeps && policy === 'Retain'
       ? 'removed under deletionPolicy Retain'
       : undefined;
@@ -138,7 +139,8 @@ function rdsViolation(entry: JournalEntry, ctx: AuditContext): string | undefine
   if (!userDeleted(ctx.writes, ref, entry.at)) {
     return 'no user deleted the object, and the requesting run did not create it';
   }
-  const policy = objectAt(ctx.writes, ref.uid, entry.at)?.spec.deletionPolicy ?? 'Snapshot';
+  const policy =
+    objectAt(ctx.writes, ref.uid, entry.at)?.spec.deletionPolicy ?? SPEC_DEFAULTS.deletionPolicy;
   return policy === 'Retain' ? 'deleted under deletionPolicy Retain' : undefined;
 }
 

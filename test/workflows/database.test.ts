@@ -11,6 +11,7 @@ import {
   statusQuery,
   type DatabaseSnapshot,
 } from '../../contracts/workflow.js';
+import { CREATE_DEFAULTS, SPEC_DEFAULTS } from '../../contracts/database.js';
 import { AWS_CALLS, ENDPOINT } from './fake-world.js';
 import {
   changeSpec,
@@ -136,10 +137,11 @@ describe('database workflow', () => {
         assert.deepEqual(waiting.awaitingApproval, {
           generation: 1,
           engine: 'postgres',
-          instanceClass: 'db.t3.micro',
+          // what a create of this spec would make: the defaults for what it leaves out
+          instanceClass: CREATE_DEFAULTS.instanceClass,
           storageGiB: 30,
-          multiAZ: false,
-          deletionPolicy: 'Snapshot',
+          multiAZ: CREATE_DEFAULTS.multiAZ,
+          deletionPolicy: SPEC_DEFAULTS.deletionPolicy,
         });
         assert.deepEqual(
           (await reported(world, 'AwaitingApproval'))?.pendingApproval,

@@ -2,7 +2,7 @@
 // Vault, Consul and the object's status, recording every call. Validation is the real one.
 import { ApplicationFailure } from '@temporalio/common';
 import type { Activities } from '../../activities/index.js';
-import type { StatusUpdate } from '../../contracts/database.js';
+import type { DeletionPolicy, StatusUpdate } from '../../contracts/database.js';
 import { NOT_YET } from '../../activities/rds.js';
 import { resolveDatabase } from '../../contracts/spec.js';
 import { mostProtective } from '../../contracts/resolved.js';
@@ -37,7 +37,7 @@ export interface FakeWorld {
    */
   kube: { state: 'present' | 'deleting' | 'gone'; object?: DatabaseSnapshot };
   /** the object's policy read right before the destructive call (undefined: the request's) */
-  livePolicy: 'Snapshot' | 'Delete' | 'Retain' | undefined;
+  livePolicy: DeletionPolicy | undefined;
   /** an instance of another owner sits under the object's identifier */
   foreignInstance: boolean;
   /** createDbInstance finds our own instance (adopts it) instead of creating one */

@@ -1,0 +1,190 @@
+// The apiserver (with the CRD generated from contracts/schema.ts) and rdsflow's own validation
+// agree on what a Database spec may be: what the apiserver refuses, validation refuses too, by
+// the same field; what validation accepts, the apiserver accepts, filling the same defaults.
+// Only the rules the CRD cannot state (names RDS or an engine reserves, characters RDS allows
+// in tags) are left to validation. Server-side dry runs: nothing is stored.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
+import { kubeClientConfig } from '../../config/clients.js';
+import { INSTANCE_SETTINGS, SPEC_DEFAULTS } from '../../contracts/database.js';
+import { resolveDatabase } from '../../contracts/spec.js';
+import { TEST_LABEL, config, uniqueName } from '../support/env.js';
+
+const objects = kubeClientConfig(config.kube).makeApiClient(CustomObjectsApi);
+const long = (n: number) => 'a'.repeat(n);
+
+/** What the apiserver makes of a spec: the stored spec, or the refusal's text. */
+async function apiserver(spec: unknown): Promise<{ spec: Record<string, unknown> } | string> {
+  return objects
+    .createNamespacedCustomObject({
+      group: 'rdsflow.io',
+      version: 'v1alpha1',
+      namespace: 'default',
+      plural: 'databases',
+      dryRun: 'All',
+      // as kubectl does: an unknown field is refused, not silently dropped
+      fieldValidation: 'Strict',
+      body: {
+        apiVersion: 'rdsflow.io/v1alpha1',
+        kind: 'Database',
+        metadata: { name: uniqueName('crd'), labels: { [TEST_LABEL]: 'true' } },
+        spec,
+      },
+    })
+    .then(
+      (created) => created as { spec: Record<string, unknown> },
+      (error: unknown) => {
+        if (error instanceof ApiException && (error.code === 422 || error.code === 400)) {
+          return String(error.body);
+        }
+        throw error;
+      },
+    );
+}
+
+/** rdsflow's validation of the same spec: undefined when valid, else its problems. */
+function validation(spec: unknown): string | undefined {
+  const metadata = { namespace: 'default', name: 'orders', uid: 'u-1', generation: 1 };
+  const result = resolveDatabase({ metadata, spec });
+  return result.ok ? undefined : result.problems.join('\n');
+}
+
+const VALID: Record<string, unknown> = {
+  minimal: { engine: 'postgres' },
+  'every field': {
+    engine: 'mariadb',
+    engineVersion: '10.11.8',
+    instanceClass: 'db.m5.large',
+    storageGiB: 100,
+    databaseName: 'sales',
+    masterUsername: 'owner',
+    multiAZ: true,
+    deletionPolicy: 'Retain',
+    requireApproval: true,
+    adoptRetained: true,
+    tags: { team: 'shop', 'cost center': 'A-1' },
+  },
+  'a 17-character username on postgres': { engine: 'postgres', masterUsername: long(17) },
+  '40 tags': {
+    engine: 'mysql',
+    tags: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, long(256)])),
+  },
+};
+
+/** Refused by both, and the field each names. */
+const INVALID: Record<string, { spec: Record<string, unknown>; field: string }> = {
+  'an unknown engine': { spec: { engine: 'oracle' }, field: 'engine' },
+  'no engine': { spec: {}, field: 'engine' },
+  'a malformed version': {
+    spec: { engine: 'postgres', engineVersion: 'abc' },
+    field: 'engineVersion',
+  },
+  'a long version': {
+    spec: { engine: 'postgres', engineVersion: '1' + '.1'.repeat(16) },
+    field: 'engineVersion',
+  },
+  'a malformed class': {
+    spec: { engine: 'postgres', instanceClass: 'huge' },
+    field: 'instanceClass',
+  },
+  'a long class': {
+    spec: { engine: 'postgres', instanceClass: `db.${long(30)}.${long(31)}` },
+    field: 'instanceClass',
+  },
+  'too little storage': { spec: { engine: 'postgres', storageGiB: 5 }, field: 'storageGiB' },
+  'too much storage': { spec: { engine: 'postgres', storageGiB: 70000 }, field: 'storageGiB' },
+  'fractional storage': { spec: { engine: 'postgres', storageGiB: 20.5 }, field: 'storageGiB' },
+  'an empty database name': {
+    spec: { engine: 'postgres', databaseName: '' },
+    field: 'databaseName',
+  },
+  'a malformed database name': {
+    spec: { engine: 'postgres', databaseName: '1abc' },
+    field: 'databaseName',
+  },
+  'a long database name': {
+    spec: { engine: 'postgres', databaseName: long(64) },
+    field: 'databaseName',
+  },
+  'an empty username': {
+    spec: { engine: 'postgres', masterUsername: '' },
+    field: 'masterUsername',
+  },
+  'a long username': {
+    spec: { engine: 'postgres', masterUsername: long(64) },
+    field: 'masterUsername',
+  },
+  'a 17-character username on mysql (CEL)': {
+    spec: { engine: 'mysql', masterUsername: long(17) },
+    field: 'masterUsername',
+  },
+  'an unknown policy': {
+    spec: { engine: 'postgres', deletionPolicy: 'Shred' },
+    field: 'deletionPolicy',
+  },
+  'a Multi-AZ that is no boolean': {
+    spec: { engine: 'postgres', multiAZ: 'yes' },
+    field: 'multiAZ',
+  },
+  '41 tags': {
+    spec: {
+      engine: 'postgres',
+      tags: Object.fromEntries(Array.from({ length: 41 }, (_, i) => [`k${i}`, 'v'])),
+    },
+    field: 'tags',
+  },
+  'an aws: tag (CEL)': { spec: { engine: 'postgres', tags: { 'aws:x': 'v' } }, field: 'tags' },
+  'an rdsflow.io/ tag (CEL)': {
+    spec: { engine: 'postgres', tags: { 'rdsflow.io/x': 'v' } },
+    field: 'tags',
+  },
+  'a long tag key (CEL)': {
+    spec: { engine: 'postgres', tags: { [long(129)]: 'v' } },
+    field: 'tags',
+  },
+  'a long tag value': { spec: { engine: 'postgres', tags: { k: long(257) } }, field: 'tags' },
+  'a tag value that is no string': { spec: { engine: 'postgres', tags: { k: 3 } }, field: 'tags' },
+  'an unknown field': { spec: { engine: 'postgres', colour: 'blue' }, field: 'colour' },
+};
+
+/** What only validation can refuse: the CRD has no way to state it. */
+const VALIDATION_ONLY: Record<string, Record<string, unknown>> = {
+  'a username RDS reserves': { engine: 'mysql', masterUsername: 'rdsadmin' },
+  'a database name postgres reserves': { engine: 'postgres', databaseName: 'template1' },
+  'a tag key with a character RDS refuses': { engine: 'postgres', tags: { 'a#b': 'v' } },
+};
+
+describe('the generated CRD and validation, on the real apiserver', () => {
+  it('accept the same valid specs, and the apiserver fills the schema defaults only', async () => {
+    for (const [what, spec] of Object.entries(VALID)) {
+      assert.equal(validation(spec), undefined, `validation refused ${what}`);
+      const stored = await apiserver(spec);
+      assert.ok(typeof stored === 'object', `the apiserver refused ${what}: ${stored as string}`);
+      for (const [field, value] of Object.entries(SPEC_DEFAULTS)) {
+        const given = (spec as Record<string, unknown>)[field];
+        assert.equal(stored.spec[field], given ?? value, `${what}: spec.${field}`);
+      }
+      for (const setting of INSTANCE_SETTINGS) {
+        const given = (spec as Record<string, unknown>)[setting];
+        assert.equal(stored.spec[setting], given, `${what}: spec.${setting} is not defaulted`);
+      }
+    }
+  });
+
+  it('refuse the same invalid specs, naming the same field', async () => {
+    for (const [what, { spec, field }] of Object.entries(INVALID)) {
+      const refusal = await apiserver(spec);
+      assert.ok(typeof refusal === 'string', `the apiserver accepted ${what}`);
+      assert.match(refusal, new RegExp(field), `the apiserver on ${what}`);
+      assert.match(validation(spec) ?? 'accepted', new RegExp(field), `validation on ${what}`);
+    }
+  });
+
+  it('leave to validation only what the CRD cannot state', async () => {
+    for (const [what, spec] of Object.entries(VALIDATION_ONLY)) {
+      assert.ok(validation(spec), `validation accepted ${what}`);
+      assert.equal(typeof (await apiserver(spec)), 'object', `the apiserver refused ${what}`);
+    }
+  });
+});
