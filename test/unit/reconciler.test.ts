@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import type { DatabaseObject } from '../../contracts/database.js';
 import { WatcherMetrics } from '../../watcher/metrics.js';
 import { Reconciler } from '../../watcher/reconciler.js';
+import { afterFirstList } from '../../watcher/term.js';
 import { capturedLog, LEVEL } from '../support/captured-log.js';
 import { FakeClock, settle } from '../support/fake-clock.js';
 import { FakeWorld } from '../support/fake-effects.js';
@@ -348,5 +349,82 @@ describe('Reconciler.sweepOrphans', () => {
     world.runWorkflow(world.create('a'));
     world.temporal = 'down';
     await assert.rejects(reconciler.sweepOrphans(new Set()), /UNAVAILABLE/);
+  });
+});
+
+describe('the periodic sweep', () => {
+  const SWEEP_MS = 300_000; // RDSFLOW_SWEEP_INTERVAL's default
+
+  function sweeping(firstLists: Promise<unknown> = Promise.resolve()) {
+    const t = setup();
+    const listed = new Set<string>();
+    let ready = 0;
+    const stop = new AbortController();
+    const ctx = {
+      log: capturedLog().log,
+      ready: () => void ready++,
+      clock: t.clock,
+      config: { watcher: { sweepIntervalMs: SWEEP_MS } },
+    };
+    const running = afterFirstList(
+      ctx,
+      t.reconciler,
+      [{ knownUids: () => [...listed] }],
+      firstLists,
+      stop.signal,
+    );
+    return { ...t, listed, stop, running, ready: () => ready };
+  }
+
+  it('waits for the first list, then finds a workflow whose object vanished, and again every interval', async () => {
+    let listedAll = () => {};
+    const first = new Promise<void>((resolve) => (listedAll = resolve));
+    const { world, clock, listed, stop, running, ready } = sweeping(first);
+    const kept = world.create('kept');
+    const early = world.create('early');
+    for (const o of [kept, early]) world.runWorkflow(o);
+    listed.add(kept.metadata.uid);
+    world.remove(early.metadata.uid);
+    await clock.advance(SWEEP_MS);
+    assert.equal(ready(), 0, 'not ready before the first list is handled');
+    assert.deepEqual(world.calls, [], 'no sweep before the first list');
+
+    listedAll();
+    await clock.advance(0);
+    assert.equal(ready(), 1);
+    assert.deepEqual(world.callsOf(early.metadata.uid), ['signal(objectGone)']);
+
+    // one that vanishes later is found at the next sweep, not before
+    const late = world.create('late');
+    world.runWorkflow(late);
+    world.remove(late.metadata.uid);
+    await clock.advance(SWEEP_MS - 1_000);
+    assert.deepEqual(world.callsOf(late.metadata.uid), []);
+    await clock.advance(1_000);
+    assert.deepEqual(world.callsOf(late.metadata.uid), ['signal(objectGone)']);
+    assert.deepEqual(world.callsOf(kept.metadata.uid), [], 'a listed object is left alone');
+
+    stop.abort();
+    await running;
+  });
+
+  it('retries a sweep that fails (Temporal down) sooner than the interval, and stops at once when told', async () => {
+    let listedAll = () => {};
+    const { world, clock, stop, running } = sweeping(new Promise<void>((r) => (listedAll = r)));
+    const gone = world.create('gone');
+    world.runWorkflow(gone);
+    world.remove(gone.metadata.uid);
+    world.temporal = 'down';
+    listedAll();
+    await clock.advance(5_000);
+    const failed = world.attempts.filter((a) => a.uid === '').length;
+    assert.ok(failed >= 2, `retried within seconds (${failed} attempts)`);
+    world.temporal = 'none';
+    await clock.advance(10_000);
+    assert.deepEqual(world.callsOf(gone.metadata.uid), ['signal(objectGone)']);
+
+    stop.abort();
+    await running;
+    assert.equal(clock.pending, 0, 'no timer left behind');
   });
 });
