@@ -2,10 +2,10 @@
 // holder renews every retry period; a candidate takes the lease over only after it has watched
 // the record stay unchanged for a whole lease duration (its own clock, so skew between machines
 // does not matter). Two watchers are harmless anyway (each request is proven by the workflow); this keeps one of them idle.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { httpCodeOf } from '../kube/databases.js';
+import { systemClock, type Clock } from './clock.js';
 
 export type LeaseApi = Pick<
   CoordinationV1Api,
@@ -19,6 +19,8 @@ export interface LeaseOptions {
   readonly leaseDurationMs?: number;
   readonly renewDeadlineMs?: number;
   readonly retryPeriodMs?: number;
+  /** the real clock unless a test passes a fake one */
+  readonly clock?: Clock;
 }
 
 export interface LeaderRoles {
@@ -151,13 +153,14 @@ export async function lead(
   roles: LeaderRoles,
   signal: AbortSignal,
 ): Promise<void> {
-  const elector = new LeaseElector(api, options);
+  const clock = options.clock ?? systemClock;
+  const elector = new LeaseElector(api, options, () => clock.now());
   const retryMs = options.retryPeriodMs ?? 2_000;
   const renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
   // when the last successful renewal was *sent*: others count the lease from no earlier than that
   let renewedAt = 0;
   const attempt = async (): Promise<boolean> => {
-    const sentAt = Date.now();
+    const sentAt = clock.now();
     try {
       const held = await elector.tryAcquireOrRenew();
       if (held) renewedAt = sentAt;
@@ -171,13 +174,12 @@ export async function lead(
   // acting before any candidate may take the lease over
   const leaseMs = options.leaseDurationMs ?? 15_000;
   const fence = () =>
-    Date.now() - renewedAt < renewDeadlineMs ? renewedAt + leaseMs - FENCE_MARGIN_MS : 0;
-  const pause = (ms: number) => sleep(ms, undefined, { signal }).catch(() => undefined);
+    clock.now() - renewedAt < renewDeadlineMs ? renewedAt + leaseMs - FENCE_MARGIN_MS : 0;
 
   while (!signal.aborted) {
     roles.standby();
     log.info({ lease: `${options.namespace}/${options.name}` }, 'waiting to lead');
-    while (!signal.aborted && !(await attempt())) await pause(retryMs);
+    while (!signal.aborted && !(await attempt())) await clock.sleep(retryMs, signal);
     if (signal.aborted) break;
 
     log.info({ lease: `${options.namespace}/${options.name}` }, 'leading');
@@ -185,24 +187,21 @@ export async function lead(
     const stopTerm = () => term.abort();
     signal.addEventListener('abort', stopTerm, { once: true });
     // independent of the renew loop, which a hung call could hold up
-    const watchdog = setInterval(
-      () => {
-        if (fence() > Date.now() || term.signal.aborted) return;
-        log.warn({ lease: options.name }, 'leadership lost; stopping work');
-        term.abort();
-      },
-      Math.min(500, retryMs),
-    );
+    const stopWatchdog = clock.every(Math.min(500, retryMs), () => {
+      if (fence() > clock.now() || term.signal.aborted) return;
+      log.warn({ lease: options.name }, 'leadership lost; stopping work');
+      term.abort();
+    });
     const running = roles.active(term.signal, fence).catch((error: unknown) => {
       log.error({ err: error }, 'active term failed; standing down');
       term.abort();
     });
     while (!term.signal.aborted) {
-      await sleep(retryMs, undefined, { signal: term.signal }).catch(() => undefined);
+      await clock.sleep(retryMs, term.signal);
       if (term.signal.aborted) break;
       await attempt();
     }
-    clearInterval(watchdog);
+    stopWatchdog();
     signal.removeEventListener('abort', stopTerm);
     await running;
   }

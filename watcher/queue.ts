@@ -3,11 +3,14 @@
 // level-based: only the latest state matters), and a failed item is retried with capped,
 // jittered backoff, never dropped. Callers can await the moment their item, or a newer one for
 // the same key, has been handled.
+import { systemClock, type Clock } from './clock.js';
 
 export interface QueueOptions {
   readonly concurrency: number;
   readonly initialBackoffMs: number;
   readonly maxBackoffMs: number;
+  /** the real clock unless a test passes a fake one */
+  readonly clock?: Clock;
 }
 
 export interface FailureReport {
@@ -29,7 +32,8 @@ interface Entry<T> {
   dirty: boolean;
   nextSince: number;
   attempt: number;
-  timer: NodeJS.Timeout | undefined;
+  /** cancels the pending retry, if any */
+  cancelRetry: (() => void) | undefined;
 }
 
 export function backoffMs(attempt: number, initialMs: number, maxMs: number): number {
@@ -44,12 +48,15 @@ export class KeyedQueue<T> {
   private active = 0;
   private closed = false;
   private readonly idleWaiters: (() => void)[] = [];
+  private readonly clock: Clock;
 
   constructor(
     private readonly handler: Handler<T>,
     private readonly options: QueueOptions,
     private readonly onFailure: (report: FailureReport) => void = () => undefined,
-  ) {}
+  ) {
+    this.clock = options.clock ?? systemClock;
+  }
 
   /** Keys with work waiting, running or backing off. */
   get depth(): number {
@@ -57,7 +64,7 @@ export class KeyedQueue<T> {
   }
 
   /** Queues `item` for `key`; resolves once it (or a newer item of the key) has been handled. */
-  push(key: string, item: T, now = Date.now()): Promise<void> {
+  push(key: string, item: T, now = this.clock.now()): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       const entry = this.entries.get(key);
@@ -78,7 +85,7 @@ export class KeyedQueue<T> {
         dirty: false,
         nextSince: now,
         attempt: 0,
-        timer: undefined,
+        cancelRetry: undefined,
       });
       this.ready.push(key);
       this.pump();
@@ -88,7 +95,7 @@ export class KeyedQueue<T> {
   /** Stops taking work, cancels pending retries, waits for handlers already running. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const entry of this.entries.values()) clearTimeout(entry.timer);
+    for (const entry of this.entries.values()) entry.cancelRetry?.();
     this.ready.length = 0;
     if (this.active > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     for (const entry of this.entries.values()) for (const done of entry.waiters) done();
@@ -108,7 +115,7 @@ export class KeyedQueue<T> {
     this.active++;
     entry.running = true;
     entry.dirty = false;
-    entry.timer = undefined;
+    entry.cancelRetry = undefined;
     const waiters = entry.waiters;
     entry.waiters = [];
     const since = entry.since;
@@ -134,11 +141,11 @@ export class KeyedQueue<T> {
         );
         this.onFailure({ key, attempt: entry.attempt, retryInMs, error });
         if (!this.closed) {
-          entry.timer = setTimeout(() => {
-            entry.timer = undefined;
+          entry.cancelRetry = this.clock.after(retryInMs, () => {
+            entry.cancelRetry = undefined;
             this.ready.push(key);
             this.pump();
-          }, retryInMs);
+          });
         }
       }
       if (this.active === 0) for (const done of this.idleWaiters.splice(0)) done();

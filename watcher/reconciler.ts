@@ -12,6 +12,7 @@ import {
   type Proven,
   type Seen,
 } from './decide.js';
+import { systemClock, type Clock } from './clock.js';
 import type { Effects } from './effects.js';
 import { isPermanentKubeError } from './effects.js';
 import type { EventType } from './list-watch.js';
@@ -24,6 +25,8 @@ export interface ReconcilerOptions {
   readonly scope: string;
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /** the real clock unless a test passes a fake one */
+  readonly clock?: Clock;
 }
 
 interface Item {
@@ -34,6 +37,7 @@ export class Reconciler {
   /** what has been carried out per object UID; lost on restart, rebuilt by the first list */
   private readonly seen = new Map<string, Seen>();
   private readonly queue: KeyedQueue<Item>;
+  private readonly clock: Clock;
 
   constructor(
     private readonly effects: Effects,
@@ -41,12 +45,14 @@ export class Reconciler {
     private readonly log: Logger,
     private readonly options: ReconcilerOptions,
   ) {
+    this.clock = options.clock ?? systemClock;
     this.queue = new KeyedQueue<Item>(
       (uid, item, since) => this.handle(uid, item.observation, since),
       {
         concurrency: options.concurrency,
         initialBackoffMs: options.initialBackoffMs ?? 1_000,
         maxBackoffMs: options.maxBackoffMs ?? 15_000,
+        clock: this.clock,
       },
       ({ key, attempt, retryInMs, error }) => {
         this.metrics.retries.inc();
@@ -108,7 +114,7 @@ export class Reconciler {
       orphans++;
       void this.observe(
         current ? { kind: 'present', object: current } : { kind: 'gone', ref },
-        Date.now(),
+        this.clock.now(),
         'VANISHED',
       );
     }
@@ -144,7 +150,7 @@ export class Reconciler {
     const applied = await this.apply(action, fields, seenObject);
     if (applied !== 'skipped') {
       if (action.kind !== 'none' && action.kind !== 'reject') {
-        this.metrics.lag.observe((Date.now() - since) / 1_000);
+        this.metrics.lag.observe((this.clock.now() - since) / 1_000);
       }
       const next = seenAfter(observation);
       if (next) this.seen.set(uid, next);

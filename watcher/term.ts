@@ -1,13 +1,13 @@
 // One term of a watcher's activity (all of it without leader election, a leader's term with
 // it): list+watch every scope, hand every observation to the reconciler, check the running
 // workflows once the first list is handled, and stop when the signal aborts.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { boundedWatch, type KubeBounds } from '../kube/bounded.js';
 import type { EventApi } from '../kube/databases.js';
+import { systemClock, type Clock } from './clock.js';
 import { createEffects } from './effects.js';
 import { ListWatch, kubeSource, type ListWatchHooks } from './list-watch.js';
 import type { WatcherMetrics } from './metrics.js';
@@ -26,7 +26,14 @@ export interface TermContext {
   readonly log: Logger;
   /** told when the first list of every scope has been handled */
   readonly ready: () => void;
+  /** the real clock unless a test passes a fake one */
+  readonly clock?: Clock;
 }
+
+/** What the sweep of running workflows needs of a term's context. */
+export type SweepContext = Pick<TermContext, 'log' | 'ready' | 'clock'> & {
+  readonly config: { readonly watcher: Pick<Config['watcher'], 'sweepIntervalMs'> };
+};
 
 const NOTES = {
   relist: 'listed',
@@ -69,6 +76,7 @@ function reconcilerFor(ctx: TermContext, fence?: () => number): Reconciler {
   return new Reconciler(effects, metrics, log, {
     concurrency: ctx.config.watcher.concurrency,
     scope: scopeText(ctx.config.watcher),
+    ...(ctx.clock ? { clock: ctx.clock } : {}),
   });
 }
 
@@ -113,9 +121,9 @@ function aborted(signal: AbortSignal): Promise<void> {
 
 /** One check of the running workflows against their objects, retried until it is done. */
 async function sweep(
-  ctx: TermContext,
+  ctx: SweepContext,
   reconciler: Reconciler,
-  listWatches: readonly ListWatch[],
+  listWatches: readonly Pick<ListWatch, 'knownUids'>[],
   signal: AbortSignal,
 ): Promise<void> {
   for (let attempt = 1; !signal.aborted; attempt++) {
@@ -126,7 +134,7 @@ async function sweep(
       return;
     } catch (error: unknown) {
       ctx.log.warn({ err: error, attempt }, 'orphan check failed; retrying');
-      await sleep(Math.min(60_000, 2_000 * attempt), undefined, { signal }).catch(() => undefined);
+      await (ctx.clock ?? systemClock).sleep(Math.min(60_000, 2_000 * attempt), signal);
     }
   }
 }
@@ -136,10 +144,10 @@ async function sweep(
  * again every sweep interval (an object deleted while outside the scope, or one whose finalizer
  * was removed by hand, is found without a restart).
  */
-async function afterFirstList(
-  ctx: TermContext,
+export async function afterFirstList(
+  ctx: SweepContext,
   reconciler: Reconciler,
-  listWatches: readonly ListWatch[],
+  listWatches: readonly Pick<ListWatch, 'knownUids'>[],
   firstLists: Promise<unknown>,
   signal: AbortSignal,
 ): Promise<void> {
@@ -150,7 +158,7 @@ async function afterFirstList(
   ctx.log.info('initial list handled; ready');
   while (!signal.aborted) {
     await sweep(ctx, reconciler, listWatches, signal);
-    await sleep(ctx.config.watcher.sweepIntervalMs, undefined, { signal }).catch(() => undefined);
+    await (ctx.clock ?? systemClock).sleep(ctx.config.watcher.sweepIntervalMs, signal);
   }
 }
 
