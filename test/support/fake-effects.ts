@@ -223,7 +223,7 @@ export class FakeWorld {
       kind,
       uid,
       generation: carried?.metadata.generation,
-      spec: carried?.spec as Record<string, unknown> | undefined,
+      spec: carried?.spec,
       at: this.clock.now(),
     });
     this.journal.push(`${kind} ${uid}`);
