@@ -1,4 +1,4 @@
-// Lint guards the architecture (STYLE.md): no floating promises, type-only imports, no import
+// Lint guards the architecture (CONTRIBUTING.md): no floating promises, type-only imports, no import
 // cycles, and workflow code that stays deterministic by construction.
 import js from '@eslint/js';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';

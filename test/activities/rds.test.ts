@@ -174,7 +174,7 @@ describe('RDS activities: create, wait, classify', () => {
     assert.equal(failure.nonRetryable, false);
   });
 
-  it('waits through creating and backing-up and sees `available` within one poll interval', async () => {
+  it('waits through creating and backing-up, polling every 250 ms, and sees `available` within 2 s', async () => {
     const db = database();
     await front.setTimings({ creatingMs: 2_000, backingUpMs: 1_000 }, db.dbInstanceIdentifier);
     await run(vault.ensureMasterPassword, db);

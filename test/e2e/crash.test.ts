@@ -85,7 +85,7 @@ describe('crash safety of the real worker', { concurrency: true }, () => {
     await second.stop();
   }
 
-  it('recovers from a crash right after the create call reached RDS: one instance, adopted', async () => {
+  it('recovers from a crash right after the create call reached RDS: one instance, not two', async () => {
     await crashAndRecover(
       rdsProxy,
       (_method, _url, body, name) =>
