@@ -367,7 +367,8 @@ class DatabaseFlow {
       polling.waitUntilAvailable(db.dbInstanceIdentifier),
     );
     // an adopted instance may lack this spec or the password in Vault: make it so, then wait
-    return await this.converge(db, available, []);
+    // (one just created has both from its create call)
+    return created.adopted ? await this.converge(db, available, []) : available;
   }
 
   /**

@@ -41,14 +41,13 @@ describe('database workflow', () => {
         );
         assert.deepEqual(live.endpoint, ENDPOINT);
         assert.equal(live.observedGeneration, 1);
-        assert.deepEqual(world.calls.slice(0, 8), [
+        assert.deepEqual(world.calls.slice(0, 7), [
           'validateSpec',
           'ensureFinalizer',
           'ensureMasterPassword',
           'createDbInstance',
           'waitUntilAvailable',
-          // the instance converged on spec and credentials: nothing to change, no second wait
-          'modifyDbInstance',
+          // created with the spec and the password: nothing to converge (an adopted one would)
           'writeDbSecret',
           'publishToConsul',
         ]);
@@ -203,11 +202,12 @@ describe('database workflow', () => {
         );
         assert.equal(live.observedGeneration, 2);
         assert.equal(world.calls.filter((c) => c === 'createDbInstance').length, 1);
-        // created as approved: the converge step saw generation 2 and nothing else
+        // created as approved: generation 2's spec and nothing else
         assert.deepEqual(
-          world.modifiedWith.map((db) => (db as { storageGiB: number }).storageGiB),
+          world.createdWith.map((db) => (db as { storageGiB: number }).storageGiB),
           [80],
         );
+        assert.deepEqual(world.modifiedWith, []);
       },
     );
   });
@@ -513,6 +513,23 @@ describe('database workflow', () => {
         assert.deepEqual(
           world.deletedWith.map((r) => r.policy),
           ['Retain'],
+        );
+      },
+    );
+  });
+
+  it('converges an adopted instance on the spec and the password before it publishes', async () => {
+    await scenario(
+      (world) => (world.adopt = true),
+      async ({ world, start }) => {
+        const handle = await start(snapshot({ storageGiB: 30 }));
+        await until(handle, 'Available', (s) => s.phase === 'Available' && s.stage === 'serve');
+        const at = (call: string) => world.calls.indexOf(call);
+        assert.ok(at('modifyDbInstance') > at('waitUntilAvailable'), world.calls.join(','));
+        assert.ok(at('modifyDbInstance') < at('writeDbSecret'), world.calls.join(','));
+        assert.deepEqual(
+          world.modifiedWith.map((db) => (db as { storageGiB: number }).storageGiB),
+          [30],
         );
       },
     );

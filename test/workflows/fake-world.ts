@@ -54,6 +54,8 @@ export interface FakeWorld {
   /** while set, createDbInstance waits for it (a create call in flight) */
   createGate: Promise<void> | undefined;
   events: { reason: string; message: string }[];
+  /** each createDbInstance call's resolved spec */
+  createdWith: unknown[];
   modifiedWith: unknown[];
   waitCalls: number;
 }
@@ -90,6 +92,7 @@ export function fakeWorld(): FakeWorld {
     secretOwners: [],
     createGate: undefined,
     events: [],
+    createdWith: [],
     modifiedWith: [],
     waitCalls: 0,
     activities: undefined as unknown as Activities,
@@ -132,8 +135,9 @@ export function fakeWorld(): FakeWorld {
         vaultPath: `secret/${db.vaultPath}`,
         ...(world.adoptFrom ? { takenOverFrom: world.adoptFrom } : {}),
       }),
-    createDbInstance: async () => {
+    createDbInstance: async (db) => {
       world.calls.push('createDbInstance');
+      world.createdWith.push(db);
       if (world.foreignInstance) throw notOurs();
       if (world.createGate) {
         await world.createGate;
