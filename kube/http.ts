@@ -184,15 +184,16 @@ export class KubeHttp implements PromiseHttpLibrary {
     };
     const stop = AbortSignal.any([controller.signal, signal]);
     try {
-      const response = await this.bounded(callName('GET', url), stop, (s) =>
-        this.open({ method: 'GET', url, headers: {} }, s),
-      );
-      if (response.statusCode !== 200) {
-        const body = await readAll(response).catch(() => Buffer.alloc(0));
-        finish(new KubeWatchStatusError(response.statusCode ?? 0, body.toString('utf8')));
-      } else {
-        stream(response, onEvent, finish);
-      }
+      const response = await this.bounded(callName('GET', url), stop, async (s) => {
+        const opened = await this.open({ method: 'GET', url, headers: {} }, s);
+        if (opened.statusCode === 200) return opened;
+        // a refusal (410: the version is too old) is read within the limit too
+        const body = await readAll(opened);
+        throw new KubeWatchStatusError(opened.statusCode ?? 0, body.toString('utf8'));
+      });
+      // a watch holds its connection for minutes: TCP probes the peer while it is quiet
+      response.socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
+      stream(response, onEvent, finish);
     } catch (error: unknown) {
       finish(error);
     }

@@ -125,4 +125,19 @@ describe("rdsflow's Kubernetes clients", { timeout: 15_000 }, () => {
     assert.ok(ms >= LIMIT_MS - 50 && ms < LIMIT_MS + 1_500, `failed after ${ms} ms`);
     assert.deepEqual(timedOut, ['watch databases']);
   });
+
+  it('ends a watch the apiserver refuses with its HTTP status, not as a timeout', async () => {
+    const { kc, bounds, timedOut } = await setUp();
+    const ended = await new Promise<unknown>((resolve) => {
+      void boundedWatch(kc, bounds).watch(
+        `/apis/${API_GROUP}/v9/${PLURAL}`, // a version not served
+        {},
+        () => undefined,
+        resolve,
+        new AbortController().signal,
+      );
+    });
+    assert.equal((ended as { statusCode?: number }).statusCode, 404, String(ended));
+    assert.deepEqual(timedOut, []);
+  });
 });
