@@ -1,8 +1,9 @@
-// The one adapter for Database objects and their Events: reads and lists, the status
+// The one adapter for Database objects and their Events: reads, lists and watches, the status
 // subresource, the finalizer and Events, for the watcher, the worker's activities, the CLI and
-// the tests. Every write first checks the UID, so
-// a deleted-and-recreated object of the same name is never touched. Errors are the client's own
-// (ApiException); each caller classifies them for its own retry policy.
+// the tests, all through the bounded clients of kube/bounded.ts. Every write first checks the
+// UID, so a deleted-and-recreated object of the same name is never touched. Errors are the
+// client's own (ApiException), a call out of time (KubeTimeoutError) or a connection's; each
+// caller classifies them for its own retry policy.
 import {
   ApiException,
   PatchStrategy,
@@ -23,6 +24,7 @@ import {
   type StatusUpdate,
 } from '../contracts/database.js';
 import { FINALIZER } from '../contracts/names.js';
+import type { BoundedWatch } from './bounded.js';
 import type { DatabaseSnapshot, ObjectReading } from '../contracts/workflow.js';
 
 export type DatabaseApi = Pick<
@@ -77,24 +79,87 @@ export async function getDatabase(
   }
 }
 
-/** The Databases of one namespace, or of all (`namespace` undefined), matching the selector. */
-export async function listDatabases(
-  kube: Pick<CustomObjectsApi, 'listNamespacedCustomObject' | 'listClusterCustomObject'>,
-  namespace: string | undefined,
-  labelSelector?: string,
-): Promise<DatabaseObject[]> {
-  const base = {
+/** Which Databases a list or a watch is about: one namespace or all, and a label selector. */
+export interface DatabaseScope {
+  /** undefined: every namespace */
+  readonly namespace?: string | undefined;
+  readonly labelSelector?: string | undefined;
+}
+
+export type DatabaseListApi = Pick<
+  CustomObjectsApi,
+  'listNamespacedCustomObject' | 'listClusterCustomObject'
+>;
+
+/** One page of a list: its items as the server sent them (not yet checked) and where it stands. */
+export interface DatabaseListPage {
+  readonly items: unknown[];
+  readonly resourceVersion: string;
+  /** where the next page starts; undefined on the last */
+  readonly continueToken?: string;
+}
+
+/**
+ * One page of the Databases in scope: `limit` items from `continueToken` on, or the whole list
+ * at once when no limit is given. The one list of Databases: the watcher pages through it, the
+ * CLI and the tests take it whole (`listDatabases`).
+ */
+export async function listDatabasePage(
+  kube: DatabaseListApi,
+  scope: DatabaseScope,
+  page: { readonly limit?: number; readonly continueToken?: string | undefined } = {},
+): Promise<DatabaseListPage> {
+  const params = {
     group: API_GROUP,
     version: API_VERSION,
     plural: PLURAL,
-    ...(labelSelector ? { labelSelector } : {}),
+    ...(scope.labelSelector ? { labelSelector: scope.labelSelector } : {}),
+    ...(page.limit !== undefined ? { limit: page.limit } : {}),
+    ...(page.continueToken ? { _continue: page.continueToken } : {}),
   };
   const list = (
-    namespace
-      ? await kube.listNamespacedCustomObject({ ...base, namespace })
-      : await kube.listClusterCustomObject(base)
-  ) as { items?: DatabaseObject[] };
-  return list.items ?? [];
+    scope.namespace
+      ? await kube.listNamespacedCustomObject({ ...params, namespace: scope.namespace })
+      : await kube.listClusterCustomObject(params)
+  ) as { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } };
+  return {
+    items: list.items ?? [],
+    resourceVersion: list.metadata?.resourceVersion ?? '',
+    ...(list.metadata?.continue ? { continueToken: list.metadata.continue } : {}),
+  };
+}
+
+/** The Databases of one namespace, or of all (`namespace` undefined), matching the selector. */
+export async function listDatabases(
+  kube: DatabaseListApi,
+  namespace: string | undefined,
+  labelSelector?: string,
+): Promise<DatabaseObject[]> {
+  return (await listDatabasePage(kube, { namespace, labelSelector })).items as DatabaseObject[];
+}
+
+/**
+ * Watches the Databases in scope from `resourceVersion`, with bookmarks, through a bounded
+ * watch (kube/bounded.ts); the server ends it after `timeoutSeconds`.
+ */
+export function watchDatabases(
+  watcher: BoundedWatch,
+  scope: DatabaseScope,
+  from: { readonly resourceVersion: string; readonly timeoutSeconds: number },
+  on: { event: (type: string, object: unknown) => void; done: (error: unknown) => void },
+  signal: AbortSignal,
+): Promise<AbortController> {
+  const path = scope.namespace
+    ? `/apis/${API_GROUP}/${API_VERSION}/namespaces/${scope.namespace}/${PLURAL}`
+    : `/apis/${API_GROUP}/${API_VERSION}/${PLURAL}`;
+  const query = {
+    // none: from the most recent state on
+    resourceVersion: from.resourceVersion || undefined,
+    allowWatchBookmarks: true,
+    timeoutSeconds: from.timeoutSeconds,
+    labelSelector: scope.labelSelector,
+  };
+  return watcher.watch(path, query, on.event, on.done, signal);
 }
 
 /**

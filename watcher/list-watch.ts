@@ -3,24 +3,17 @@
 // server says the version is too old (410 Gone), reconnect with capped backoff on any error.
 // A complete relist reports objects that vanished meanwhile as gone (the reconciler then proves
 // they were deleted before anything is deleted), so nothing is missed.
-import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  API_GROUP,
-  API_VERSION,
-  PLURAL,
-  type DatabaseObject,
-  type DatabaseRef,
-} from '../contracts/database.js';
+import type { DatabaseObject, DatabaseRef } from '../contracts/database.js';
 import type { BoundedWatch } from '../kube/bounded.js';
+import {
+  listDatabasePage,
+  watchDatabases,
+  type DatabaseListApi,
+  type DatabaseListPage,
+} from '../kube/databases.js';
 import { malformed, type Observation } from './decide.js';
 import { backoffMs } from './queue.js';
-
-export interface ListPage {
-  readonly items: unknown[];
-  readonly resourceVersion: string;
-  readonly continueToken?: string;
-}
 
 export type WatchEnd = 'closed' | 'expired';
 
@@ -31,7 +24,7 @@ export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'LISTED' | 'VANISHED'
 export interface WatchSource {
   readonly scope: string;
   /** one page; `unpaged` asks for the whole list at once (the fallback when pages keep expiring) */
-  list(continueToken: string | undefined, unpaged?: boolean): Promise<ListPage>;
+  list(continueToken: string | undefined, unpaged?: boolean): Promise<DatabaseListPage>;
   /** Streams events from `resourceVersion` until the server closes (or the signal aborts). */
   watch(
     resourceVersion: string,
@@ -86,7 +79,7 @@ function isExpired(error: unknown): boolean {
 export interface KubeSourceOptions {
   /** a bounded watch (kube/bounded.ts) */
   readonly watcher: BoundedWatch;
-  readonly api: Pick<CustomObjectsApi, 'listClusterCustomObject' | 'listNamespacedCustomObject'>;
+  readonly api: DatabaseListApi;
   /** undefined: every namespace */
   readonly namespace?: string;
   readonly labelSelector?: string;
@@ -94,33 +87,6 @@ export interface KubeSourceOptions {
   readonly pageSize?: number;
   /** how long the server keeps one watch open before it ends it (default 300 s) */
   readonly watchTimeoutSeconds?: number;
-}
-
-/** One page of the list of Databases in scope (or the whole list, unpaged). */
-async function listPage(
-  options: KubeSourceOptions,
-  continueToken: string | undefined,
-  unpaged: boolean,
-): Promise<ListPage> {
-  const { api, namespace, labelSelector } = options;
-  const params = {
-    group: API_GROUP,
-    version: API_VERSION,
-    plural: PLURAL,
-    labelSelector,
-    ...(unpaged ? {} : { limit: options.pageSize ?? PAGE_SIZE }),
-    ...(continueToken ? { _continue: continueToken } : {}),
-  };
-  const page = (
-    namespace
-      ? await api.listNamespacedCustomObject({ ...params, namespace })
-      : await api.listClusterCustomObject(params)
-  ) as { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } };
-  return {
-    items: page.items ?? [],
-    resourceVersion: page.metadata?.resourceVersion ?? '',
-    ...(page.metadata?.continue ? { continueToken: page.metadata.continue } : {}),
-  };
 }
 
 /** Fires `onIdle` when `arm()` has not been called for `ms`; `stop()` ends it. */
@@ -153,9 +119,6 @@ function watchScope(
   signal: AbortSignal,
 ): Promise<WatchEnd> {
   const idleMs = options.idleMs ?? WATCH_IDLE_MS;
-  const path = options.namespace
-    ? `/apis/${API_GROUP}/${API_VERSION}/namespaces/${options.namespace}/${PLURAL}`
-    : `/apis/${API_GROUP}/${API_VERSION}/${PLURAL}`;
   return new Promise<WatchEnd>((resolve, reject) => {
     let expired = false;
     let stalled = false;
@@ -174,12 +137,6 @@ function watchScope(
         reject(error instanceof Error ? error : new Error(JSON.stringify(error)));
       else resolve('closed');
     };
-    const query = {
-      resourceVersion,
-      allowWatchBookmarks: true,
-      timeoutSeconds: options.watchTimeoutSeconds ?? WATCH_TIMEOUT_SECONDS,
-      labelSelector: options.labelSelector,
-    };
     const event = (type: string, object: unknown) => {
       idle.arm();
       if (type !== 'ERROR') return onEvent(type, object);
@@ -188,7 +145,11 @@ function watchScope(
       else done(new HttpStatusError(status.code ?? 500, status.message ?? 'watch error'));
       abort();
     };
-    options.watcher.watch(path, query, event, done, signal).then((c) => {
+    const from = {
+      resourceVersion,
+      timeoutSeconds: options.watchTimeoutSeconds ?? WATCH_TIMEOUT_SECONDS,
+    };
+    watchDatabases(options.watcher, options, from, { event, done }, signal).then((c) => {
       controller = c;
       if (signal.aborted) return c.abort();
       signal.addEventListener('abort', abort, { once: true });
@@ -200,7 +161,11 @@ function watchScope(
 export function kubeSource(options: KubeSourceOptions): WatchSource {
   return {
     scope: options.namespace ?? '*',
-    list: (continueToken, unpaged = false) => listPage(options, continueToken, unpaged),
+    list: (continueToken, unpaged = false) =>
+      listDatabasePage(options.api, options, {
+        ...(unpaged ? {} : { limit: options.pageSize ?? PAGE_SIZE }),
+        continueToken,
+      }),
     watch: (resourceVersion, onEvent, signal) =>
       watchScope(options, resourceVersion, onEvent, signal),
   };
@@ -319,7 +284,7 @@ export class ListWatch {
     let continueToken: string | undefined;
     do {
       if (signal.aborted) return undefined;
-      let page: ListPage;
+      let page: DatabaseListPage;
       try {
         page = await this.source.list(continueToken, unpaged);
       } catch (error: unknown) {

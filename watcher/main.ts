@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { kubeClientConfig, lazyTemporal } from '../config/control-clients.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
-import { AgentPool, boundedApiClient } from '../kube/bounded.js';
+import { KubeConnections, boundedApiClient } from '../kube/bounded.js';
 import { ClusterIdentityError, clusterIdentity } from '../kube/cluster.js';
 import { taskQueueFor } from '../contracts/names.js';
 import { listening, startHttp } from '../runtime/http.js';
@@ -57,12 +57,12 @@ async function serve(
 async function identify(
   core: CoreV1Api,
   config: Pick<Config, 'kube'>,
-  bounds: { agents: AgentPool },
+  bounds: { connections: KubeConnections },
 ): Promise<string> {
   try {
     return await clusterIdentity(core, config.kube.clusterId);
   } catch (error: unknown) {
-    bounds.agents.close();
+    bounds.connections.close();
     throw error;
   }
 }
@@ -72,7 +72,7 @@ function boundsOf(config: Pick<Config, 'kube'>, metrics: WatcherMetrics) {
   return {
     timeoutMs: config.kube.timeoutMs,
     onTimeout: (call: string) => metrics.kubeTimeouts.inc({ call }),
-    agents: new AgentPool(),
+    connections: new KubeConnections(),
   };
 }
 
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
     log.info('watcher stopped');
   } finally {
     server?.close();
-    bounds.agents.close();
+    bounds.connections.close();
     await temporal.connection.close();
   }
 }

@@ -50,7 +50,7 @@ export class WatcherMetrics {
   });
   readonly kubeTimeouts = new Counter({
     name: 'rdsflow_watcher_kube_timeouts_total',
-    help: 'Kubernetes calls that did not answer within RDSFLOW_KUBE_TIMEOUT, by call',
+    help: 'Kubernetes calls that did not answer within RDSFLOW_KUBE_TIMEOUT, by call (verb and resource)',
     labelNames: ['call'] as const,
     registers: [this.registry],
   });

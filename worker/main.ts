@@ -23,7 +23,7 @@ import {
 import { taskQueueFor } from '../contracts/names.js';
 import { ClusterIdentityError, clusterIdentity } from '../kube/cluster.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
-import { AgentPool, boundedApiClient } from '../kube/bounded.js';
+import { KubeConnections, boundedApiClient } from '../kube/bounded.js';
 import { listening, startHttp } from '../runtime/http.js';
 import { createLogger } from '../runtime/log.js';
 import { attributeConsulCalls, attributeVaultCalls } from './attribution.js';
@@ -67,7 +67,7 @@ function clients(config: WorkerConfig, metrics: WorkerMetrics) {
     timeoutMs: config.kube.timeoutMs,
     onTimeout: (call: string) => metrics.kubeTimeouts.inc({ call }),
     // one set of kept-alive connections for all of the process's Kubernetes calls
-    agents: new AgentPool(),
+    connections: new KubeConnections(),
   };
   const events = boundedApiClient(kc, CoreV1Api, bounds);
   const activities = createActivities({

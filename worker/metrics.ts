@@ -25,7 +25,7 @@ export class WorkerMetrics {
 
   readonly kubeTimeouts = new Counter({
     name: 'rdsflow_worker_kube_timeouts_total',
-    help: 'Kubernetes calls that did not answer within RDSFLOW_KUBE_TIMEOUT, by call',
+    help: 'Kubernetes calls that did not answer within RDSFLOW_KUBE_TIMEOUT, by call (verb and resource)',
     labelNames: ['call'] as const,
     registers: [this.registry],
   });

@@ -1,24 +1,22 @@
-// Smoke: the real kube-apiserver serves the Database CRD to @kubernetes/client-node: list it,
-// create and watch a Database, see schema defaults and bounds applied, patch its status.
+// Smoke: the real kube-apiserver serves the Database CRD to rdsflow's Kubernetes clients
+// (client-node's generated APIs over kube/bounded.ts, and its watch): list it, create and watch a
+// Database, see schema defaults and bounds applied, patch its status.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   ApiException,
   ApiextensionsV1Api,
-  CoreV1Api,
   CustomObjectsApi,
   PatchStrategy,
-  Watch,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import { Agent as HttpsAgent } from 'node:https';
 import { kubeClientConfig } from '../../config/clients.js';
-import { AgentPool, boundedApiClient } from '../../kube/bounded.js';
+import { boundedApiClient, boundedWatch } from '../../kube/bounded.js';
 import { TEST_LABEL, config, eventually, uniqueName } from '../support/env.js';
-import { getDatabase, readObject } from '../../kube/databases.js';
+import { getDatabase, readObject, watchDatabases } from '../../kube/databases.js';
 
 const kc = kubeClientConfig(config.kube);
-const objects = kc.makeApiClient(CustomObjectsApi);
+const objects = boundedApiClient(kc, CustomObjectsApi, config.kube);
 const ref = {
   group: 'rdsflow.io',
   version: 'v1alpha1',
@@ -43,11 +41,16 @@ describe('kube-apiserver with the Database CRD', () => {
     });
 
   before(async () => {
-    watch = await new Watch(kc).watch(
-      `/apis/${ref.group}/${ref.version}/namespaces/${ref.namespace}/${ref.plural}`,
-      { labelSelector: `rdsflow.io/test-run=${runLabel}` },
-      (type, obj: { metadata: { name: string } }) => seen.push({ type, name: obj.metadata.name }),
-      (error: unknown) => (watchEnded = error ?? 'closed by the server'),
+    watch = await watchDatabases(
+      boundedWatch(kc, config.kube),
+      { namespace: ref.namespace, labelSelector: `rdsflow.io/test-run=${runLabel}` },
+      { resourceVersion: '', timeoutSeconds: 300 },
+      {
+        event: (type, obj) =>
+          seen.push({ type, name: (obj as { metadata: { name: string } }).metadata.name }),
+        done: (error: unknown) => (watchEnded = error ?? 'closed by the server'),
+      },
+      new AbortController().signal,
     );
   });
 
@@ -57,7 +60,7 @@ describe('kube-apiserver with the Database CRD', () => {
   });
 
   it('lists the CRD and reports it Established', async () => {
-    const ext = kc.makeApiClient(ApiextensionsV1Api);
+    const ext = boundedApiClient(kc, ApiextensionsV1Api, config.kube);
     const list = await ext.listCustomResourceDefinition();
     const crd = list.items.find((c) => c.metadata?.name === 'databases.rdsflow.io');
     assert.ok(crd, 'databases.rdsflow.io is not installed');
@@ -146,38 +149,6 @@ describe('kube-apiserver with the Database CRD', () => {
     assert.equal(error.code, 422);
     assert.match(String(error.body), /spec\.engine/);
     assert.match(String(error.body), /spec\.storageGiB/);
-  });
-
-  it("rdsflow's API clients reuse one connection; client-node's own open one per call", async () => {
-    // every new connection an https.Agent opens goes through createConnection
-    const proto = HttpsAgent.prototype as unknown as {
-      createConnection: (...a: unknown[]) => unknown;
-    };
-    const original = proto.createConnection;
-    let opened = 0;
-    proto.createConnection = function (this: unknown, ...args: unknown[]) {
-      opened++;
-      return original.apply(this, args);
-    };
-    const agents = new AgentPool();
-    try {
-      const calls = async (api: CustomObjectsApi) => {
-        opened = 0;
-        for (let i = 0; i < 5; i++) await api.listNamespacedCustomObject({ ...ref, limit: 1 });
-        return opened;
-      };
-      const bounded = boundedApiClient(kc, CustomObjectsApi, { timeoutMs: 10_000, agents });
-      const events = boundedApiClient(kc, CoreV1Api, { timeoutMs: 10_000, agents });
-      assert.equal(await calls(bounded), 1, 'five calls, one connection');
-      // a second client of the same pool takes the connection the first left idle
-      opened = 0;
-      await events.listNamespacedEvent({ namespace: 'default', limit: 1 });
-      assert.equal(opened, 0);
-      assert.equal(await calls(kc.makeApiClient(CustomObjectsApi)), 5, 'upstream: one per call');
-    } finally {
-      proto.createConnection = original;
-      agents.close();
-    }
   });
 });
 

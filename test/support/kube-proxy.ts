@@ -3,6 +3,9 @@
 // - a server that accepts connections and never answers (or answers lists only);
 // - a plain-HTTP proxy to the real apiserver that can be partitioned: from then on it forwards
 //   nothing and answers nothing, as a network partition would.
+// - a TCP proxy to the real apiserver (TLS passes through, end to end) that counts the
+//   connections it accepts, and can go silent: open connections stop forwarding (a peer gone
+//   without a word), and new ones are accepted and never answered until it resumes.
 // Each comes with a kubeconfig that points a watcher at it, as the watcher's service account.
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -10,7 +13,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Socket } from 'node:net';
+import { connect, createServer as createTcpServer, type Socket } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
 
 interface KubeconfigFile {
@@ -160,4 +164,85 @@ export async function apiserverProxy(kubeconfig: string): Promise<PartitionableP
       await closeServer();
     },
   };
+}
+
+export interface TcpProxy {
+  /** the apiserver's URL, by way of the proxy (https://127.0.0.1:<port>) */
+  readonly url: string;
+  /** TCP connections accepted so far */
+  accepted(): number;
+  /**
+   * From now on: open connections forward nothing more (no close, no reset), and new ones are
+   * accepted and never answered, until `resume()`.
+   */
+  silence(): void;
+  /** new connections are forwarded again (silenced ones stay silent) */
+  resume(): void;
+  close(): Promise<void>;
+}
+
+/** A TCP proxy to `upstream` (an https URL): the client's TLS session ends at the apiserver. */
+export async function tcpProxy(upstream: string): Promise<TcpProxy> {
+  const target = new URL(upstream);
+  const sockets = new Set<Socket>();
+  const open = new Set<{ client: Socket; server: Socket }>();
+  let accepted = 0;
+  let silent = false;
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+  };
+  const server = createTcpServer((client) => {
+    accepted++;
+    track(client);
+    if (silent) return; // accepted, never a byte back
+    const upstreamSocket = connect(Number(target.port || 443), target.hostname);
+    track(upstreamSocket);
+    const pair = { client, server: upstreamSocket };
+    open.add(pair);
+    client.pipe(upstreamSocket);
+    upstreamSocket.pipe(client);
+    const end = () => {
+      open.delete(pair);
+      client.destroy();
+      upstreamSocket.destroy();
+    };
+    client.on('close', end);
+    upstreamSocket.on('close', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `https://127.0.0.1:${port}`,
+    accepted: () => accepted,
+    silence() {
+      silent = true;
+      for (const { client, server: up } of open) {
+        client.unpipe(up);
+        up.unpipe(client);
+        client.pause();
+        up.pause();
+      }
+    },
+    resume() {
+      silent = false;
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A kubeconfig like `kc` (its CA and credentials), pointed at `server` (a TcpProxy's URL). */
+export function kubeConfigVia(kc: KubeConfig, server: string): KubeConfig {
+  const cluster = kc.getCurrentCluster();
+  const user = kc.getCurrentUser();
+  if (!cluster || !user) throw new Error('the kubeconfig has no current cluster or user');
+  const via = new KubeConfig();
+  via.loadFromClusterAndUser({ ...cluster, server }, user);
+  return via;
 }

@@ -8,14 +8,14 @@ import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { connectTemporal, kubeClientConfig } from '../../config/clients.js';
 import { API_GROUP, API_VERSION, PLURAL } from '../../contracts/database.js';
-import { boundedWatch } from '../../kube/bounded.js';
+import { boundedApiClient, boundedWatch } from '../../kube/bounded.js';
 import type { Observation } from '../../watcher/decide.js';
 import { ListWatch, kubeSource, type WatchSource } from '../../watcher/list-watch.js';
 import { config, eventually } from '../support/env.js';
 import { Watched } from '../support/watched.js';
 
 const kc = kubeClientConfig(config.kube);
-const api = kc.makeApiClient(CustomObjectsApi);
+const api = boundedApiClient(kc, CustomObjectsApi, config.kube);
 const PAGE = 2;
 const OBJECTS = 7;
 

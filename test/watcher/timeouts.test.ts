@@ -76,8 +76,8 @@ describe('bounded Kubernetes calls', () => {
   });
 
   for (const [what, answer, call] of [
-    ['a list', [], 'listClusterCustomObject'],
-    ['a watch', ['list'], 'watch'],
+    ['a list', [], 'list databases'],
+    ['a watch', ['list'], 'watch databases'],
   ] as const) {
     it(`gives up ${what} that never answers within the limit, counts it, and stops promptly`, async () => {
       const standin = await silentApiserver(answer);
@@ -110,7 +110,7 @@ describe('bounded Kubernetes calls', () => {
       'lease timeouts counted',
       async () =>
         (await metric(watcher, 'rdsflow_watcher_kube_timeouts_total', {
-          call: 'readNamespacedLease',
+          call: 'get leases',
         })) >= 2
           ? true
           : undefined,
