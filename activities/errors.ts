@@ -1,61 +1,89 @@
-// Errors are classified once, here, at the activity edge: what a retry cannot fix becomes a
-// non-retryable failure with a clear type; throttling, 5xx and connection errors stay retryable
-// with a jittered delay so that many workers do not retry in lockstep.
-import { ApplicationFailure } from '@temporalio/common';
-import { FAILURE } from '../contracts/workflow.js';
+// Errors are classified once, here, at the activity edge, into the one set of failure kinds
+// (contracts/failures.ts) whatever the adapter: what a retry cannot fix becomes a non-retryable
+// failure whose message ends with the advice for its kind; throttling, 5xx and connection
+// errors stay retryable with a jittered delay so that many workers do not retry in lockstep; an
+// error no adapter knows (a TypeError: a bug) is retried BUG_ATTEMPTS times, then fails for good
+// with its stack in the worker's log, never in the status.
+import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
+import { log } from '@temporalio/activity';
+import {
+  ADVICE,
+  FAILURE,
+  FAILURE_KIND,
+  PERMISSION_ADVICE,
+  type FailureType,
+  type System,
+} from '../contracts/failures.js';
 
-/** AWS error names that say the request itself is wrong: retrying changes nothing. */
-const AWS_TERMINAL = new Set([
-  'InvalidParameterValue',
-  'InvalidParameterValueException',
-  'InvalidParameterCombination',
-  'InvalidParameterCombinationException',
-  'MissingParameter',
-  'ValidationError',
-  'StorageQuotaExceeded',
-  'StorageQuotaExceededFault',
-  'InstanceQuotaExceeded',
-  'InstanceQuotaExceededFault',
-  'InsufficientDBInstanceCapacity',
-  'InsufficientDBInstanceCapacityFault',
-  'DBParameterGroupNotFound',
-  'DBParameterGroupNotFoundFault',
-  'DBSubnetGroupNotFoundFault',
-  'DBSecurityGroupNotFound',
-  'OptionGroupNotFoundFault',
-  'StorageTypeNotSupported',
-  'StorageTypeNotSupportedFault',
-  'KMSKeyNotAccessibleFault',
-  'AuthorizationNotFound',
-  'UnrecognizedClientException',
-  'InvalidClientTokenId',
-  'AccessDenied',
-  'AccessDeniedException',
-]);
+/** Attempts of one activity that an unclassified error (a bug) gets before it fails for good. */
+export const BUG_ATTEMPTS = 3;
+
+/** AWS error names that refuse the worker's credentials: IAM, STS, KMS. */
+const AWS_PERMISSION =
+  /^(AccessDenied|AccessDeniedException|UnauthorizedOperation|NotAuthorized|InvalidClientTokenId|UnrecognizedClientException|SignatureDoesNotMatch|IncompleteSignature|InvalidSignatureException|MissingAuthenticationToken|ExpiredToken|ExpiredTokenException|CredentialsProviderError|KMSKeyNotAccessibleFault)$/;
+
+/** AWS account quotas (throttling is not one: it is transient). */
+const AWS_QUOTA = /QuotaExceeded/;
+
+/** RDS refuses the request in the instance's state: a person must look. */
+const AWS_CONFLICT = /^InvalidDBInstanceState(Fault)?$/;
+
+const THROTTLED = /thrott|RequestLimitExceeded|TooManyRequests|SlowDown/i;
+
+/** Errors without an HTTP status that still say "the server was not reached in time". */
+const NOT_REACHED = /Timeout|Abort|FetchError|TimeoutError/;
 
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
+  'ECONNABORTED',
   'ETIMEDOUT',
   'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
   'EAI_AGAIN',
   'ENOTFOUND',
   'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
 ]);
 
 interface ErrorLike {
   name?: string;
-  code?: string;
+  code?: unknown;
   message?: string;
+  stack?: unknown;
+  statusCode?: number;
   $metadata?: { httpStatusCode?: number };
-  $retryable?: unknown;
   response?: { statusCode?: number; body?: unknown };
+  /** client-node's ApiException: the Status the apiserver answered */
+  body?: unknown;
+  isTimeout?: boolean;
   cause?: unknown;
 }
 
 function asErrorLike(error: unknown): ErrorLike {
   if (typeof error === 'object' && error !== null) return error;
   return { message: String(error) };
+}
+
+/** The HTTP status of an answer, whichever client shaped it (AWS SDK, node-vault, papi, client-node). */
+export function httpStatusOf(error: unknown): number | undefined {
+  const e = asErrorLike(error);
+  const status =
+    e.$metadata?.httpStatusCode ??
+    e.response?.statusCode ??
+    e.statusCode ??
+    (typeof e.code === 'number' ? e.code : undefined);
+  return typeof status === 'number' && status > 0 ? status : undefined;
+}
+
+/** A connection refused, reset or timed out, anywhere in the cause chain. */
+function notReached(e: ErrorLike, depth = 0): boolean {
+  if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) return true;
+  if (e.isTimeout === true || NOT_REACHED.test(e.name ?? '')) return true;
+  return depth < 4 && e.cause !== undefined && notReached(asErrorLike(e.cause), depth + 1);
 }
 
 /** A delay of `baseMs · 2^(attempt-1)`, capped, with full jitter. */
@@ -74,8 +102,15 @@ export function transient(message: string, attempt: number, cause?: unknown): Ap
   });
 }
 
+/** The types a person must act on: every type but the retried ones. */
+export type TerminalType = Exclude<
+  FailureType,
+  'Transient' | 'Bug' | 'Timeout' | 'NotYetAvailable'
+>;
+
+/** A failure no retry fixes: the database goes to Failed with this message and type. */
 export function terminal(
-  type: string,
+  type: TerminalType,
   message: string,
   details?: Record<string, unknown>,
 ): ApplicationFailure {
@@ -87,71 +122,147 @@ export function terminal(
   });
 }
 
-function isConnectionError(e: ErrorLike): boolean {
-  if (e.code && CONNECTION_CODES.has(e.code)) return true;
-  const cause = e.cause ? asErrorLike(e.cause) : undefined;
-  return cause !== undefined && cause.code !== undefined && CONNECTION_CODES.has(cause.code);
-}
-
-/** Classifies an AWS SDK error raised by `step`. Returns the failure to throw. */
-export function classifyAwsError(
-  step: string,
-  error: unknown,
-  attempt: number,
-): ApplicationFailure {
-  if (error instanceof ApplicationFailure) return error;
-  const e = asErrorLike(error);
+/** The words a message may show of an error: its name, and a message free of data. */
+function safeDetail(e: ErrorLike): string {
   const name = e.name ?? 'Error';
-  const rejected = () =>
-    terminal(
-      FAILURE.invalidSpec,
-      `${step}: RDS rejected the request: ${name}: ${e.message ?? ''}`.trim(),
-      { awsError: name },
-    );
-  if (AWS_TERMINAL.has(name)) return rejected();
-  const status = e.$metadata?.httpStatusCode;
-  const throttled = /thrott|RequestLimitExceeded|TooManyRequests|SlowDown/i.test(name);
-  if (
-    throttled ||
-    isConnectionError(e) ||
-    status === undefined ||
-    status >= 500 ||
-    status === 429
-  ) {
-    return transient(
-      `${step}: ${throttled ? 'throttled by RDS' : 'RDS unavailable'}: ${name}: ${e.message ?? ''}`,
-      attempt,
-      error,
-    );
-  }
-  // any other 4xx: the request is wrong in a way we did not foresee; do not hammer RDS with it
-  return rejected();
+  // a SyntaxError from JSON.parse quotes its input, which may be a secret: name only
+  const quotesNoData = /^(TypeError|ReferenceError|RangeError)$/.test(name);
+  return quotesNoData && e.message ? `${name}: ${e.message.split('\n')[0]}` : name;
 }
 
 /**
- * Classifies an error from Vault (node-vault) or Consul: connection errors, 5xx and 429 are
- * transient; a 4xx means the request or the credentials are wrong.
+ * An error no adapter knows: retryable for the first BUG_ATTEMPTS - 1 attempts (it may be a
+ * race), then a non-retryable Bug. Its stack goes to the worker's log, not to the status.
  */
-export function classifyStoreError(
-  store: 'Vault' | 'Consul',
+export function bug(
   step: string,
   error: unknown,
   attempt: number,
+  said?: string,
 ): ApplicationFailure {
-  if (error instanceof ApplicationFailure) return error;
   const e = asErrorLike(error);
-  const status = e.response?.statusCode ?? (e as { statusCode?: number }).statusCode;
-  if (status !== undefined && status >= 400 && status < 500 && status !== 429 && status !== 408) {
-    return terminal(
-      FAILURE.storeRejected,
-      `${step}: ${store} refused the request (HTTP ${status}): ${storeDetail(e)}`,
-    );
-  }
-  return transient(`${step}: ${store} unavailable: ${storeDetail(e)}`, attempt, error);
+  const detail = said || safeDetail(e);
+  const stack = typeof e.stack === 'string' ? e.stack.split('\n').slice(1).join('\n') : undefined;
+  const final = attempt >= BUG_ATTEMPTS;
+  log.error('unclassified error (a bug)', { step, attempt, final, error: detail, stack });
+  const message = final
+    ? `${step}: internal error (${detail}), ${attempt} attempts. ${ADVICE.bug}`
+    : `${step}: internal error (${detail}); trying again`;
+  return ApplicationFailure.create({
+    message,
+    type: FAILURE.bug,
+    nonRetryable: final,
+    ...(final ? {} : { nextRetryDelay: jitteredDelayMs(attempt) }),
+  });
 }
 
-function storeDetail(e: ErrorLike): string {
+interface Verdict {
+  readonly type: FailureType;
+  /** what the system did, in a few words (`{}` stands for the system) */
+  readonly what: string;
+}
+
+const UNAVAILABLE: Verdict = { type: FAILURE.transient, what: '{} unavailable' };
+const REFUSED: Verdict = {
+  type: FAILURE.permissionDenied,
+  what: "{} refused the worker's credentials",
+};
+
+/** How an HTTP answer with this status reads, for each system (after names and throttling). */
+function byStatus(system: System | 'rdsflow', status: number, name: string): Verdict {
+  if (status === 401 || status === 403) return REFUSED;
+  if (status >= 500 || status === 408) return UNAVAILABLE;
+  switch (system) {
+    case 'AWS':
+      // any other 4xx: the request is wrong in a way we did not foresee; do not hammer RDS
+      return AWS_CONFLICT.test(name)
+        ? { type: FAILURE.conflict, what: "RDS refused it in the instance's state" }
+        : { type: FAILURE.invalidSpec, what: 'RDS rejected the request' };
+    case 'Vault':
+    case 'Consul':
+      return { type: FAILURE.storeRejected, what: '{} refused the request' };
+    default:
+      // Kubernetes: a bare 404 (a CRD version not served yet), 409 or 410 passes; others are ours
+      return status === 404 || status === 409 || status === 410
+        ? UNAVAILABLE
+        : { type: FAILURE.bug, what: `{} refused the request (HTTP ${status})` };
+  }
+}
+
+/** The failure type an error reads as, raised by `system`. */
+export function verdictOf(system: System | 'rdsflow', error: unknown): Verdict {
+  const e = asErrorLike(error);
+  const name = e.name ?? 'Error';
+  const status = httpStatusOf(error);
+  const by = system === 'AWS' ? 'RDS' : system;
+  if (THROTTLED.test(name) || status === 429)
+    return { type: FAILURE.transient, what: `throttled by ${by}` };
+  if (system === 'AWS' && AWS_PERMISSION.test(name)) return REFUSED;
+  if (system === 'AWS' && AWS_QUOTA.test(name))
+    return { type: FAILURE.quotaExceeded, what: 'an AWS account quota is reached' };
+  if (status !== undefined) return byStatus(system, status, name);
+  if (notReached(e))
+    return system === 'AWS' ? { ...UNAVAILABLE, what: 'RDS unavailable' } : UNAVAILABLE;
+  return { type: FAILURE.bug, what: '{} failed' };
+}
+
+/** A Kubernetes Status's own message (client-node's ApiException carries it as its body). */
+function statusMessage(body: unknown): string | undefined {
+  let parsed = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+  const message = (parsed as { kind?: string; message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : undefined;
+}
+
+/** What the system said: its error name and message, or a store's own error lines. */
+function detailOf(system: System | 'rdsflow', e: ErrorLike): string {
+  const status = httpStatusOf(e);
+  const http = status !== undefined && system !== 'AWS' ? `HTTP ${status}: ` : '';
   const body = e.response?.body as { errors?: unknown[] } | undefined;
-  const errors = Array.isArray(body?.errors) ? body.errors.map(String).join('; ') : undefined;
-  return errors && errors.length > 0 ? errors : (e.message ?? e.code ?? 'unknown error');
+  const errors = Array.isArray(body?.errors) ? body.errors.map(String).join('; ') : '';
+  const said =
+    errors ||
+    statusMessage(e.body) ||
+    (e.message ?? '').split('\n')[0] ||
+    (typeof e.code === 'string' ? e.code : 'unknown error');
+  const text = system === 'AWS' ? `${e.name ?? 'Error'}: ${said}` : `${http}${said}`;
+  return text.replace(/\.$/, '');
+}
+
+function adviceFor(system: System | 'rdsflow', type: FailureType): string {
+  const kind = FAILURE_KIND[type];
+  if (kind === 'permission' && system !== 'rdsflow') return PERMISSION_ADVICE[system];
+  return ADVICE[kind];
+}
+
+/**
+ * The failure to throw for an error `system` raised during `step` (attempt: the activity's).
+ * A failure already classified (an ApplicationFailure, a cancellation) passes unchanged.
+ */
+export function classifyError(
+  system: System | 'rdsflow',
+  step: string,
+  error: unknown,
+  attempt: number,
+): Error {
+  if (error instanceof TemporalFailure) return error;
+  const verdict = verdictOf(system, error);
+  const { type } = verdict;
+  const what = verdict.what.replace('{}', system);
+  if (type === FAILURE.bug)
+    return bug(step, error, attempt, httpStatusOf(error) === undefined ? undefined : what);
+  const said = detailOf(system, asErrorLike(error));
+  const message = `${step}: ${what}: ${said}`;
+  if (type === FAILURE.transient) return transient(message, attempt, error);
+  return terminal(type as TerminalType, `${message}. ${adviceFor(system, type)}`, {
+    system,
+    ...(system === 'AWS' ? { awsError: asErrorLike(error).name ?? 'Error' } : {}),
+    ...(httpStatusOf(error) !== undefined ? { httpStatus: httpStatusOf(error) } : {}),
+  });
 }

@@ -18,7 +18,7 @@ import {
   type DeleteInstanceRequest,
   type DeleteInstanceResult,
 } from '../contracts/workflow.js';
-import { classifyAwsError, terminal } from './errors.js';
+import { classifyError, terminal } from './errors.js';
 import {
   RDS_NO_SNAPSHOT_STATUSES,
   RDS_SKIP_SNAPSHOT_ONLY_STATUSES,
@@ -146,7 +146,7 @@ async function requestDeletion(
       // NOTE: RDS refuses a delete it cannot carry out in the instance's state: not a success
       if (isInvalidState(error)) return undefined;
       if (!/DBSnapshotAlreadyExists/.test(errorName(error)) || policy !== 'Snapshot') {
-        throw classifyAwsError('deleteDbInstance', error, activityInfo().attempt);
+        throw classifyError('AWS', 'deleteDbInstance', error, activityInfo().attempt);
       }
       log.warn('final snapshot name taken; choosing the next', { snapshot });
     }
