@@ -83,6 +83,8 @@ export function httpStatusOf(error: unknown): number | undefined {
 function notReached(e: ErrorLike, depth = 0): boolean {
   if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) return true;
   if (e.isTimeout === true || NOT_REACHED.test(e.name ?? '')) return true;
+  // node's fetch rejects every network failure so, whatever its cause says (even "bad port")
+  if (e.name === 'TypeError' && e.message === 'fetch failed') return true;
   return depth < 4 && e.cause !== undefined && notReached(asErrorLike(e.cause), depth + 1);
 }
 
@@ -144,7 +146,9 @@ export function bug(
   const detail = said || safeDetail(e);
   const stack = typeof e.stack === 'string' ? e.stack.split('\n').slice(1).join('\n') : undefined;
   const final = attempt >= BUG_ATTEMPTS;
-  log.error('unclassified error (a bug)', { step, attempt, final, error: detail, stack });
+  const line = { step, attempt, final, error: detail, stack };
+  if (final) log.error('unclassified error (a bug): failing the step', line);
+  else log.warn('unclassified error (a bug?): trying again', line);
   const message = final
     ? `${step}: internal error (${detail}), ${attempt} attempts. ${ADVICE.bug}`
     : `${step}: internal error (${detail}); trying again`;

@@ -24,7 +24,11 @@ export interface Failure {
 export function describeFailure(error: unknown): Failure {
   const cause = error instanceof ActivityFailure ? error.cause : error;
   if (cause instanceof ApplicationFailure) {
-    return { retryable: !cause.nonRetryable, type: failureType(cause.type), message: cause.message };
+    return {
+      retryable: !cause.nonRetryable,
+      type: failureType(cause.type),
+      message: cause.message,
+    };
   }
   if (cause instanceof TimeoutFailure) {
     return { retryable: false, type: FAILURE.timeout, message: `timed out (${cause.timeoutType})` };
