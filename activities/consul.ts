@@ -69,7 +69,7 @@ function notOurs(db: DatabaseNames, what: string, owner: string): Error {
   return terminal(
     FAILURE.entryNotOurs,
     `${what} ${owner ? `was written for the Database with uid ${owner}` : 'was not written by rdsflow'}, ` +
-      `not this one (uid ${db.ref.uid}); rdsflow leaves it alone`,
+      `not this one (uid ${db.ref.uid})`,
     { consulKey: db.consulKey, ownerUid: owner },
   );
 }

@@ -110,14 +110,18 @@ export type TerminalType = Exclude<
   'Transient' | 'Bug' | 'Timeout' | 'NotYetAvailable'
 >;
 
-/** A failure no retry fixes: the database goes to Failed with this message and type. */
+/**
+ * A failure no retry fixes: the database goes to Failed with this type and message, followed
+ * by what to do about it: the advice of its kind, unless the case has its own.
+ */
 export function terminal(
   type: TerminalType,
   message: string,
   details?: Record<string, unknown>,
+  advice: string = ADVICE[FAILURE_KIND[type]],
 ): ApplicationFailure {
   return ApplicationFailure.create({
-    message,
+    message: `${message.replace(/\.?$/, '.')} ${advice}`,
     type,
     nonRetryable: true,
     details: details ? [details] : [],
@@ -264,9 +268,10 @@ export function classifyError(
   const said = detailOf(system, asErrorLike(error));
   const message = `${step}: ${what}: ${said}`;
   if (type === FAILURE.transient) return transient(message, attempt, error);
-  return terminal(type as TerminalType, `${message}. ${adviceFor(system, type)}`, {
+  const details = {
     system,
     ...(system === 'AWS' ? { awsError: asErrorLike(error).name ?? 'Error' } : {}),
     ...(httpStatusOf(error) !== undefined ? { httpStatus: httpStatusOf(error) } : {}),
-  });
+  };
+  return terminal(type as TerminalType, message, details, adviceFor(system, type));
 }

@@ -104,9 +104,10 @@ function deletable(id: string, policy: DeletionPolicy, status: string): 'go' | '
         '(parameters, option group, network, encryption key or credentials: see the RDS console)';
     throw terminal(
       FAILURE.cannotSnapshot,
-      `RDS instance ${id} is ${status}: ${why}. Set deletionPolicy: Delete to delete it ` +
-        'without one, or Retain to keep it; or fix the cause and `rdsflow retry`.',
+      `RDS instance ${id} is ${status}: ${why}`,
       { dbInstanceIdentifier: id, rdsStatus: status },
+      'Set deletionPolicy: Delete to delete it without one, or Retain to keep it; or fix the ' +
+        'cause and `rdsflow retry`.',
     );
   }
   return RDS_SNAPSHOT_READY_STATUSES.has(status) ? 'go' : 'wait';
@@ -173,8 +174,9 @@ async function provenAbsent(deps: RdsDeps, request: DeleteInstanceRequest): Prom
     `RDS instance ${id} was created in account ${account}, region ${region}, but this worker ` +
       `looks at account ${here.account}, region ${here.region}, where it is not found: nothing ` +
       'is proven gone, so nothing is released (credentials and Consul entries are kept, the ' +
-      "finalizer holds). Fix the worker's AWS_REGION or credentials, then `rdsflow retry`.",
+      'finalizer holds)',
     { dbInstanceIdentifier: id, expected: { account, region }, seen: here },
+    "Fix the worker's AWS_REGION or credentials, then `rdsflow retry`.",
   );
 }
 

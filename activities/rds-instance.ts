@@ -201,9 +201,9 @@ export function notOurs(identifier: string, ref: DatabaseRef, tags: Tags, doing:
   return terminal(
     FAILURE.instanceNotOurs,
     `RDS instance ${identifier} belongs to ${ownerOf(tags, ref)}, not to this Database (uid ${ref.uid}); ` +
-      `rdsflow will not ${doing} it.` +
-      (retained ? ' To take it over, set spec.adoptRetained: true.' : ''),
+      `rdsflow will not ${doing} it`,
     { dbInstanceIdentifier: identifier },
+    retained ? 'To take it over, set spec.adoptRetained: true.' : undefined,
   );
 }
 

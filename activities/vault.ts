@@ -107,8 +107,9 @@ function notOurs(deps: VaultDeps, db: DatabaseNames, entry: Entry, hint: string)
   return terminal(
     FAILURE.entryNotOurs,
     `Vault secret ${deps.mount}/${db.vaultPath} was written for ${ownerText(entry)}, not this ` +
-      `Database (uid ${db.ref.uid}); rdsflow leaves it alone. ${hint}`,
+      `Database (uid ${db.ref.uid})`,
     { vaultPath: `${deps.mount}/${db.vaultPath}`, ownerUid: entry.uid ?? null },
+    hint ? `rdsflow leaves it alone. ${hint}` : undefined,
   );
 }
 
