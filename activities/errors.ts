@@ -33,21 +33,8 @@ const THROTTLED = /thrott|RequestLimitExceeded|TooManyRequests|SlowDown/i;
 /** Errors without an HTTP status that still say "the server was not reached in time". */
 const NOT_REACHED = /Timeout|Abort|FetchError|TimeoutError/;
 
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-]);
+/** Node's codes for a connection refused, reset, timed out or unresolved (ECONNREFUSED, ...). */
+const CONNECTION_CODE = /^(E[A-Z]+|UND_ERR_[A-Z_]+)$/;
 
 interface ErrorLike {
   name?: string;
@@ -81,7 +68,7 @@ export function httpStatusOf(error: unknown): number | undefined {
 
 /** A connection refused, reset or timed out, anywhere in the cause chain. */
 function notReached(e: ErrorLike, depth = 0): boolean {
-  if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) return true;
+  if (typeof e.code === 'string' && CONNECTION_CODE.test(e.code)) return true;
   if (e.isTimeout === true || NOT_REACHED.test(e.name ?? '')) return true;
   // node's fetch rejects every network failure so, whatever its cause says (even "bad port")
   if (e.name === 'TypeError' && e.message === 'fetch failed') return true;
