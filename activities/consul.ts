@@ -6,7 +6,8 @@ import type Consul from 'consul';
 import { OWNER_KEYS } from '../contracts/names.js';
 import type { DatabaseNames, ResolvedDatabase } from '../contracts/spec.js';
 import { FAILURE, type Endpoint } from '../contracts/workflow.js';
-import { classifyError, httpStatusOf, terminal, transient } from './errors.js';
+import { httpStatusOf } from '../runtime/failure-type.js';
+import { classifyError, terminal, transient } from './errors.js';
 
 export interface ConsulSlice {
   readonly kv: Pick<Consul['kv'], 'get' | 'set'>;

@@ -8,7 +8,8 @@ import type vault from 'node-vault';
 import { OWNER_KEYS } from '../contracts/names.js';
 import type { DatabaseNames, ResolvedDatabase } from '../contracts/spec.js';
 import { FAILURE, type Endpoint } from '../contracts/workflow.js';
-import { classifyError, httpStatusOf, terminal } from './errors.js';
+import { httpStatusOf } from '../runtime/failure-type.js';
+import { classifyError, terminal } from './errors.js';
 
 export type VaultSlice = Pick<vault.client, 'read' | 'write' | 'delete'>;
 

@@ -20,6 +20,7 @@ import { BUG_ATTEMPTS, classifyError } from '../../activities/errors.js';
 import { atActivityEdge } from '../../activities/index.js';
 import { FAILURE, FAILURE_KIND, kindOf, type System } from '../../contracts/failures.js';
 import { KubeTimeoutError } from '../../kube/bounded.js';
+import { isPermanentKubeError, kubeFailureKind } from '../../watcher/effects.js';
 
 // consul's HTTP layer, as consul loads it: its ResponseError carries the status
 const papi = createRequire(createRequire(import.meta.url).resolve('consul'))('papi') as {
@@ -214,6 +215,19 @@ describe('one failure taxonomy', () => {
     )) as ApplicationFailure;
     assert.equal(invalid.type, FAILURE.bug);
     assert.match(invalid.message, /Kubernetes refused the request \(HTTP 422\)/);
+  });
+
+  it('the watcher reads Kubernetes failures as the worker does: only transient ones are retried', () => {
+    const notFound = JSON.stringify({ kind: 'Status', reason: 'NotFound', code: 404 });
+    // a namespace (or object) that is not there: retrying will not bring it
+    assert.equal(kubeFailureKind(new ApiException(404, 'x', notFound, {})), 'conflict');
+    assert.equal(isPermanentKubeError(new ApiException(404, 'x', notFound, {})), true);
+    // a bare 404 (a CRD version not served yet after a restart) is worth another try
+    assert.equal(isPermanentKubeError(new ApiException(404, 'x', '404 page not found', {})), false);
+    assert.equal(kubeFailureKind(new ApiException(403, 'x', '{}', {})), 'permission');
+    assert.equal(isPermanentKubeError(new ApiException(409, 'x', '{}', {})), false);
+    assert.equal(isPermanentKubeError(new KubeTimeoutError('patch', 10_000)), false);
+    assert.equal(kubeFailureKind(typeError()), 'bug');
   });
 
   it('Vault and Consul: 403 is permission naming the token and what to grant; other 4xx a rejection', () => {
