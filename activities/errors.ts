@@ -2,8 +2,9 @@
 // (contracts/failures.ts) whatever the adapter: what a retry cannot fix becomes a non-retryable
 // failure whose message ends with the advice for its kind; throttling, 5xx and connection
 // errors stay retryable with a jittered delay so that many workers do not retry in lockstep; an
-// error no adapter knows (a TypeError: a bug) is retried BUG_ATTEMPTS times, then fails for good
-// with its stack in the worker's log, never in the status.
+// error no adapter knows (a TypeError: a bug) is tried BUG_ATTEMPTS times, then fails for good
+// with its stack in the worker's log, never in the status. How an error reads (which kind) is
+// runtime/failure-type.ts; here it becomes the Temporal failure the workflow sees.
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
 import {
@@ -77,12 +78,7 @@ function safeDetail(e: ErrorLike): string {
  * An error no adapter knows: retryable for the first BUG_ATTEMPTS - 1 attempts (it may be a
  * race), then a non-retryable Bug. Its stack goes to the worker's log, not to the status.
  */
-export function bug(
-  step: string,
-  error: unknown,
-  attempt: number,
-  said?: string,
-): ApplicationFailure {
+function bug(step: string, error: unknown, attempt: number, said?: string): ApplicationFailure {
   const e = asErrorLike(error);
   const detail = said || safeDetail(e);
   const stack = typeof e.stack === 'string' ? e.stack.split('\n').slice(1).join('\n') : undefined;
