@@ -6,7 +6,8 @@ import type Consul from 'consul';
 import { OWNER_KEYS } from '../contracts/names.js';
 import type { DatabaseNames, ResolvedDatabase } from '../contracts/spec.js';
 import { FAILURE, type Endpoint } from '../contracts/workflow.js';
-import { classifyStoreError, terminal, transient } from './errors.js';
+import { httpStatusOf } from '../runtime/failure-type.js';
+import { classifyError, terminal, transient } from './errors.js';
 
 export interface ConsulSlice {
   readonly kv: Pick<Consul['kv'], 'get' | 'set'>;
@@ -24,7 +25,7 @@ async function guarded<T>(step: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error: unknown) {
-    throw classifyStoreError('Consul', step, error, activityInfo().attempt);
+    throw classifyError('Consul', step, error, activityInfo().attempt);
   }
 }
 
@@ -69,7 +70,7 @@ function notOurs(db: DatabaseNames, what: string, owner: string): Error {
   return terminal(
     FAILURE.entryNotOurs,
     `${what} ${owner ? `was written for the Database with uid ${owner}` : 'was not written by rdsflow'}, ` +
-      `not this one (uid ${db.ref.uid}); rdsflow leaves it alone`,
+      `not this one (uid ${db.ref.uid})`,
     { consulKey: db.consulKey, ownerUid: owner },
   );
 }
@@ -140,7 +141,7 @@ async function removeKeys(consul: ConsulSlice, db: DatabaseNames, index: number)
     await consul.transaction.create(operations as unknown as { operations: [] });
   } catch (error: unknown) {
     // NOTE: Consul answers 409 when a check of the transaction fails: read it again
-    if ((error as { statusCode?: number }).statusCode === 409) {
+    if (httpStatusOf(error) === 409) {
       throw transient('removeFromConsul: the owner key changed; reading it again', 1);
     }
     throw error;

@@ -1,62 +1,30 @@
-// Errors are classified once, here, at the activity edge: what a retry cannot fix becomes a
-// non-retryable failure with a clear type; throttling, 5xx and connection errors stay retryable
-// with a jittered delay so that many workers do not retry in lockstep.
-import { ApplicationFailure } from '@temporalio/common';
-import { FAILURE } from '../contracts/workflow.js';
+// Errors are classified once, here, at the activity edge, into the one set of failure kinds
+// (contracts/failures.ts) whatever the adapter: what a retry cannot fix becomes a non-retryable
+// failure whose message ends with the advice for its kind; throttling, 5xx and connection
+// errors stay retryable with a jittered delay so that many workers do not retry in lockstep; an
+// error no adapter knows (a TypeError: a bug) is tried BUG_ATTEMPTS times, then fails for good
+// with its stack in the worker's log, never in the status. How an error reads (which kind) is
+// runtime/failure-type.ts; here it becomes the Temporal failure the workflow sees.
+import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
+import { log } from '@temporalio/activity';
+import {
+  ADVICE,
+  FAILURE,
+  FAILURE_KIND,
+  PERMISSION_ADVICE,
+  type FailureType,
+  type System,
+} from '../contracts/failures.js';
+import {
+  asErrorLike,
+  httpStatusOf,
+  kubeStatusOf,
+  verdictOf,
+  type ErrorLike,
+} from '../runtime/failure-type.js';
 
-/** AWS error names that say the request itself is wrong: retrying changes nothing. */
-const AWS_TERMINAL = new Set([
-  'InvalidParameterValue',
-  'InvalidParameterValueException',
-  'InvalidParameterCombination',
-  'InvalidParameterCombinationException',
-  'MissingParameter',
-  'ValidationError',
-  'StorageQuotaExceeded',
-  'StorageQuotaExceededFault',
-  'InstanceQuotaExceeded',
-  'InstanceQuotaExceededFault',
-  'InsufficientDBInstanceCapacity',
-  'InsufficientDBInstanceCapacityFault',
-  'DBParameterGroupNotFound',
-  'DBParameterGroupNotFoundFault',
-  'DBSubnetGroupNotFoundFault',
-  'DBSecurityGroupNotFound',
-  'OptionGroupNotFoundFault',
-  'StorageTypeNotSupported',
-  'StorageTypeNotSupportedFault',
-  'KMSKeyNotAccessibleFault',
-  'AuthorizationNotFound',
-  'UnrecognizedClientException',
-  'InvalidClientTokenId',
-  'AccessDenied',
-  'AccessDeniedException',
-]);
-
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'UND_ERR_SOCKET',
-]);
-
-interface ErrorLike {
-  name?: string;
-  code?: string;
-  message?: string;
-  $metadata?: { httpStatusCode?: number };
-  $retryable?: unknown;
-  response?: { statusCode?: number; body?: unknown };
-  cause?: unknown;
-}
-
-function asErrorLike(error: unknown): ErrorLike {
-  if (typeof error === 'object' && error !== null) return error;
-  return { message: String(error) };
-}
+/** Attempts of one activity that an unclassified error (a bug) gets before it fails for good. */
+export const BUG_ATTEMPTS = 3;
 
 /** A delay of `baseMs · 2^(attempt-1)`, capped, with full jitter. */
 export function jitteredDelayMs(attempt: number, baseMs = 1_000, capMs = 60_000): number {
@@ -74,84 +42,105 @@ export function transient(message: string, attempt: number, cause?: unknown): Ap
   });
 }
 
+/** The types a person must act on: every type but the retried ones. */
+export type TerminalType = Exclude<
+  FailureType,
+  'Transient' | 'Bug' | 'Timeout' | 'NotYetAvailable'
+>;
+
+/**
+ * A failure no retry fixes: the database goes to Failed with this type and message, followed
+ * by what to do about it: the advice of its kind, unless the case has its own.
+ */
 export function terminal(
-  type: string,
+  type: TerminalType,
   message: string,
   details?: Record<string, unknown>,
+  advice: string = ADVICE[FAILURE_KIND[type]],
 ): ApplicationFailure {
   return ApplicationFailure.create({
-    message,
+    message: `${message.replace(/\.?$/, '.')} ${advice}`,
     type,
     nonRetryable: true,
     details: details ? [details] : [],
   });
 }
 
-function isConnectionError(e: ErrorLike): boolean {
-  if (e.code && CONNECTION_CODES.has(e.code)) return true;
-  const cause = e.cause ? asErrorLike(e.cause) : undefined;
-  return cause !== undefined && cause.code !== undefined && CONNECTION_CODES.has(cause.code);
-}
-
-/** Classifies an AWS SDK error raised by `step`. Returns the failure to throw. */
-export function classifyAwsError(
-  step: string,
-  error: unknown,
-  attempt: number,
-): ApplicationFailure {
-  if (error instanceof ApplicationFailure) return error;
-  const e = asErrorLike(error);
+/** The words a message may show of an error: its name, and a message free of data. */
+function safeDetail(e: ErrorLike): string {
   const name = e.name ?? 'Error';
-  const rejected = () =>
-    terminal(
-      FAILURE.invalidSpec,
-      `${step}: RDS rejected the request: ${name}: ${e.message ?? ''}`.trim(),
-      { awsError: name },
-    );
-  if (AWS_TERMINAL.has(name)) return rejected();
-  const status = e.$metadata?.httpStatusCode;
-  const throttled = /thrott|RequestLimitExceeded|TooManyRequests|SlowDown/i.test(name);
-  if (
-    throttled ||
-    isConnectionError(e) ||
-    status === undefined ||
-    status >= 500 ||
-    status === 429
-  ) {
-    return transient(
-      `${step}: ${throttled ? 'throttled by RDS' : 'RDS unavailable'}: ${name}: ${e.message ?? ''}`,
-      attempt,
-      error,
-    );
-  }
-  // any other 4xx: the request is wrong in a way we did not foresee; do not hammer RDS with it
-  return rejected();
+  // a SyntaxError from JSON.parse quotes its input, which may be a secret: name only
+  const quotesNoData = /^(TypeError|ReferenceError|RangeError)$/.test(name);
+  return quotesNoData && e.message ? `${name}: ${e.message.split('\n')[0]}` : name;
 }
 
 /**
- * Classifies an error from Vault (node-vault) or Consul: connection errors, 5xx and 429 are
- * transient; a 4xx means the request or the credentials are wrong.
+ * An error no adapter knows: retryable for the first BUG_ATTEMPTS - 1 attempts (it may be a
+ * race), then a non-retryable Bug. Its stack goes to the worker's log, not to the status.
  */
-export function classifyStoreError(
-  store: 'Vault' | 'Consul',
+function bug(step: string, error: unknown, attempt: number, said?: string): ApplicationFailure {
+  const e = asErrorLike(error);
+  const detail = said || safeDetail(e);
+  const stack = typeof e.stack === 'string' ? e.stack.split('\n').slice(1).join('\n') : undefined;
+  const final = attempt >= BUG_ATTEMPTS;
+  const line = { step, attempt, final, error: detail, stack };
+  if (final) log.error('unclassified error (a bug): failing the step', line);
+  else log.warn('unclassified error (a bug?): trying again', line);
+  const message = final
+    ? `${step}: internal error (${detail}), ${attempt} attempts. ${ADVICE.bug}`
+    : `${step}: internal error (${detail}); trying again`;
+  return ApplicationFailure.create({
+    message,
+    type: FAILURE.bug,
+    nonRetryable: final,
+    ...(final ? {} : { nextRetryDelay: jitteredDelayMs(attempt) }),
+  });
+}
+
+/** What the system said: its error name and message, or a store's own error lines. */
+function detailOf(system: System | 'rdsflow', e: ErrorLike): string {
+  const status = httpStatusOf(e);
+  const http = status !== undefined && system !== 'AWS' ? `HTTP ${status}: ` : '';
+  const body = e.response?.body as { errors?: unknown[] } | undefined;
+  const errors = Array.isArray(body?.errors) ? body.errors.map(String).join('; ') : '';
+  const said =
+    errors ||
+    kubeStatusOf(e.body)?.message ||
+    (e.message ?? '').split('\n')[0] ||
+    (typeof e.code === 'string' ? e.code : 'unknown error');
+  const text = system === 'AWS' ? `${e.name ?? 'Error'}: ${said}` : `${http}${said}`;
+  return text.replace(/\.$/, '');
+}
+
+function adviceFor(system: System | 'rdsflow', type: FailureType): string {
+  const kind = FAILURE_KIND[type];
+  if (kind === 'permission' && system !== 'rdsflow') return PERMISSION_ADVICE[system];
+  return ADVICE[kind];
+}
+
+/**
+ * The failure to throw for an error `system` raised during `step` (attempt: the activity's).
+ * A failure already classified (an ApplicationFailure, a cancellation) passes unchanged.
+ */
+export function classifyError(
+  system: System | 'rdsflow',
   step: string,
   error: unknown,
   attempt: number,
-): ApplicationFailure {
-  if (error instanceof ApplicationFailure) return error;
-  const e = asErrorLike(error);
-  const status = e.response?.statusCode ?? (e as { statusCode?: number }).statusCode;
-  if (status !== undefined && status >= 400 && status < 500 && status !== 429 && status !== 408) {
-    return terminal(
-      FAILURE.storeRejected,
-      `${step}: ${store} refused the request (HTTP ${status}): ${storeDetail(e)}`,
-    );
-  }
-  return transient(`${step}: ${store} unavailable: ${storeDetail(e)}`, attempt, error);
-}
-
-function storeDetail(e: ErrorLike): string {
-  const body = e.response?.body as { errors?: unknown[] } | undefined;
-  const errors = Array.isArray(body?.errors) ? body.errors.map(String).join('; ') : undefined;
-  return errors && errors.length > 0 ? errors : (e.message ?? e.code ?? 'unknown error');
+): Error {
+  if (error instanceof TemporalFailure) return error;
+  const verdict = verdictOf(system, error);
+  const { type } = verdict;
+  const what = verdict.what.replace('{}', system);
+  if (type === FAILURE.bug)
+    return bug(step, error, attempt, httpStatusOf(error) === undefined ? undefined : what);
+  const said = detailOf(system, asErrorLike(error));
+  const message = `${step}: ${what}: ${said}`;
+  if (type === FAILURE.transient) return transient(message, attempt, error);
+  const details = {
+    system,
+    ...(system === 'AWS' ? { awsError: asErrorLike(error).name ?? 'Error' } : {}),
+    ...(httpStatusOf(error) !== undefined ? { httpStatus: httpStatusOf(error) } : {}),
+  };
+  return terminal(type as TerminalType, message, details, adviceFor(system, type));
 }

@@ -1,8 +1,10 @@
 // createActivities(deps): every activity of the database workflow, built from the narrowest
 // slices of the real clients. Tests pass small fakes or real clients; the worker passes real ones.
+import { activityInfo } from '@temporalio/activity';
 import type { SpecResult } from '../contracts/spec.js';
 import { resolveDatabase } from '../contracts/spec.js';
 import type { DatabaseSnapshot } from '../contracts/workflow.js';
+import { classifyError } from './errors.js';
 import { createConsulActivities, type ConsulActivities, type ConsulDeps } from './consul.js';
 import {
   createKubeStatusActivities,
@@ -29,8 +31,26 @@ export interface Activities
   validateSpec(object: DatabaseSnapshot): Promise<SpecResult>;
 }
 
+/**
+ * Every activity behind the one classifier: an error that left its adapter unclassified (a
+ * TypeError, a client's unforeseen shape) is classified here, so none is retried forever.
+ */
+export function atActivityEdge<T extends object>(activities: T): T {
+  const edged = Object.entries(activities).map(([name, fn]) => [
+    name,
+    async (...args: unknown[]): Promise<unknown> => {
+      try {
+        return await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
+      } catch (error: unknown) {
+        throw classifyError('rdsflow', name, error, activityInfo().attempt);
+      }
+    },
+  ]);
+  return Object.fromEntries(edged) as T;
+}
+
 export function createActivities(deps: ActivityDeps): Activities {
-  return {
+  return atActivityEdge<Activities>({
     /**
      * Validation runs as an activity, not in workflow code, so that improving the rules never
      * breaks the replay of histories recorded under the old ones.
@@ -46,5 +66,5 @@ export function createActivities(deps: ActivityDeps): Activities {
       objects: objectReader(deps),
     }),
     ...createConsulActivities(deps),
-  };
+  });
 }

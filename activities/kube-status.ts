@@ -5,13 +5,11 @@ import type { DatabaseRef, StatusUpdate } from '../contracts/database.js';
 import type { DatabaseNames } from '../contracts/resolved.js';
 import type { ObjectReading, ObjectVersion } from '../contracts/workflow.js';
 import { FINALIZER } from '../contracts/names.js';
-import { FAILURE } from '../contracts/workflow.js';
 import { deletionPolicyOf } from '../contracts/resolved.js';
 import {
   addFinalizer,
   currentObject,
   getDatabase,
-  httpCodeOf,
   KnownObjects,
   readObject,
   recordEvent,
@@ -22,7 +20,7 @@ import {
   type EventApi,
   type EventSubject,
 } from '../kube/databases.js';
-import { terminal, transient } from './errors.js';
+import { classifyError } from './errors.js';
 import type { ObjectReader } from './rds-instance.js';
 
 export interface KubeDeps {
@@ -32,23 +30,11 @@ export interface KubeDeps {
   readonly now?: () => Date;
 }
 
-function classifyKubeError(step: string, error: unknown): Error {
-  const code = httpCodeOf(error);
-  if (code === 401 || code === 403) {
-    return terminal(
-      FAILURE.storeRejected,
-      `${step}: Kubernetes refused (HTTP ${code}); check the worker's RBAC`,
-    );
-  }
-  const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
-  return transient(`${step}: Kubernetes unavailable: ${detail}`, activityInfo().attempt, error);
-}
-
 export async function classified<T>(step: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error: unknown) {
-    throw classifyKubeError(step, error);
+    throw classifyError('Kubernetes', step, error, activityInfo().attempt);
   }
 }
 

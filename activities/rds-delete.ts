@@ -18,7 +18,7 @@ import {
   type DeleteInstanceRequest,
   type DeleteInstanceResult,
 } from '../contracts/workflow.js';
-import { classifyAwsError, terminal } from './errors.js';
+import { classifyError, terminal } from './errors.js';
 import {
   RDS_NO_SNAPSHOT_STATUSES,
   RDS_SKIP_SNAPSHOT_ONLY_STATUSES,
@@ -104,9 +104,10 @@ function deletable(id: string, policy: DeletionPolicy, status: string): 'go' | '
         '(parameters, option group, network, encryption key or credentials: see the RDS console)';
     throw terminal(
       FAILURE.cannotSnapshot,
-      `RDS instance ${id} is ${status}: ${why}. Set deletionPolicy: Delete to delete it ` +
-        'without one, or Retain to keep it; or fix the cause and `rdsflow retry`.',
+      `RDS instance ${id} is ${status}: ${why}`,
       { dbInstanceIdentifier: id, rdsStatus: status },
+      'Set deletionPolicy: Delete to delete it without one, or Retain to keep it; or fix the ' +
+        'cause and `rdsflow retry`.',
     );
   }
   return RDS_SNAPSHOT_READY_STATUSES.has(status) ? 'go' : 'wait';
@@ -146,7 +147,7 @@ async function requestDeletion(
       // NOTE: RDS refuses a delete it cannot carry out in the instance's state: not a success
       if (isInvalidState(error)) return undefined;
       if (!/DBSnapshotAlreadyExists/.test(errorName(error)) || policy !== 'Snapshot') {
-        throw classifyAwsError('deleteDbInstance', error, activityInfo().attempt);
+        throw classifyError('AWS', 'deleteDbInstance', error, activityInfo().attempt);
       }
       log.warn('final snapshot name taken; choosing the next', { snapshot });
     }
@@ -173,8 +174,9 @@ async function provenAbsent(deps: RdsDeps, request: DeleteInstanceRequest): Prom
     `RDS instance ${id} was created in account ${account}, region ${region}, but this worker ` +
       `looks at account ${here.account}, region ${here.region}, where it is not found: nothing ` +
       'is proven gone, so nothing is released (credentials and Consul entries are kept, the ' +
-      "finalizer holds). Fix the worker's AWS_REGION or credentials, then `rdsflow retry`.",
+      'finalizer holds)',
     { dbInstanceIdentifier: id, expected: { account, region }, seen: here },
+    "Fix the worker's AWS_REGION or credentials, then `rdsflow retry`.",
   );
 }
 

@@ -13,7 +13,7 @@ import type { DatabaseRef, DeletionPolicy } from '../contracts/database.js';
 import { TAG_KEYS } from '../contracts/names.js';
 import type { ResolvedDatabase } from '../contracts/spec.js';
 import { FAILURE, type Endpoint } from '../contracts/workflow.js';
-import { classifyAwsError, terminal } from './errors.js';
+import { classifyError, terminal } from './errors.js';
 
 export type RdsSlice = Pick<RDSClient, 'send'>;
 
@@ -107,7 +107,7 @@ export const RDS_SNAPSHOT_READY_STATUSES: ReadonlySet<string> = new Set([
   'storage-full',
 ]);
 
-export const NOT_YET = 'NotYetAvailable';
+export const NOT_YET = FAILURE.notYet;
 
 export type Tags = Readonly<Record<string, string | undefined>>;
 
@@ -147,7 +147,7 @@ export async function aws<T>(step: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error: unknown) {
-    throw classifyAwsError(step, error, activityInfo().attempt);
+    throw classifyError('AWS', step, error, activityInfo().attempt);
   }
 }
 
@@ -201,9 +201,9 @@ export function notOurs(identifier: string, ref: DatabaseRef, tags: Tags, doing:
   return terminal(
     FAILURE.instanceNotOurs,
     `RDS instance ${identifier} belongs to ${ownerOf(tags, ref)}, not to this Database (uid ${ref.uid}); ` +
-      `rdsflow will not ${doing} it.` +
-      (retained ? ' To take it over, set spec.adoptRetained: true.' : ''),
+      `rdsflow will not ${doing} it`,
     { dbInstanceIdentifier: identifier },
+    retained ? 'To take it over, set spec.adoptRetained: true.' : undefined,
   );
 }
 

@@ -16,7 +16,7 @@ import { activityInfo, log } from '@temporalio/activity';
 import { TAG_KEYS } from '../contracts/names.js';
 import type { DatabaseNames, ResolvedDatabase } from '../contracts/spec.js';
 import { FAILURE, type DeleteInstanceRequest, type Endpoint } from '../contracts/workflow.js';
-import { classifyAwsError, terminal } from './errors.js';
+import { classifyError, terminal } from './errors.js';
 import { deleteDbInstance, releaseDbInstance, waitUntilDeleted } from './rds-delete.js';
 import {
   RDS_STATUS,
@@ -196,7 +196,7 @@ export async function createDbInstance(
     return { adopted: false, status: out.DBInstance?.DBInstanceStatus ?? RDS_STATUS.creating };
   } catch (error: unknown) {
     if (!/DBInstanceAlreadyExists/.test(errorName(error))) {
-      throw classifyAwsError('createDbInstance', error, activityInfo().attempt);
+      throw classifyError('AWS', 'createDbInstance', error, activityInfo().attempt);
     }
   }
   // created meanwhile (a concurrent attempt, or an identifier still being deleted)

@@ -8,7 +8,8 @@ import type vault from 'node-vault';
 import { OWNER_KEYS } from '../contracts/names.js';
 import type { DatabaseNames, ResolvedDatabase } from '../contracts/spec.js';
 import { FAILURE, type Endpoint } from '../contracts/workflow.js';
-import { classifyStoreError, terminal } from './errors.js';
+import { httpStatusOf } from '../runtime/failure-type.js';
+import { classifyError, terminal } from './errors.js';
 
 export type VaultSlice = Pick<vault.client, 'read' | 'write' | 'delete'>;
 
@@ -51,10 +52,6 @@ function generatePassword(): string {
   return out;
 }
 
-function statusOf(error: unknown): number | undefined {
-  return (error as { response?: { statusCode?: number } }).response?.statusCode;
-}
-
 /** A secret's metadata as far as ownership goes; undefined when nothing is at the path. */
 interface Entry {
   /** UID of the object that wrote it; undefined for an entry rdsflow did not mark */
@@ -77,7 +74,7 @@ async function readEntry(deps: VaultDeps, path: string): Promise<Entry | undefin
   try {
     metadata = ((await deps.vault.read(`${deps.mount}/metadata/${path}`)) as { data: object }).data;
   } catch (error: unknown) {
-    if (statusOf(error) === 404) return undefined;
+    if (httpStatusOf(error) === 404) return undefined;
     throw error;
   }
   const version = metadata.current_version ?? 0;
@@ -90,7 +87,7 @@ async function readEntry(deps: VaultDeps, path: string): Promise<Entry | undefin
       secret = response.data?.data ?? undefined;
     } catch (error: unknown) {
       // NOTE: KV v2 answers 404 for a soft-deleted latest version; the metadata remains
-      if (statusOf(error) !== 404) throw error;
+      if (httpStatusOf(error) !== 404) throw error;
     }
   }
   return {
@@ -111,8 +108,9 @@ function notOurs(deps: VaultDeps, db: DatabaseNames, entry: Entry, hint: string)
   return terminal(
     FAILURE.entryNotOurs,
     `Vault secret ${deps.mount}/${db.vaultPath} was written for ${ownerText(entry)}, not this ` +
-      `Database (uid ${db.ref.uid}); rdsflow leaves it alone. ${hint}`,
+      `Database (uid ${db.ref.uid})`,
     { vaultPath: `${deps.mount}/${db.vaultPath}`, ownerUid: entry.uid ?? null },
+    hint ? `rdsflow leaves it alone. ${hint}` : undefined,
   );
 }
 
@@ -120,7 +118,7 @@ async function guarded<T>(step: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error: unknown) {
-    throw classifyStoreError('Vault', step, error, activityInfo().attempt);
+    throw classifyError('Vault', step, error, activityInfo().attempt);
   }
 }
 
@@ -238,7 +236,7 @@ export async function ensureMasterPassword(
       await writeNewPassword(deps, db, entry?.version ?? 0);
     } catch (error: unknown) {
       // NOTE: KV v2 answers 400 when check-and-set fails: another attempt wrote it first
-      const now = statusOf(error) === 400 ? await readEntry(deps, db.vaultPath) : undefined;
+      const now = httpStatusOf(error) === 400 ? await readEntry(deps, db.vaultPath) : undefined;
       if (now?.uid === db.ref.uid && now.secret?.password) return { created: false, vaultPath };
       throw error;
     }
@@ -327,7 +325,7 @@ export async function deleteDbSecret(
     try {
       await deps.vault.delete(`${deps.mount}/metadata/${db.vaultPath}`);
     } catch (error: unknown) {
-      if (statusOf(error) !== 404) throw error;
+      if (httpStatusOf(error) !== 404) throw error;
     }
     return { removed: true };
   });

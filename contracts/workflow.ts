@@ -187,27 +187,5 @@ export const approveSignal = defineSignal<[Approval?]>('approve');
 export const retrySignal = defineSignal<[]>('retry');
 export const statusQuery = defineQuery<LiveStatus>('status');
 
-/** Failure types raised by activities; non-retryable ones end a step in phase Failed. */
-export const FAILURE = {
-  /** the spec cannot be provisioned as written (RDS said InvalidParameter*, quota, ...) */
-  invalidSpec: 'InvalidSpec',
-  /** an instance with our identifier exists but carries another object's tags */
-  instanceNotOurs: 'InstanceNotOurs',
-  /** RDS put the instance in a terminal state (failed, storage-full, ...) */
-  instanceFailed: 'InstanceFailed',
-  /** the instance vanished while we waited for it */
-  instanceGone: 'InstanceGone',
-  /** Vault or Consul refused the request (permissions, bad path) */
-  storeRejected: 'StoreRejected',
-  /** a Vault secret or Consul entry at our path was written for another object (UID) */
-  entryNotOurs: 'EntryNotOurs',
-  /**
-   * RDS says "not found", but the worker's credentials look at another account or region than
-   * the one the instance was created in: nothing is proven gone, nothing is released
-   */
-  instanceElsewhere: 'InstanceElsewhere',
-  /** deletionPolicy Snapshot, but RDS cannot snapshot the instance in its state */
-  cannotSnapshot: 'CannotSnapshot',
-  /** throttling, 5xx, connection errors: worth retrying */
-  transient: 'Transient',
-} as const;
+// the failure types activities raise, with their kinds and advice: contracts/failures.ts
+export { FAILURE } from './failures.js';

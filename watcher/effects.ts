@@ -18,7 +18,6 @@ import {
 import {
   addFinalizer,
   currentObject,
-  httpCodeOf,
   KnownObjects,
   recordEvent,
   writeStatus,
@@ -26,6 +25,8 @@ import {
   type DatabaseEvent,
   type EventApi,
 } from '../kube/databases.js';
+import { FAILURE_KIND, type FailureKind } from '../contracts/failures.js';
+import { verdictOf } from '../runtime/failure-type.js';
 import { REJECTED_REASON } from './decide.js';
 
 export const COMPONENT = 'rdsflow-watcher';
@@ -58,10 +59,19 @@ export interface Effects {
   read(ref: DatabaseRef): Promise<DatabaseObject | undefined>;
 }
 
-/** A Kubernetes answer that retrying will not change (bad request, forbidden, invalid). */
+/**
+ * The kind of a Kubernetes failure, read as the worker's activities read it
+ * (runtime/failure-type.ts): `permission` (401/403), `conflict` (a Status NotFound: the object
+ * or its namespace is gone), `bug` (a request refused as malformed, an error with no status),
+ * or `transient` (5xx, 429, 409, a bare 404, timeouts, connection errors).
+ */
+export function kubeFailureKind(error: unknown): FailureKind {
+  return FAILURE_KIND[verdictOf('Kubernetes', error).type];
+}
+
+/** A Kubernetes answer that retrying will not change: every kind but transient. */
 export function isPermanentKubeError(error: unknown): boolean {
-  const code = httpCodeOf(error);
-  return code !== undefined && code >= 400 && code < 500 && code !== 409 && code !== 429;
+  return kubeFailureKind(error) !== 'transient';
 }
 
 export interface EffectDeps {

@@ -14,7 +14,7 @@ import {
 } from './decide.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Effects } from './effects.js';
-import { isPermanentKubeError } from './effects.js';
+import { isPermanentKubeError, kubeFailureKind } from './effects.js';
 import type { EventType } from './list-watch.js';
 import type { WatcherMetrics } from './metrics.js';
 import { KeyedQueue } from './queue.js';
@@ -251,7 +251,9 @@ export class Reconciler {
       // a refusal is retried with backoff like any failure, but said loudly: it needs a person
       if (isPermanentKubeError(error)) {
         this.metrics.errors.inc({ stage: 'finalizer' });
-        this.log.error({ ...fields, err: error }, 'finalizer refused; check the watcher RBAC');
+        const kind = kubeFailureKind(error);
+        const why = kind === 'permission' ? 'check the watcher RBAC' : `a ${kind} failure`;
+        this.log.error({ ...fields, err: error, kind }, `finalizer refused; ${why}`);
       }
       throw error;
     }

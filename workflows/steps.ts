@@ -5,8 +5,11 @@
 //    workflow, after a backoff of 30 s doubling to 5 minutes, for as long as it takes, with the
 //    object's status saying `<step>: attempt N failed, retrying: <error>`;
 // 3. a non-retryable failure (a bad spec, an instance not ours, ...) ends the step: StepFailed,
-//    and the database waits in phase Failed for a person (retry, a new spec, a delete).
+//    and the database waits in phase Failed for a person (retry, a new spec, a delete); so does
+//    a bug (contracts/failures.ts), which the activity retries a few times itself and never
+//    hands back retryable unless its profile allowed fewer attempts: it is not retried forever.
 import { isCancellation, sleep } from '@temporalio/workflow';
+import { FAILURE } from '../contracts/failures.js';
 import { StepFailed, describeFailure } from './failures.js';
 import type { Progress } from './progress.js';
 
@@ -32,7 +35,8 @@ export class StepRunner {
         if (isCancellation(error)) throw error;
         const failure = describeFailure(error);
         progress.lastError = failure.message;
-        if (!failure.retryable) throw new StepFailed(step, failure.type, failure.message);
+        if (!failure.retryable || failure.type === FAILURE.bug)
+          throw new StepFailed(step, failure.type, failure.message);
         progress.attempt++;
         await progress.report(
           progress.phase,

@@ -165,6 +165,29 @@ describe('RDS activities: create, wait, classify', () => {
     assert.match(failure.message, /RDS rejected the request: InvalidParameterCombination/);
   });
 
+  it('turns an IAM refusal into PermissionDenied that names IAM, not the spec', async () => {
+    const db = database();
+    await run(vault.ensureMasterPassword, db);
+    await front.fault({ match: db.dbInstanceIdentifier, code: 'AccessDenied', status: 403 });
+    const failure = await failureOf(run(activities().createDbInstance, db));
+    assert.equal(failure.type, FAILURE.permissionDenied);
+    assert.equal(failure.nonRetryable, true);
+    assert.match(failure.message, /AWS refused the worker's credentials: AccessDenied/);
+    assert.match(failure.message, /IAM role/);
+  });
+
+  it('turns an instance or storage quota into QuotaExceeded, which says to raise it', async () => {
+    for (const code of ['InstanceQuotaExceeded', 'StorageQuotaExceeded']) {
+      const db = database();
+      await run(vault.ensureMasterPassword, db);
+      await front.fault({ match: db.dbInstanceIdentifier, code });
+      const failure = await failureOf(run(activities().createDbInstance, db));
+      assert.equal(failure.type, FAILURE.quotaExceeded, code);
+      assert.equal(failure.nonRetryable, true);
+      assert.match(failure.message, new RegExp(`${code}.*Raise the AWS account quota`));
+    }
+  });
+
   it('retries a 5xx from RDS', async () => {
     const db = database();
     await run(vault.ensureMasterPassword, db);

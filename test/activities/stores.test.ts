@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, type User } from '@kubernetes/client-node';
 import Consul from 'consul';
 import { createConsulActivities } from '../../activities/consul.js';
 import { createKubeStatusActivities } from '../../activities/kube-status.js';
@@ -163,9 +163,10 @@ describe('Vault activities', () => {
       mount: 'secret',
     });
     const failure = await failureOf(run(refused.ensureMasterPassword, database()));
-    assert.equal(failure.type, FAILURE.storeRejected);
+    assert.equal(failure.type, FAILURE.permissionDenied);
     assert.equal(failure.nonRetryable, true);
-    assert.match(failure.message, /HTTP 403/);
+    assert.match(failure.message, /Vault refused the worker's credentials: HTTP 403/);
+    assert.match(failure.message, /Grant the worker's Vault token/);
     assert.ok(!failure.message.includes(token));
   });
 });
@@ -387,6 +388,51 @@ describe('Kubernetes status activities', () => {
       [['Warning', 'InstanceNotOurs', 'left untouched']],
     );
     await kube.deleteNamespacedCustomObject({ ...ref, name });
+  });
+
+  /** The stack's apiserver, as `user` (the current user, changed as given). */
+  function as(user: Partial<User>) {
+    const admin = kubeClientConfig(config.kube);
+    const cluster = admin.getCurrentCluster();
+    const current = admin.getCurrentUser();
+    assert.ok(cluster && current);
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [cluster],
+      users: [{ ...current, ...user, name: 'test' }],
+      contexts: [{ name: 'test', cluster: cluster.name, user: 'test' }],
+      currentContext: 'test',
+    });
+    return createKubeStatusActivities({
+      kube: boundedApiClient(kc, CustomObjectsApi, config.kube),
+      events: boundedApiClient(kc, CoreV1Api, config.kube),
+    });
+  }
+
+  it("says Kubernetes refused the worker's credentials (401, 403), and what to grant, never Vault or Consul", async () => {
+    const object = await create();
+    const update = { phase: 'Provisioning', message: 'creating', observedGeneration: 1 } as const;
+    const token = randomBytes(16).toString('hex');
+    // a token the apiserver does not know (401), and a user it knows without any RBAC (403)
+    const strangers = [{ token }, { impersonateUser: 'rdsflow-test-nobody' }];
+    for (const [i, stranger] of strangers.entries()) {
+      const failure = await failureOf(run(as(stranger).reportStatus, idOf(object), update));
+      assert.equal(failure.type, FAILURE.permissionDenied);
+      assert.equal(failure.nonRetryable, true);
+      assert.match(
+        failure.message,
+        new RegExp(`Kubernetes refused the worker's credentials: HTTP ${401 + 2 * i}`),
+      );
+      assert.match(failure.message, /ServiceAccount/);
+      assert.doesNotMatch(failure.message, /Vault|Consul/);
+      assert.ok(!failure.message.includes(token));
+    }
+    assert.match(
+      (await failureOf(run(as(strangers[1]!).reportStatus, idOf(object), update))).message,
+      /User "rdsflow-test-nobody" cannot get resource "databases" in API group "rdsflow.io"/,
+    );
+    assert.equal((await get(object.metadata.name)).status, undefined);
+    await kube.deleteNamespacedCustomObject({ ...ref, name: object.metadata.name });
   });
 
   it('adds the finalizer once and releases it, letting a deleted object go', async () => {
