@@ -79,6 +79,11 @@ export interface StatusUpdate {
   readonly pendingApproval?: PendingApproval;
   /** the UID whose retained instance was taken over (kept once written) */
   readonly adoptedFrom?: string;
+  /**
+   * A status written again after it was dropped: left unwritten when the object's status already
+   * speaks of a newer generation (the watcher's rejection of an invalid edit, say)
+   */
+  readonly rewrite?: boolean;
 }
 
 /** The identity of one Database object: what the workflow is keyed by and tags carry. */

@@ -302,6 +302,8 @@ export async function writeStatus(
   known = new KnownObjects(0),
 ): Promise<boolean> {
   return compareAndSwap({ kube, ref, known }, known.forStatus(ref), false, async (object) => {
+    const newer = object.status?.observedGeneration ?? 0;
+    if (update.rewrite && newer > (update.observedGeneration ?? 0)) return true;
     const written: unknown = await kube.patchNamespacedCustomObjectStatus(
       {
         group: API_GROUP,
@@ -341,12 +343,13 @@ async function compareAndSwap<T>(
     try {
       return await write(object);
     } catch (error: unknown) {
-      const code = httpCodeOf(error);
-      if (code === 404) {
+      // only a NotFound naming the object is gone: a bare 404 (a CRD version not served yet)
+      // is an error like any other, retried by the caller
+      if (isNotFoundOf(error, ref.name)) {
         known.forget(ref);
         return gone;
       }
-      if (code !== 409 || attempt >= STATUS_ATTEMPTS) throw error;
+      if (httpCodeOf(error) !== 409 || attempt >= STATUS_ATTEMPTS) throw error;
     }
     object = await currentObject(kube, ref);
   }

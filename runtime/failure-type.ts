@@ -6,7 +6,13 @@ import { FAILURE, type FailureType, type System } from '../contracts/failures.js
 
 /** AWS error names that refuse the worker's credentials: IAM, STS, KMS. */
 const AWS_PERMISSION =
-  /^(AccessDenied|AccessDeniedException|UnauthorizedOperation|NotAuthorized|InvalidClientTokenId|UnrecognizedClientException|SignatureDoesNotMatch|IncompleteSignature|InvalidSignatureException|MissingAuthenticationToken|ExpiredToken|ExpiredTokenException|CredentialsProviderError|KMSKeyNotAccessibleFault)$/;
+  /^(AccessDenied|AccessDeniedException|UnauthorizedOperation|NotAuthorized|InvalidClientTokenId|UnrecognizedClientException|SignatureDoesNotMatch|IncompleteSignature|InvalidSignatureException|MissingAuthenticationToken|ExpiredToken|ExpiredTokenException|KMSKeyNotAccessibleFault)$/;
+
+/**
+ * The SDK could not obtain credentials at all (IMDS, the pod-identity agent or STS did not answer
+ * in time): no AWS service refused anything, and the next attempt usually gets them.
+ */
+const AWS_NO_CREDENTIALS = /^(CredentialsProviderError|ProviderError|TokenProviderError)$/;
 
 /** AWS account quotas (throttling is not one: it is transient). */
 const AWS_QUOTA = /QuotaExceeded/;
@@ -19,8 +25,13 @@ const THROTTLED = /thrott|RequestLimitExceeded|TooManyRequests|SlowDown/i;
 /** Errors without an HTTP status that still say "the server was not reached in time". */
 const NOT_REACHED = /Timeout|Abort|FetchError|TimeoutError/;
 
-/** Node's codes for a connection refused, reset, timed out or unresolved (ECONNREFUSED, ...). */
-const CONNECTION_CODE = /^(E[A-Z]+|UND_ERR_[A-Z_]+)$/;
+/**
+ * Node's codes for a server not reached, or not understood on the wire: a connection refused,
+ * reset, timed out or unresolved (ECONNREFUSED, ...), a TLS handshake or certificate that failed
+ * (a certificate rotating, a proxy in the way), an HTTP answer that could not be parsed.
+ */
+const CONNECTION_CODE =
+  /^(E[A-Z]+|UND_ERR_[A-Z_]+|ERR_TLS_[A-Z_]+|ERR_SSL_[A-Z_]+|CERT_[A-Z_]+|UNABLE_TO_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HPE_[A-Z_]+)$/;
 
 export interface ErrorLike {
   name?: string;
@@ -134,6 +145,8 @@ export function verdictOf(system: System | 'rdsflow', error: unknown): Verdict {
   const by = system === 'AWS' ? 'RDS' : system;
   if (THROTTLED.test(name) || status === 429)
     return { type: FAILURE.transient, what: `throttled by ${by}` };
+  if (system === 'AWS' && AWS_NO_CREDENTIALS.test(name))
+    return { type: FAILURE.transient, what: 'no AWS credentials could be obtained' };
   if (system === 'AWS' && AWS_PERMISSION.test(name)) return REFUSED;
   if (system === 'AWS' && AWS_QUOTA.test(name))
     return { type: FAILURE.quotaExceeded, what: 'an AWS account quota is reached' };

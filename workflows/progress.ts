@@ -27,6 +27,8 @@ export interface ProgressSource {
 /** A dropped status write is tried again after this long, then at doubling intervals. */
 const REWRITE_FIRST_MS = 5_000;
 const REWRITE_MAX_MS = 5 * 60_000;
+/** ... and at most this often (the last ~1.5 h after the first): 6 events a try in history */
+const REWRITE_ATTEMPTS = 24;
 
 export class Progress {
   phase: Phase = 'Pending';
@@ -93,16 +95,25 @@ export class Progress {
   /**
    * Waits until `done`, first bringing the object's status in line with what the workflow
    * knows: a status write that was dropped is written again, after 5 s, then at doubling
-   * intervals up to 5 minutes, until it lands. Only the main path calls it (status writes are
+   * intervals up to 5 minutes, until it lands or REWRITE_ATTEMPTS tries are spent. Only the main path calls it (status writes are
    * local activities, which must not run from two coroutines at once).
    */
   async waitInLine(done: () => boolean): Promise<void> {
     let delayMs = REWRITE_FIRST_MS;
-    while (this.unwritten && !done()) {
+    for (let attempt = 1; this.unwritten && !done(); attempt++) {
       if (await condition(done, delayMs)) return;
       const update = this.unwritten;
-      log.info('writing the status that was not written', { phase: update.phase });
-      await this.write(update);
+      if (attempt > REWRITE_ATTEMPTS) {
+        // bounded: a write refused for good (RBAC lost) must not grow the history for ever;
+        // the next change writes the status anew
+        log.warn('status still not written; giving up until the next change', {
+          phase: update.phase,
+        });
+        this.unwritten = undefined;
+        break;
+      }
+      log.info('writing the status that was not written', { phase: update.phase, attempt });
+      await this.write({ ...update, rewrite: true });
       delayMs = Math.min(delayMs * 2, REWRITE_MAX_MS);
     }
     await condition(done);

@@ -301,6 +301,33 @@ describe('Kubernetes status activities', () => {
     await kube.deleteNamespacedCustomObject({ ...ref, name: object.metadata.name });
   });
 
+  it('writes a dropped status again only while nothing newer stands (a rejection of a later edit stays)', async () => {
+    const object = await create();
+    // the watcher rejected generation 2 while the worker's Available of generation 1 was dropped
+    await run(activities.reportStatus, idOf(object), {
+      phase: 'Failed',
+      message: 'invalid spec: storageGiB must be at least 20',
+      reason: 'InvalidSpec',
+      observedGeneration: 2,
+    });
+    const available = { phase: 'Available', message: 'up', observedGeneration: 1 } as const;
+    await run(activities.reportStatus, idOf(object), { ...available, rewrite: true });
+    let status = (await get(object.metadata.name)).status;
+    assert.equal(status?.phase, 'Failed');
+    assert.equal(status?.observedGeneration, 2);
+    // nothing newer: the rewrite lands
+    await run(activities.reportStatus, idOf(object), { ...available, observedGeneration: 2 });
+    await run(activities.reportStatus, idOf(object), {
+      phase: 'Available',
+      message: 'up again',
+      observedGeneration: 2,
+      rewrite: true,
+    });
+    status = (await get(object.metadata.name)).status;
+    assert.equal(status?.message, 'up again');
+    await kube.deleteNamespacedCustomObject({ ...ref, name: object.metadata.name });
+  });
+
   it("never loses a concurrent writer's fields: a write computed from a stale object is redone", async () => {
     const object = await create();
     let raced = false;

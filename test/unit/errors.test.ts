@@ -18,8 +18,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { BUG_ATTEMPTS, classifyError } from '../../activities/errors.js';
 import { atActivityEdge } from '../../activities/index.js';
+import { createKubeStatusActivities } from '../../activities/kube-status.js';
+import type { DatabaseApi, EventApi } from '../../kube/databases.js';
 import { FAILURE, FAILURE_KIND, kindOf, type System } from '../../contracts/failures.js';
 import { KubeTimeoutError } from '../../kube/bounded.js';
+import { verdictOf } from '../../runtime/failure-type.js';
 import { isPermanentKubeError, kubeFailureKind } from '../../watcher/effects.js';
 
 // consul's HTTP layer, as consul loads it: its ResponseError carries the status
@@ -269,6 +272,36 @@ describe('one failure taxonomy', () => {
     assert.equal(classified('Consul', consul).type, FAILURE.transient);
   });
 
+  it('AWS credentials not obtained (IMDS or the pod-identity agent slow) are transient, not a refusal', () => {
+    // the SDK's provider chain ends so when no provider answered; no AWS service refused anything
+    for (const name of ['CredentialsProviderError', 'ProviderError', 'TokenProviderError']) {
+      const error = Object.assign(new Error('Could not load credentials from any providers'), {
+        name,
+        tryNextLink: false,
+      });
+      const failure = classified('AWS', error, 5);
+      assert.equal(failure.type, FAILURE.transient, name);
+      assert.equal(failure.nonRetryable, false, name);
+    }
+  });
+
+  it('a TLS handshake or an unparsable answer is transient: a certificate rotating is no bug', () => {
+    for (const code of [
+      'CERT_HAS_EXPIRED',
+      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      'ERR_TLS_CERT_ALTNAME_INVALID',
+      'DEPTH_ZERO_SELF_SIGNED_CERT',
+      'HPE_INVALID_CONSTANT',
+    ]) {
+      const error = Object.assign(new Error(`tls: ${code}`), { code });
+      for (const system of ['AWS', 'Vault', 'Consul', 'Kubernetes'] as const)
+        assert.equal(classified(system, error, BUG_ATTEMPTS).type, FAILURE.transient, code);
+    }
+    // a code of Node's for a bug of ours stays one
+    const misuse = Object.assign(new TypeError('bad argument'), { code: 'ERR_INVALID_ARG_TYPE' });
+    assert.equal(verdictOf('Kubernetes', misuse).type, FAILURE.bug);
+  });
+
   it('passes failures already classified through unchanged', () => {
     const notOurs = ApplicationFailure.nonRetryable('not ours', FAILURE.instanceNotOurs);
     assert.equal(classifyError('AWS', 'x', notOurs, 1), notOurs);
@@ -324,5 +357,49 @@ describe('a bug (an error with no status)', () => {
     assert.equal(failure.type, FAILURE.bug);
     assert.doesNotMatch(failure.message, /hunter2/);
     assert.doesNotMatch(JSON.stringify(logged), /hunter2/);
+  });
+});
+
+describe('reading the object back, which a delete waits on', () => {
+  const ref = { namespace: 'shop', name: 'orders', uid: 'u-1' };
+  const readingWith = (error: Error) =>
+    createKubeStatusActivities({
+      kube: {
+        getNamespacedCustomObject: () => Promise.reject(error),
+      } as unknown as DatabaseApi,
+      events: {} as EventApi,
+    }).readObject(ref);
+
+  it('is retried whatever the apiserver answered, past the attempts a bug gets', async () => {
+    const garbled = new SyntaxError('Unexpected token < in JSON at position 0');
+    const unprocessable = new ApiException(422, 'Unprocessable', '{}', {});
+    const elsewhere = new ApiException(
+      404,
+      'Not Found',
+      JSON.stringify({ kind: 'Status', reason: 'NotFound', details: { name: 'shop' } }),
+      {},
+    );
+    for (const error of [garbled, unprocessable, elsewhere]) {
+      const failure = await asActivity(BUG_ATTEMPTS + 2, () => readingWith(error)).then(
+        () => assert.fail('read without an answer'),
+        (e: unknown) => e,
+      );
+      assert.ok(failure instanceof ApplicationFailure, String(failure));
+      assert.equal(failure.nonRetryable, false, failure.message);
+      assert.equal(failure.type, FAILURE.transient, failure.message);
+    }
+  });
+
+  it('ends only on a refusal of the worker credentials, naming Kubernetes', async () => {
+    const failure = await asActivity(1, () =>
+      readingWith(new ApiException(403, 'Forbidden', '{}', {})),
+    ).then(
+      () => assert.fail('read without permission'),
+      (e: unknown) => e,
+    );
+    assert.ok(failure instanceof ApplicationFailure);
+    assert.equal(failure.type, FAILURE.permissionDenied);
+    assert.equal(failure.nonRetryable, true);
+    assert.match(failure.message, /Kubernetes/);
   });
 });
