@@ -95,8 +95,9 @@ export class Progress {
   /**
    * Waits until `done`, first bringing the object's status in line with what the workflow
    * knows: a status write that was dropped is written again, after 5 s, then at doubling
-   * intervals up to 5 minutes, until it lands or REWRITE_ATTEMPTS tries are spent. Only the main path calls it (status writes are
-   * local activities, which must not run from two coroutines at once).
+   * intervals up to 5 minutes, until it lands or REWRITE_ATTEMPTS tries are spent. Only the
+   * main path calls it (status writes are local activities, which must not run from two
+   * coroutines at once).
    */
   async waitInLine(done: () => boolean): Promise<void> {
     let delayMs = REWRITE_FIRST_MS;
