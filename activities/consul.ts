@@ -66,7 +66,7 @@ async function serviceOwner(consul: ConsulSlice, db: DatabaseNames): Promise<str
     : (services[0]?.Meta?.['uid'] ?? '');
 }
 
-function notOurs(db: DatabaseNames, what: string, owner: string): Error {
+function entryNotOurs(db: DatabaseNames, what: string, owner: string): Error {
   return terminal(
     FAILURE.entryNotOurs,
     `${what} ${owner ? `was written for the Database with uid ${owner}` : 'was not written by rdsflow'}, ` +
@@ -118,11 +118,11 @@ export async function publishToConsul(
     // explicit adoption of what it left behind
     const found = await owner(deps.consul, db);
     if (found && found.uid !== db.ref.uid && !db.adoptRetained) {
-      throw notOurs(db, `Consul keys ${db.consulKey}/`, found.uid);
+      throw entryNotOurs(db, `Consul keys ${db.consulKey}/`, found.uid);
     }
     const service = await serviceOwner(deps.consul, db);
     if (service !== undefined && service !== db.ref.uid && !db.adoptRetained) {
-      throw notOurs(db, `Consul service ${db.dbInstanceIdentifier}`, service);
+      throw entryNotOurs(db, `Consul service ${db.dbInstanceIdentifier}`, service);
     }
     await publish(deps.consul, db, endpoint);
     return { consulKey: db.consulKey, service: db.dbInstanceIdentifier };

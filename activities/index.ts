@@ -3,7 +3,7 @@
 import { activityInfo } from '@temporalio/activity';
 import type { SpecResult } from '../contracts/spec.js';
 import { resolveDatabase } from '../contracts/spec.js';
-import type { DatabaseSnapshot } from '../contracts/workflow.js';
+import type { ObjectView } from '../contracts/workflow.js';
 import { classifyError } from './errors.js';
 import { createConsulActivities, type ConsulActivities, type ConsulDeps } from './consul.js';
 import {
@@ -28,7 +28,7 @@ export type ActivityDeps = Omit<RdsDeps, 'credentials' | 'objects'> &
 /** Every activity of the database workflow (the workflow imports this type only). */
 export interface Activities
   extends KubeStatusActivities, VaultActivities, RdsActivities, ConsulActivities {
-  validateSpec(object: DatabaseSnapshot): Promise<SpecResult>;
+  validateSpec(object: ObjectView): Promise<SpecResult>;
 }
 
 /**
@@ -55,7 +55,7 @@ export function createActivities(deps: ActivityDeps): Activities {
      * Validation runs as an activity, not in workflow code, so that improving the rules never
      * breaks the replay of histories recorded under the old ones.
      */
-    validateSpec(object: DatabaseSnapshot): Promise<SpecResult> {
+    validateSpec(object: ObjectView): Promise<SpecResult> {
       return Promise.resolve(resolveDatabase(object));
     },
     ...createKubeStatusActivities(deps),

@@ -62,9 +62,9 @@ export interface KubeStatusActivities {
   reportStatus(
     ref: DatabaseRef,
     update: StatusUpdate,
-    seen?: ObjectVersion,
+    version?: ObjectVersion,
   ): Promise<{ written: boolean }>;
-  ensureFinalizer(ref: DatabaseRef, seen?: ObjectVersion): Promise<{ present: boolean }>;
+  ensureFinalizer(ref: DatabaseRef, version?: ObjectVersion): Promise<{ present: boolean }>;
   recordEvent(ref: DatabaseRef, event: DatabaseEvent): Promise<{ recorded: boolean }>;
   releaseFinalizer(ref: DatabaseRef): Promise<{ released: boolean }>;
   readObject(ref: DatabaseRef): Promise<ObjectReading>;
@@ -139,9 +139,9 @@ export function createKubeStatusActivities(deps: KubeDeps): KubeStatusActivities
     async reportStatus(
       ref: DatabaseRef,
       update: StatusUpdate,
-      seen?: ObjectVersion,
+      version?: ObjectVersion,
     ): Promise<{ written: boolean }> {
-      if (seen) known.offer(ref, seen);
+      if (version) known.offer(ref, version);
       const written = await classified('reportStatus', () =>
         writeStatus(deps.kube, ref, update, now(), known),
       );
@@ -149,10 +149,13 @@ export function createKubeStatusActivities(deps: KubeDeps): KubeStatusActivities
     },
 
     /** Adds our finalizer so the object outlives its database; false when it cannot. */
-    async ensureFinalizer(ref: DatabaseRef, seen?: ObjectVersion): Promise<{ present: boolean }> {
+    async ensureFinalizer(
+      ref: DatabaseRef,
+      version?: ObjectVersion,
+    ): Promise<{ present: boolean }> {
       // the watcher adds it before it starts the workflow, and hands on the version it left:
-      // ours there is the proof, without a read (a workflow started otherwise reads)
-      if (!known.get(ref) && seen?.finalizers?.includes(FINALIZER)) return { present: true };
+      // rdsflow's finalizer there is the proof, without a read (a workflow started otherwise reads)
+      if (!known.get(ref) && version?.finalizers?.includes(FINALIZER)) return { present: true };
       const present = await classified('ensureFinalizer', () =>
         addFinalizer(deps.kube, ref, known.get(ref), known),
       );

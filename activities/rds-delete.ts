@@ -29,7 +29,7 @@ import {
   errorName,
   isInvalidState,
   isNotFound,
-  notOurs,
+  instanceNotOurs,
   ownerOf,
   poll,
   tagsOf,
@@ -175,7 +175,7 @@ async function provenAbsent(deps: RdsDeps, request: DeleteInstanceRequest): Prom
       `looks at account ${here.account}, region ${here.region}, where it is not found: nothing ` +
       'is proven gone, so nothing is released (credentials and Consul entries are kept, the ' +
       'finalizer holds)',
-    { dbInstanceIdentifier: id, expected: { account, region }, seen: here },
+    { dbInstanceIdentifier: id, expected: { account, region }, actual: here },
     "Fix the worker's AWS_REGION or credentials, then `rdsflow retry`.",
   );
 }
@@ -225,7 +225,7 @@ export async function deleteDbInstance(
       });
       return { status, result: { state: 'retained', policy: 'Retain' } };
     }
-    if (createdByRun === undefined && !mine) throw notOurs(id, names.ref, tags, 'delete');
+    if (createdByRun === undefined && !mine) throw instanceNotOurs(id, names.ref, tags, 'delete');
     // NOTE: an instance RDS is deleting already goes on being deleted, as it was asked: no new
     // decision to make (and no "gone, nothing deleted" to tell while it goes)
     if (status === RDS_STATUS.deleting) {

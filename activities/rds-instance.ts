@@ -192,7 +192,12 @@ export function ownerOf(tags: Tags, viewer?: DatabaseRef): string {
   return `nobody known to rdsflow (no rdsflow.io/uid tag${others.length > 0 ? `; tags ${others.join(', ')}` : ''})`;
 }
 
-export function notOurs(identifier: string, ref: DatabaseRef, tags: Tags, doing: string): Error {
+export function instanceNotOurs(
+  identifier: string,
+  ref: DatabaseRef,
+  tags: Tags,
+  doing: string,
+): Error {
   const retained =
     !tags[TAG_KEYS.uid] &&
     tags[TAG_KEYS.retainedFrom] &&
@@ -208,7 +213,7 @@ export function notOurs(identifier: string, ref: DatabaseRef, tags: Tags, doing:
 }
 
 /** The instance, read now, if it carries this object's UID; otherwise InstanceNotOurs. */
-export async function ours(
+export async function readOwnInstance(
   deps: RdsDeps,
   step: string,
   identifier: string,
@@ -218,7 +223,7 @@ export async function ours(
   const instance = await aws(step, () => describe(deps, identifier));
   if (!instance) return undefined;
   const tags = tagsOf(instance);
-  if (tags[TAG_KEYS.uid] !== ref.uid) throw notOurs(identifier, ref, tags, doing);
+  if (tags[TAG_KEYS.uid] !== ref.uid) throw instanceNotOurs(identifier, ref, tags, doing);
   return { instance, tags };
 }
 

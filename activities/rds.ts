@@ -26,9 +26,9 @@ import {
   endpointOf,
   errorName,
   identityTags,
-  notOurs,
+  instanceNotOurs,
   notYet,
-  ours,
+  readOwnInstance,
   poll,
   tagsOf,
   userTags,
@@ -64,7 +64,7 @@ function specDrift(instance: DBInstance, db: ResolvedDatabase): ModifyDBInstance
 }
 
 /**
- * Aligns the tags with the spec: user tags as written, identity and credential tags ours. Only
+ * Aligns the tags with the spec: user tags as written, identity and credential tags rdsflow's. Only
  * tags rdsflow set itself (`managed`: the user tags of the spec applied before) are removed when
  * the spec drops them; tags other tools add (AWS Backup, cost allocation) are never touched.
  */
@@ -153,7 +153,7 @@ async function adopt(
     log.info('took over retained RDS instance', { dbInstanceIdentifier: id, retainedFrom });
     return { adopted: true, status, retainedFrom };
   }
-  throw notOurs(id, db.ref, tags, 'adopt');
+  throw instanceNotOurs(id, db.ref, tags, 'adopt');
 }
 
 /**
@@ -246,7 +246,7 @@ export async function modifyDbInstance(
   managedTags: readonly string[] = [],
 ): Promise<{ status: string; changed: boolean }> {
   const id = db.dbInstanceIdentifier;
-  const found = await ours(deps, 'modifyDbInstance', id, db.ref, 'modify');
+  const found = await readOwnInstance(deps, 'modifyDbInstance', id, db.ref, 'modify');
   if (!found) throw terminal(FAILURE.instanceGone, `RDS instance ${id} no longer exists`);
   const { instance, tags } = found;
   const status = instance.DBInstanceStatus ?? 'unknown';

@@ -104,7 +104,7 @@ function ownerText(entry: Entry): string {
   return entry.uid ? `the Database with uid ${entry.uid}` : 'no Database known to rdsflow';
 }
 
-function notOurs(deps: VaultDeps, db: DatabaseNames, entry: Entry, hint: string): Error {
+function entryNotOurs(deps: VaultDeps, db: DatabaseNames, entry: Entry, hint: string): Error {
   return terminal(
     FAILURE.entryNotOurs,
     `Vault secret ${deps.mount}/${db.vaultPath} was written for ${ownerText(entry)}, not this ` +
@@ -128,7 +128,7 @@ export function vaultCredentials(deps: VaultDeps): CredentialStore {
     read: (db) =>
       guarded('readMasterPassword', async () => {
         const entry = await readEntry(deps, db.vaultPath);
-        if (entry && entry.uid !== db.ref.uid) throw notOurs(deps, db, entry, '');
+        if (entry && entry.uid !== db.ref.uid) throw entryNotOurs(deps, db, entry, '');
         if (!entry?.secret?.password || !entry.credentialId) {
           throw terminal(
             FAILURE.storeRejected,
@@ -188,7 +188,7 @@ function passwordPlan(
   if (ours && entry.secret?.password && entry.credentialId) return 'keep';
   if (!entry || ours || entry.version === 0) return 'write';
   if (!entry.retained) {
-    throw notOurs(
+    throw entryNotOurs(
       deps,
       db,
       entry,
@@ -200,7 +200,7 @@ function passwordPlan(
     );
   }
   if (!db.adoptRetained) {
-    throw notOurs(
+    throw entryNotOurs(
       deps,
       db,
       entry,
@@ -253,7 +253,7 @@ export async function writeDbSecret(
 ): Promise<{ vaultPath: string }> {
   return guarded('writeDbSecret', async () => {
     const entry = await readEntry(deps, db.vaultPath);
-    if (entry && entry.uid !== db.ref.uid) throw notOurs(deps, db, entry, '');
+    if (entry && entry.uid !== db.ref.uid) throw entryNotOurs(deps, db, entry, '');
     if (!entry?.secret?.password) {
       throw terminal(
         FAILURE.storeRejected,

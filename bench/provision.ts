@@ -52,10 +52,10 @@ function requestCounts(): Map<string, number> {
     const label = (k: string) => new RegExp(`${k}="([^"]*)"`).exec(line)?.[1] ?? '';
     const resource = label('resource');
     const verb = label('verb');
-    const ours =
+    const counted =
       (resource === 'databases' && (verb === 'GET' || verb === 'PATCH' || verb === 'APPLY')) ||
       (resource === 'events' && verb === 'POST');
-    if (!ours) continue;
+    if (!counted) continue;
     const key = `${verb} ${resource}${label('subresource') ? `/${label('subresource')}` : ''}`;
     counts.set(key, (counts.get(key) ?? 0) + Number(line.split(' ').at(-1)));
   }

@@ -25,20 +25,24 @@ export interface ObjectClaim {
   readonly cluster?: string;
 }
 
-/** What the workflow knows of its object: identity, generation and spec. Never secrets. */
-export interface DatabaseSnapshot extends ObjectClaim {
+/**
+ * The workflow's view of its object: identity, generation and spec as the watcher or a read
+ * back found them. Never secrets (the words used for it: contracts/README.md).
+ */
+export interface ObjectView extends ObjectClaim {
   readonly spec: DatabaseSpec | Record<string, unknown>;
   /**
-   * The object's version as the watcher saw it, handed on to status writes: a write computed
-   * from it needs no read first (a compare-and-swap: a version that moved on is read again).
+   * The object's version as the watcher last observed it, handed on to status writes: a write
+   * computed from it needs no read first (a compare-and-swap: a version that moved on is read
+   * again).
    */
-  readonly seen?: ObjectVersion;
+  readonly version?: ObjectVersion;
 }
 
 export interface ObjectVersion {
   readonly resourceVersion: string;
   readonly conditions?: Condition[];
-  /** the finalizers at that version: ours there proves the watcher guarded the object */
+  /** the finalizers at that version: rdsflow's there proves the watcher guarded the object */
   readonly finalizers?: string[];
 }
 
@@ -53,7 +57,7 @@ export type Stage = 'provision' | 'serve' | 'modify' | 'delete' | 'orphan';
 export interface DatabaseWorkflowInput {
   readonly stage: Stage;
   /** the latest object the workflow has been told about */
-  readonly object: DatabaseSnapshot;
+  readonly object: ObjectView;
   /** what earlier runs established, carried across continue-as-new */
   readonly carried?: CarriedState;
 }
@@ -71,7 +75,7 @@ export interface CarriedState {
   readonly endpoint?: Endpoint;
   /**
    * The instance's ARN as RDS gave it when it was created or adopted: the account and region
-   * where a "not found" answer is believed (a delete trusts nothing seen from elsewhere).
+   * where a "not found" answer is believed (a delete trusts no answer from elsewhere).
    */
   readonly instanceArn?: string;
   /** the newest generation a person approved (`rdsflow approve`) */
@@ -145,9 +149,9 @@ export interface DeleteInstanceResult {
  * never deleted); `present`: there and not being deleted. The object read is what is applied.
  */
 export type ObjectReading =
-  | { readonly state: 'deleting'; readonly object: DatabaseSnapshot }
+  | { readonly state: 'deleting'; readonly object: ObjectView }
   | { readonly state: 'gone'; readonly replacedBy?: string }
-  | { readonly state: 'present'; readonly object: DatabaseSnapshot };
+  | { readonly state: 'present'; readonly object: ObjectView };
 
 /** Live status for operators (`rdsflow describe`, the Temporal UI's query tab). */
 export interface LiveStatus {
@@ -165,13 +169,13 @@ export interface LiveStatus {
   readonly awaitingApproval?: PendingApproval;
 }
 
-export const specChangedSignal = defineSignal<[DatabaseSnapshot]>('specChanged');
+export const specChangedSignal = defineSignal<[ObjectView]>('specChanged');
 /**
- * The object is being deleted. The watcher sends the object as last seen, so a policy edited
+ * The object is being deleted. The watcher sends the object as last observed, so a policy edited
  * just before the delete is the policy applied. The workflow reads the object back before it
  * acts: only a deletionTimestamp proves a delete, whoever sent the signal.
  */
-export const deleteSignal = defineSignal<[DatabaseSnapshot?]>('delete');
+export const deleteSignal = defineSignal<[ObjectView?]>('delete');
 /**
  * The watcher no longer finds the object (not found, or another UID under its name). The
  * workflow reads it back too; absence orphans the database (kept, marked released), never

@@ -15,7 +15,7 @@ commands:
                   and follow it to Available (\`npm start\`); its watcher leaves objects
                   labelled rdsflow.io/test (the tests') alone
   up              install what is missing, start every server on 127.0.0.1, wait until healthy
-  down [--purge]  stop the worker, the watcher and every server of ours; --purge also deletes data
+  down [--purge]  stop the worker, the watcher and every server of the stack; --purge also deletes data
   stop NAME...    stop some servers (keeping their ports for the next \`up\`), or worker/watcher
   restart NAME... stop some servers and bring the stack up again on the same ports
   status [--json] show each server, its pid, ports and health (exit 3 when one is down)

@@ -354,7 +354,7 @@ export async function down(layout: Layout, say: Say, options: { purge: boolean }
     const state = loadState(layout);
     await stopServers(layout, state, new Set(SERVERS.map((s) => s.name)), say, true);
     // whatever runs from our cache without being in the state file (a lost state, a test's
-    // time-skipping server) is ours as well
+    // time-skipping server) is the stack's as well
     for (const pid of processesUnder(layout.cache)) {
       await stopGroup(pid, 5_000);
       say(`stopped leftover process ${pid}`);
@@ -368,7 +368,7 @@ export async function down(layout: Layout, say: Say, options: { purge: boolean }
       rmSync(join(layout.state, 'kubeconfig'), { force: true });
       say(`purged data under ${join(layout.state, 'data')}`);
     }
-    say('rdsflow local stack is down; no server of ours is running');
+    say('rdsflow local stack is down; none of its servers is running');
   });
 }
 

@@ -25,7 +25,7 @@ import {
 } from '../contracts/database.js';
 import { FINALIZER } from '../contracts/names.js';
 import type { BoundedWatch } from './bounded.js';
-import type { DatabaseSnapshot, ObjectReading } from '../contracts/workflow.js';
+import type { ObjectView, ObjectReading } from '../contracts/workflow.js';
 
 export type DatabaseApi = Pick<
   CustomObjectsApi,
@@ -167,12 +167,12 @@ export function watchDatabases(
  * dropped first). A write computed from it carries its resourceVersion, so a version that has
  * moved on answers 409 and the object is read again: the cache saves the read before each write
  * (the worker writes status several times per database), never a lost update. Beside them, the
- * versions others saw and handed on (`offer`: the watcher's, through the workflow), which only
+ * versions others observed and handed on (`offer`: the watcher's, through the workflow), which only
  * status writes use: they hold no finalizers.
  */
 export class KnownObjects {
   private readonly objects = new Map<string, DatabaseObject>();
-  private readonly seen = new Map<string, DatabaseObject>();
+  private readonly offered = new Map<string, DatabaseObject>();
 
   constructor(private readonly limit = 2_000) {}
 
@@ -184,29 +184,29 @@ export class KnownObjects {
   /** The newest version known for a status write: this process's own, or one handed on. */
   forStatus(ref: DatabaseRef): DatabaseObject | undefined {
     const mine = this.objects.get(ref.uid);
-    const theirs = this.seen.get(ref.uid);
+    const theirs = this.offered.get(ref.uid);
     if (!mine || !theirs) return mine ?? theirs;
     return newer(theirs, mine) ? theirs : mine;
   }
 
   remember(object: DatabaseObject | undefined): void {
     if (!object?.metadata?.uid) return;
-    this.seen.delete(object.metadata.uid);
+    this.offered.delete(object.metadata.uid);
     bounded(this.objects, object.metadata.uid, object, this.limit);
   }
 
-  /** A version someone else saw (the watcher's); kept for status writes. */
+  /** A version someone else observed (the watcher's); kept for status writes. */
   offer(ref: DatabaseRef, version: { resourceVersion: string; conditions?: Condition[] }): void {
     const object = {
       metadata: { ...ref, resourceVersion: version.resourceVersion },
       status: version.conditions ? { conditions: version.conditions } : {},
     } as DatabaseObject;
-    bounded(this.seen, ref.uid, object, this.limit);
+    bounded(this.offered, ref.uid, object, this.limit);
   }
 
   forget(ref: DatabaseRef): void {
     this.objects.delete(ref.uid);
-    this.seen.delete(ref.uid);
+    this.offered.delete(ref.uid);
   }
 }
 
@@ -228,8 +228,8 @@ function newer(a: DatabaseObject, b: DatabaseObject): boolean {
   return Number(a.metadata.resourceVersion) > Number(b.metadata.resourceVersion);
 }
 
-/** What a workflow is told of an object: identity, generation, spec and the version seen. */
-export function snapshotOf(object: DatabaseObject): DatabaseSnapshot {
+/** The workflow's view of an object: identity, generation, spec and the version observed. */
+export function viewOf(object: DatabaseObject): ObjectView {
   const { namespace, name, uid, resourceVersion, finalizers } = object.metadata;
   const conditions = object.status?.conditions;
   const extra = {
@@ -239,7 +239,7 @@ export function snapshotOf(object: DatabaseObject): DatabaseSnapshot {
   return {
     metadata: { namespace, name, uid, generation: object.metadata.generation ?? 1 },
     spec: object.spec,
-    ...(resourceVersion ? { seen: { resourceVersion, ...extra } } : {}),
+    ...(resourceVersion ? { version: { resourceVersion, ...extra } } : {}),
   };
 }
 
@@ -251,8 +251,8 @@ export async function readObject(kube: DatabaseApi, ref: DatabaseRef): Promise<O
   const object = await getDatabase(kube, ref.namespace, ref.name);
   if (!object) return { state: 'gone' };
   if (object.metadata.uid !== ref.uid) return { state: 'gone', replacedBy: object.metadata.uid };
-  if (object.metadata.deletionTimestamp) return { state: 'deleting', object: snapshotOf(object) };
-  return { state: 'present', object: snapshotOf(object) };
+  if (object.metadata.deletionTimestamp) return { state: 'deleting', object: viewOf(object) };
+  return { state: 'present', object: viewOf(object) };
 }
 
 /** The object if it still exists with this UID, else undefined. */
@@ -381,20 +381,20 @@ function statusOf(object: DatabaseObject, update: StatusUpdate, now: Date) {
 
 /**
  * Adds our finalizer so the object outlives its database; false when it cannot. Given the
- * object as last seen (a watch event), it first tries a compare-and-swap on that version and
+ * object as last watched (a watch event), it first tries a compare-and-swap on that version and
  * reads the object only if it has moved on.
  */
 export async function addFinalizer(
   kube: DatabaseApi,
   ref: DatabaseRef,
-  seen?: DatabaseObject,
+  watched?: DatabaseObject,
   known = new KnownObjects(0),
 ): Promise<boolean> {
-  if (seen && seen.metadata.uid === ref.uid && !seen.metadata.deletionTimestamp) {
-    const finalizers = seen.metadata.finalizers ?? [];
+  if (watched && watched.metadata.uid === ref.uid && !watched.metadata.deletionTimestamp) {
+    const finalizers = watched.metadata.finalizers ?? [];
     if (finalizers.includes(FINALIZER)) return true;
     try {
-      known.remember(await patchFinalizers(kube, seen, [...finalizers, FINALIZER]));
+      known.remember(await patchFinalizers(kube, watched, [...finalizers, FINALIZER]));
       return true;
     } catch (error: unknown) {
       const code = httpCodeOf(error);

@@ -4,13 +4,13 @@
 import type { DatabaseObject, DatabaseRef } from '../contracts/database.js';
 import { FINALIZER, refProblem } from '../contracts/names.js';
 import { resolveDatabase } from '../contracts/spec.js';
-import type { DatabaseSnapshot, DatabaseWorkflowInput } from '../contracts/workflow.js';
-import { snapshotOf } from '../kube/databases.js';
+import type { ObjectView, DatabaseWorkflowInput } from '../contracts/workflow.js';
+import { viewOf } from '../kube/databases.js';
 
-export { snapshotOf };
+export { viewOf };
 
 /** What this watcher has handled for one object (by UID). */
-export interface Seen {
+export interface Handled {
   readonly generation: number;
   readonly deleting: boolean;
 }
@@ -40,26 +40,26 @@ export type Action =
   | {
       readonly kind: 'start';
       readonly input: DatabaseWorkflowInput;
-      /** add our finalizer first, so the object cannot vanish unseen */
+      /** add our finalizer first, so the object cannot vanish unnoticed */
       readonly addFinalizer: boolean;
     }
   /** tell the workflow about a new generation, starting it if it is not running */
   | {
       readonly kind: 'specChanged';
       readonly input: DatabaseWorkflowInput;
-      readonly snapshot: DatabaseSnapshot;
+      readonly view: ObjectView;
       readonly addFinalizer: boolean;
     }
   /**
    * The object is being deleted. With `input`: signal-with-start (our finalizer holds the object,
    * so the workflow must run to release it). Without: signal a running workflow, if any. The
-   * object as last seen goes with the request, so the deletion applies its newest spec.
+   * object as last observed goes with the request, so the deletion applies its newest spec.
    */
   | {
       readonly kind: 'delete';
       readonly ref: DatabaseRef;
       readonly input?: DatabaseWorkflowInput;
-      readonly snapshot?: DatabaseSnapshot;
+      readonly view?: ObjectView;
     }
   /**
    * The object vanished without a delete the watcher could see (its finalizer removed by hand,
@@ -101,7 +101,7 @@ function refOf(object: DatabaseObject): DatabaseRef {
 }
 
 /** What the watcher records once an action on this observation has been carried out. */
-export function seenAfter(observation: Observation): Seen | undefined {
+export function handledAfter(observation: Observation): Handled | undefined {
   if (observation.kind !== 'present') return undefined;
   const { metadata } = observation.object;
   return {
@@ -110,19 +110,19 @@ export function seenAfter(observation: Observation): Seen | undefined {
   };
 }
 
-const ours = (object: DatabaseObject): boolean =>
+const hasFinalizer = (object: DatabaseObject): boolean =>
   (object.metadata.finalizers ?? []).includes(FINALIZER);
 
 /** An object being deleted: ask for its deletion once, and again if its spec moves on. */
-function decideDeleting(seen: Seen | undefined, object: DatabaseObject): Action {
+function decideDeleting(handled: Handled | undefined, object: DatabaseObject): Action {
   // a spec edited after the delete (a policy, say) is told too: the deletion applies it
-  if (seen?.deleting && seen.generation >= (object.metadata.generation ?? 1)) {
+  if (handled?.deleting && handled.generation >= (object.metadata.generation ?? 1)) {
     return { kind: 'none', why: 'delete already requested' };
   }
   const ref = refOf(object);
-  const snapshot = snapshotOf(object);
-  if (!ours(object)) return { kind: 'delete', ref, snapshot };
-  return { kind: 'delete', ref, snapshot, input: { stage: 'delete', object: snapshot } };
+  const view = viewOf(object);
+  if (!hasFinalizer(object)) return { kind: 'delete', ref, view };
+  return { kind: 'delete', ref, view, input: { stage: 'delete', object: view } };
 }
 
 /** A spec that cannot be provisioned as stored: say so once, start nothing. */
@@ -138,36 +138,36 @@ function decideInvalid(object: DatabaseObject, problems: readonly string[]): Act
 }
 
 /** A live object with a generation this watcher has not handled. */
-function decideGeneration(seen: Seen | undefined, object: DatabaseObject): Action {
+function decideGeneration(handled: Handled | undefined, object: DatabaseObject): Action {
   const generation = object.metadata.generation ?? 1;
   const reported = (object.status?.observedGeneration ?? 0) >= generation;
-  const resolved = resolveDatabase(snapshotOf(object));
+  const resolved = resolveDatabase(viewOf(object));
   if (!resolved.ok) return decideInvalid(object, resolved.problems);
   if (object.status?.phase === 'Cancelled' && reported) {
     return { kind: 'none', why: 'cancelled by an operator; a new generation starts it again' };
   }
-  const input: DatabaseWorkflowInput = { stage: 'provision', object: snapshotOf(object) };
+  const input: DatabaseWorkflowInput = { stage: 'provision', object: viewOf(object) };
   // first sighting of a new object, or of one whose workflow has reported this generation: a
   // plain start (reusing a running execution) adds nothing to a running workflow's history.
   // Otherwise the generation may have moved while no watcher looked: tell the workflow.
-  if (!seen && (reported || generation === 1)) {
-    return { kind: 'start', input, addFinalizer: !ours(object) };
+  if (!handled && (reported || generation === 1)) {
+    return { kind: 'start', input, addFinalizer: !hasFinalizer(object) };
   }
-  return { kind: 'specChanged', input, snapshot: snapshotOf(object), addFinalizer: !ours(object) };
+  return { kind: 'specChanged', input, view: viewOf(object), addFinalizer: !hasFinalizer(object) };
 }
 
-export function decide(seen: Seen | undefined, observation: Proven): Action {
+export function decide(handled: Handled | undefined, observation: Proven): Action {
   if (observation.kind === 'deleted') {
     // normally the workflow released the finalizer and is done; a running one reads the object
     // back before it acts on this (and finds it gone: the finalizer was removed by hand)
-    return { kind: 'delete', ref: observation.ref, snapshot: snapshotOf(observation.last) };
+    return { kind: 'delete', ref: observation.ref, view: viewOf(observation.last) };
   }
   if (observation.kind === 'vanished') return { kind: 'objectGone', ref: observation.ref };
   if (observation.kind === 'released') return { kind: 'release', ref: refOf(observation.object) };
   const object = observation.object;
-  if (object.metadata.deletionTimestamp !== undefined) return decideDeleting(seen, object);
-  if (seen && seen.generation >= (object.metadata.generation ?? 1)) {
+  if (object.metadata.deletionTimestamp !== undefined) return decideDeleting(handled, object);
+  if (handled && handled.generation >= (object.metadata.generation ?? 1)) {
     return { kind: 'none', why: 'no new generation (status or metadata change)' };
   }
-  return decideGeneration(seen, object);
+  return decideGeneration(handled, object);
 }

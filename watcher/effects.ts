@@ -12,7 +12,7 @@ import {
   deleteSignal,
   objectGoneSignal,
   specChangedSignal,
-  type DatabaseSnapshot,
+  type ObjectView,
   type DatabaseWorkflowInput,
 } from '../contracts/workflow.js';
 import {
@@ -35,22 +35,22 @@ export type TemporalCall = 'start' | 'signalWithStart' | 'signal';
 
 export interface Effects {
   start(input: DatabaseWorkflowInput): Promise<void>;
-  specChanged(input: DatabaseWorkflowInput, snapshot: DatabaseSnapshot): Promise<void>;
+  specChanged(input: DatabaseWorkflowInput, view: ObjectView): Promise<void>;
   /**
    * With `input`: signal-with-start; without: signal a running workflow, if there is one. The
-   * snapshot (the object as last seen) goes with the signal.
+   * object as last observed (`view`) goes with the signal.
    */
   requestDelete(
     ref: DatabaseRef,
     input?: DatabaseWorkflowInput,
-    snapshot?: DatabaseSnapshot,
+    view?: ObjectView,
   ): Promise<'signalled' | 'not-running'>;
   /** tells a running workflow its object is gone (it reads it back; absence orphans) */
   objectGone(ref: DatabaseRef): Promise<'signalled' | 'not-running'>;
   /** the workflow ID of an object of this watcher's cluster */
   workflowId(ref: DatabaseRef): string;
-  /** false when the object is gone or already being deleted; `seen` saves a read */
-  addFinalizer(ref: DatabaseRef, seen?: DatabaseObject): Promise<boolean>;
+  /** false when the object is gone or already being deleted; `watched` saves a read */
+  addFinalizer(ref: DatabaseRef, watched?: DatabaseObject): Promise<boolean>;
   reject(ref: DatabaseRef, generation: number, problems: readonly string[]): Promise<void>;
   event(ref: DatabaseRef, event: DatabaseEvent): Promise<void>;
   /** objects of this cluster whose entity workflow runs */
@@ -170,17 +170,17 @@ function withLatest(input: DatabaseWorkflowInput, known: KnownObjects): Database
   known.forget(ref);
   const conditions = latest.status?.conditions;
   const finalizers = latest.metadata.finalizers;
-  const seen = {
+  const version = {
     resourceVersion: latest.metadata.resourceVersion,
     ...(conditions ? { conditions } : {}),
     ...(finalizers ? { finalizers } : {}),
   };
-  return { ...input, object: { ...input.object, seen } };
+  return { ...input, object: { ...input.object, version } };
 }
 
-/** A snapshot as this cluster's watcher sends it: naming the cluster the object lives in. */
-function claimed<T extends DatabaseSnapshot | undefined>(snapshot: T, cluster: string): T {
-  return snapshot ? { ...snapshot, cluster } : snapshot;
+/** An object view as this cluster's watcher sends it: naming the cluster the object lives in. */
+function claimed<T extends ObjectView | undefined>(view: T, cluster: string): T {
+  return view ? { ...view, cluster } : view;
 }
 
 function startOptions(deps: EffectDeps, known: KnownObjects) {
@@ -245,21 +245,19 @@ function temporalEffects(deps: EffectDeps, known: KnownObjects): TemporalEffects
       );
     },
 
-    async specChanged(input, snapshot) {
+    async specChanged(input, view) {
       await timed('signalWithStart', async () =>
         workflow.signalWithStart(WORKFLOW_TYPE, {
           ...(await options(input)),
           signal: specChangedSignal,
-          signalArgs: [claimed(snapshot, deps.cluster)],
+          signalArgs: [claimed(view, deps.cluster)],
         }),
       );
     },
 
-    async requestDelete(ref, input, snapshot) {
-      // the object as last seen, or at least which object: a workflow refuses a nameless one
-      const signalArgs: [DatabaseSnapshot] = [
-        claimed(snapshot ?? { metadata: ref, spec: {} }, deps.cluster),
-      ];
+    async requestDelete(ref, input, view) {
+      // the object as last observed, or at least which object: a workflow refuses a nameless one
+      const signalArgs: [ObjectView] = [claimed(view ?? { metadata: ref, spec: {} }, deps.cluster)];
       if (input) {
         await timed('signalWithStart', async () =>
           workflow.signalWithStart(WORKFLOW_TYPE, {
@@ -311,7 +309,7 @@ function kubeEffects(deps: EffectDeps, known: KnownObjects): KubeEffects {
     }
   };
   return {
-    addFinalizer: (ref, seen) => addFinalizer(deps.kube, ref, seen, known),
+    addFinalizer: (ref, watched) => addFinalizer(deps.kube, ref, watched, known),
     read: (ref) => currentObject(deps.kube, ref),
     event,
     async reject(ref, generation, problems) {

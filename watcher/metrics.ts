@@ -1,4 +1,4 @@
-// The watcher's Prometheus metrics: events seen, decisions, Temporal calls, errors, and the lag
+// The watcher's Prometheus metrics: events received, decisions, Temporal calls, errors, and the lag
 // from an event's arrival to Temporal acknowledging the call it caused.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 

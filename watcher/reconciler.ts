@@ -6,11 +6,11 @@ import type { Logger } from 'pino';
 import type { DatabaseObject } from '../contracts/database.js';
 import {
   decide,
-  seenAfter,
+  handledAfter,
   type Action,
   type Observation,
   type Proven,
-  type Seen,
+  type Handled,
 } from './decide.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Effects } from './effects.js';
@@ -35,7 +35,7 @@ interface Item {
 
 export class Reconciler {
   /** what has been carried out per object UID; lost on restart, rebuilt by the first list */
-  private readonly seen = new Map<string, Seen>();
+  private readonly handled = new Map<string, Handled>();
   private readonly queue: KeyedQueue<Item>;
   private readonly clock: Clock;
 
@@ -141,20 +141,20 @@ export class Reconciler {
 
   private async handle(uid: string, observed: Observation, since: number): Promise<void> {
     const observation = await this.prove(observed);
-    const action = decide(this.seen.get(uid), observation);
+    const action = decide(this.handled.get(uid), observation);
     this.metrics.actions.inc({ action: action.kind });
     const ref = 'ref' in observation ? observation.ref : observation.object.metadata;
     // `object`, not `name`: pino's own `name` field is the logger's
     const fields = { object: `${ref.namespace}/${ref.name}`, uid };
-    const seenObject = observation.kind === 'present' ? observation.object : undefined;
-    const applied = await this.apply(action, fields, seenObject);
+    const watched = observation.kind === 'present' ? observation.object : undefined;
+    const applied = await this.apply(action, fields, watched);
     if (applied !== 'skipped') {
       if (action.kind !== 'none' && action.kind !== 'reject') {
         this.metrics.lag.observe((this.clock.now() - since) / 1_000);
       }
-      const next = seenAfter(observation);
-      if (next) this.seen.set(uid, next);
-      else this.seen.delete(uid);
+      const next = handledAfter(observation);
+      if (next) this.handled.set(uid, next);
+      else this.handled.delete(uid);
     }
     this.metrics.queueDepth.set(this.queue.depth);
   }
@@ -163,7 +163,7 @@ export class Reconciler {
   private async apply(
     action: Action,
     fields: { object: string; uid: string },
-    seenObject: DatabaseObject | undefined,
+    watched: DatabaseObject | undefined,
   ): Promise<'done' | 'skipped'> {
     switch (action.kind) {
       case 'none':
@@ -180,9 +180,9 @@ export class Reconciler {
       case 'start':
       case 'specChanged': {
         const ref = action.input.object.metadata;
-        if (action.addFinalizer && !(await this.guard(ref, fields, seenObject))) return 'skipped';
+        if (action.addFinalizer && !(await this.guard(ref, fields, watched))) return 'skipped';
         if (action.kind === 'start') await this.effects.start(action.input);
-        else await this.effects.specChanged(action.input, action.snapshot);
+        else await this.effects.specChanged(action.input, action.view);
         this.log.info(
           {
             ...fields,
@@ -235,7 +235,7 @@ export class Reconciler {
       );
       return;
     }
-    const outcome = await this.effects.requestDelete(action.ref, action.input, action.snapshot);
+    const outcome = await this.effects.requestDelete(action.ref, action.input, action.view);
     this.log.info({ ...fields, workflowId, outcome, started: !!action.input }, 'delete requested');
   }
 
@@ -243,10 +243,10 @@ export class Reconciler {
   private async guard(
     ref: { namespace: string; name: string; uid: string },
     fields: Record<string, unknown>,
-    seenObject: DatabaseObject | undefined,
+    watched: DatabaseObject | undefined,
   ): Promise<boolean> {
     try {
-      if (await this.effects.addFinalizer(ref, seenObject)) return true;
+      if (await this.effects.addFinalizer(ref, watched)) return true;
     } catch (error: unknown) {
       // a refusal is retried with backoff like any failure, but said loudly: it needs a person
       if (isPermanentKubeError(error)) {

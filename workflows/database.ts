@@ -31,7 +31,7 @@ import {
   statusQuery,
   type Approval,
   type CarriedState,
-  type DatabaseSnapshot,
+  type ObjectView,
   type DatabaseWorkflowInput,
   type DatabaseWorkflowResult,
   type ObjectReading,
@@ -54,7 +54,7 @@ interface Reached {
 class DatabaseFlow {
   /** the object this workflow was started for: every message must name it */
   readonly identity: Identity;
-  latest: DatabaseSnapshot;
+  latest: ObjectView;
   carried: CarriedState;
   /** a delete proven by a deletionTimestamp on the object, read back */
   deleteRequested: boolean;
@@ -115,7 +115,7 @@ class DatabaseFlow {
    * A spec change: the payload names the object, and is only a hint. What is applied is the
    * object as the apiserver has it, read back here; a newer generation becomes the latest.
    */
-  async onSpecChanged(object: DatabaseSnapshot): Promise<void> {
+  async onSpecChanged(object: ObjectView): Promise<void> {
     const problem = claimProblem(this.identity, object);
     if (problem) return refuse(this.identity, 'specChanged', problem, object);
     await this.readBack('specChanged');
@@ -260,7 +260,7 @@ class DatabaseFlow {
     this.progress.show('Pending', 'validating the spec');
     const db = await this.validate();
     const finalizer = await this.steps.run('ensureFinalizer', () =>
-      local.ensureFinalizer(db.ref, this.latest.seen),
+      local.ensureFinalizer(db.ref, this.latest.version),
     );
     if (!finalizer.present) {
       // gone or being deleted before it was guarded: the delete stage reads which, and deletes

@@ -12,14 +12,14 @@ import {
 import type { PendingApproval, Phase, StatusUpdate } from '../contracts/database.js';
 import { SEARCH_ATTRIBUTES } from '../contracts/search-attributes.js';
 import type { DatabaseNames } from '../contracts/resolved.js';
-import type { CarriedState, DatabaseSnapshot, LiveStatus, Stage } from '../contracts/workflow.js';
+import type { CarriedState, ObjectView, LiveStatus, Stage } from '../contracts/workflow.js';
 import { local } from './profiles.js';
 import { describeFailure } from './failures.js';
 
 /** Where the progress reads what it reports: the flow's current state. */
 export interface ProgressSource {
   readonly stage: Stage;
-  object(): DatabaseSnapshot;
+  object(): ObjectView;
   names(): DatabaseNames | undefined;
   carried(): CarriedState;
 }
@@ -123,7 +123,7 @@ export class Progress {
   private async write(update: StatusUpdate): Promise<void> {
     const object = this.source.object();
     try {
-      await local.reportStatus(object.metadata, update, object.seen);
+      await local.reportStatus(object.metadata, update, object.version);
       this.unwritten = undefined;
     } catch (error: unknown) {
       if (isCancellation(error)) throw error;

@@ -10,7 +10,7 @@ import {
   retrySignal,
   specChangedSignal,
 } from '../../contracts/workflow.js';
-import { snapshotOf } from '../../kube/databases.js';
+import { viewOf } from '../../kube/databases.js';
 import { EXIT } from '../help.js';
 import { CliError, firstLine, type Session } from '../session.js';
 import { target, type Command } from './context.js';
@@ -38,7 +38,7 @@ function argument(text: string | undefined): unknown[] {
 
 /** The object as Kubernetes has it now, naming its cluster, as the watcher would send it. */
 async function objectPayload(session: Session, object: DatabaseObject): Promise<unknown[]> {
-  return [{ ...snapshotOf(object), cluster: await session.cluster() }];
+  return [{ ...viewOf(object), cluster: await session.cluster() }];
 }
 
 export const signal: Command = async (ctx) => {

@@ -55,8 +55,8 @@ describe('kubectl apply → Available → kubectl delete, through the watcher', 
     const status = available.status ?? {};
     const identifier = status.dbInstanceIdentifier ?? '';
     assert.equal(status.workflowId, await workflowIdOf(available.metadata));
-    const ours = await instancesOf(available.metadata.uid);
-    assert.equal(ours.length, 1, 'one instance, though two watchers saw the object');
+    const instances = await instancesOf(available.metadata.uid);
+    assert.equal(instances.length, 1, 'one instance, though two watchers saw the object');
     assert.ok(await vault.read(`secret/data/rdsflow/default/${name}`));
     // the Temporal UI's filter finds it by the custom search attributes, phase kept current
     const found = await eventually('found by search attributes', async () => {

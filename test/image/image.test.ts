@@ -3,7 +3,7 @@
 // buildah on the Node 22 base assembled offline; podman runs its worker and its watcher (runc,
 // the host's network to reach the loopback stack, read-only root filesystem, no capabilities,
 // uid 1000), and a Database applied through the apiserver reaches Available through them and is
-// deleted through them. What is checked is seen through the servers: the object's status in the
+// deleted through them. What is checked is read through the servers: the object's status in the
 // apiserver, the instance in moto.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

@@ -24,20 +24,20 @@ const ref = {
   plural: 'databases',
 } as const;
 
-interface Seen {
+interface Received {
   type: string;
   name: string;
 }
 
 describe('kube-apiserver with the Database CRD', () => {
   const runLabel = uniqueName('smoke');
-  const seen: Seen[] = [];
+  const received: Received[] = [];
   let watch: AbortController | undefined;
   let watchEnded: unknown;
   const event = (type: string, name: string) =>
     eventually(`${type} event for ${name}`, () => {
       if (watchEnded !== undefined) throw new Error(`the watch ended: ${describeEnd(watchEnded)}`);
-      return seen.find((e) => e.type === type && e.name === name);
+      return received.find((e) => e.type === type && e.name === name);
     });
 
   before(async () => {
@@ -47,7 +47,7 @@ describe('kube-apiserver with the Database CRD', () => {
       { resourceVersion: '', timeoutSeconds: 300 },
       {
         event: (type, obj) =>
-          seen.push({ type, name: (obj as { metadata: { name: string } }).metadata.name }),
+          received.push({ type, name: (obj as { metadata: { name: string } }).metadata.name }),
         done: (error: unknown) => (watchEnded = error ?? 'closed by the server'),
       },
       new AbortController().signal,

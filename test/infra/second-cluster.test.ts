@@ -97,8 +97,8 @@ describe('a second cluster beside the stack', () => {
     });
     assert.match(the().kubeSystemUid, /^[0-9a-f-]{36}$/);
     assert.notEqual(the().kubeSystemUid, stackKubeSystem.metadata?.uid);
-    const ours = fromFile(the().kubeconfig).makeApiClient(CoreV1Api);
-    const kubeSystem = await ours.readNamespace({ name: 'kube-system' });
+    const second = fromFile(the().kubeconfig).makeApiClient(CoreV1Api);
+    const kubeSystem = await second.readNamespace({ name: 'kube-system' });
     assert.equal(kubeSystem.metadata?.uid, the().kubeSystemUid);
     const onStack = stack
       .makeApiClient(CustomObjectsApi)

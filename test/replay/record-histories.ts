@@ -21,7 +21,7 @@ import {
   objectGoneSignal,
   specChangedSignal,
   statusQuery,
-  type DatabaseSnapshot,
+  type ObjectView,
   type DatabaseWorkflowInput,
 } from '../../contracts/workflow.js';
 import { fakeWorld, type FakeWorld } from '../workflows/fake-world.js';
@@ -37,13 +37,13 @@ const connection = await NativeConnection.connect({ address: config.temporal.add
 
 const CLUSTER = 'replay-cluster';
 
-function object(spec: Record<string, unknown>, generation = 1): DatabaseSnapshot {
+function object(spec: Record<string, unknown>, generation = 1): ObjectView {
   return {
     metadata: { namespace: 'replay', name: 'orders', uid: randomUUID(), generation },
     spec: { engine: 'postgres', ...spec },
     // the watcher names the object's cluster, and hands on its version (no read before writes)
     cluster: CLUSTER,
-    seen: { resourceVersion: '1041' },
+    version: { resourceVersion: '1041' },
   };
 }
 
@@ -67,7 +67,7 @@ const only = process.argv.slice(2);
 async function record(
   name: string,
   setup: (w: FakeWorld) => void,
-  story: (workflowId: string, o: DatabaseSnapshot, world: FakeWorld) => Promise<void>,
+  story: (workflowId: string, o: ObjectView, world: FakeWorld) => Promise<void>,
   spec: Record<string, unknown>,
   startOptions: Partial<WorkflowStartOptions> = {},
 ) {
@@ -107,13 +107,13 @@ async function record(
 }
 
 /** A user edits the object: the fake apiserver shows the new generation, the watcher says so. */
-async function userEdits(id: string, world: FakeWorld, o: DatabaseSnapshot): Promise<void> {
+async function userEdits(id: string, world: FakeWorld, o: ObjectView): Promise<void> {
   world.kube = { state: 'present', object: o };
   await client.workflow.getHandle(id).signal(specChangedSignal, o);
 }
 
 /** A user deletes the object: the fake apiserver shows it being deleted, the watcher says so. */
-async function userDeletes(id: string, world: FakeWorld, o: DatabaseSnapshot): Promise<void> {
+async function userDeletes(id: string, world: FakeWorld, o: ObjectView): Promise<void> {
   world.kube = { state: 'deleting', object: o };
   await client.workflow.getHandle(id).signal(deleteSignal, o);
 }

@@ -29,16 +29,16 @@ export interface AuditEvent {
  * applied by hand on the same stack (`npm start`'s default/orders, say) is not the suite's.
  */
 export function testObjectUids(writes: readonly AuditEvent[]): Set<string> {
-  const seen = new Set<string>();
-  const ours = new Set<string>();
+  const created = new Set<string>();
+  const suites = new Set<string>();
   for (const w of writes) {
     const uid = w.object?.metadata.uid;
     // the first stored state of a UID is its creation (a create, or an apply that created it)
-    if (!uid || seen.has(uid)) continue;
-    seen.add(uid);
-    if (w.object?.metadata.labels?.[TEST_LABEL] !== undefined) ours.add(uid);
+    if (!uid || created.has(uid)) continue;
+    created.add(uid);
+    if (w.object?.metadata.labels?.[TEST_LABEL] !== undefined) suites.add(uid);
   }
-  return ours;
+  return suites;
 }
 
 /** The object (by UID) as the apiserver stored it last at or before `at`. */

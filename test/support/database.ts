@@ -13,7 +13,7 @@ import {
   type Phase,
 } from '../../contracts/database.js';
 import { taskQueueFor, workflowIdFor } from '../../contracts/names.js';
-import { getDatabase, snapshotOf } from '../../kube/databases.js';
+import { getDatabase, viewOf } from '../../kube/databases.js';
 import {
   WORKFLOW_TYPE,
   deleteSignal,
@@ -90,7 +90,7 @@ export async function signalDelete(client: Client, workflowId: string, name: str
   if (!object) throw new Error(`${name} is gone already`);
   const cluster = await stackCluster();
   await client.workflow.getHandle(workflowId).signal(deleteSignal, {
-    ...snapshotOf(object),
+    ...viewOf(object),
     cluster,
   });
 }

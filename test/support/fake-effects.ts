@@ -5,7 +5,7 @@
 import { ApiException } from '@kubernetes/client-node';
 import type { DatabaseObject, DatabaseRef, DatabaseStatus } from '../../contracts/database.js';
 import { FINALIZER } from '../../contracts/names.js';
-import type { DatabaseSnapshot, DatabaseWorkflowInput } from '../../contracts/workflow.js';
+import type { ObjectView, DatabaseWorkflowInput } from '../../contracts/workflow.js';
 import type { DatabaseEvent } from '../../kube/databases.js';
 import type { Effects } from '../../watcher/effects.js';
 import type { FakeClock } from './fake-clock.js';
@@ -20,7 +20,7 @@ export type CallKind =
 export interface Call {
   readonly kind: CallKind;
   readonly uid: string;
-  /** the generation the call carried (its input's or its snapshot's) */
+  /** the generation the call carried (its input's or its object view's) */
   readonly generation: number | undefined;
   readonly spec: Record<string, unknown> | undefined;
   readonly at: number;
@@ -127,14 +127,14 @@ export class FakeWorld {
 
   readonly effects: Effects = {
     start: (input) => this.call('start', input.object.metadata.uid, input),
-    specChanged: (input, snapshot) =>
-      this.call('signalWithStart(specChanged)', input.object.metadata.uid, input, snapshot),
-    requestDelete: async (ref, input, snapshot) => {
+    specChanged: (input, view) =>
+      this.call('signalWithStart(specChanged)', input.object.metadata.uid, input, view),
+    requestDelete: async (ref, input, view) => {
       if (input) {
-        await this.call('signalWithStart(delete)', ref.uid, input, snapshot);
+        await this.call('signalWithStart(delete)', ref.uid, input, view);
         return 'signalled';
       }
-      return this.signal('signal(delete)', ref, snapshot);
+      return this.signal('signal(delete)', ref, view);
     },
     objectGone: (ref) => this.signal('signal(objectGone)', ref),
     workflowId: (ref) => `database-${ref.namespace}-${ref.name}-${ref.uid}`,
@@ -195,10 +195,10 @@ export class FakeWorld {
     kind: CallKind,
     uid: string,
     input: DatabaseWorkflowInput,
-    snapshot?: DatabaseSnapshot,
+    view?: ObjectView,
   ): Promise<void> {
     await this.temporalCall(uid);
-    const carried = snapshot ?? input.object;
+    const carried = view ?? input.object;
     this.running.set(uid, {
       namespace: input.object.metadata.namespace,
       name: input.object.metadata.name,
@@ -210,15 +210,15 @@ export class FakeWorld {
   private async signal(
     kind: CallKind,
     ref: DatabaseRef,
-    snapshot?: DatabaseSnapshot,
+    view?: ObjectView,
   ): Promise<'signalled' | 'not-running'> {
     await this.temporalCall(ref.uid);
     if (!this.running.has(ref.uid)) return 'not-running';
-    this.land(kind, ref.uid, snapshot);
+    this.land(kind, ref.uid, view);
     return 'signalled';
   }
 
-  private land(kind: CallKind, uid: string, carried: DatabaseSnapshot | undefined): void {
+  private land(kind: CallKind, uid: string, carried: ObjectView | undefined): void {
     this.calls.push({
       kind,
       uid,

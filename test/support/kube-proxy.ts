@@ -42,7 +42,7 @@ export function kubeconfigFor(base: string, server: string): string {
 export interface Standin {
   readonly url: string;
   /** requests received, by kind: list, watch, lease, other */
-  readonly seen: Record<string, number>;
+  readonly received: Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -76,16 +76,16 @@ function closer(server: Server, sockets: Set<Socket>): () => Promise<void> {
  * empty one): a hung connect as far as the client can tell.
  */
 export async function silentApiserver(answer: readonly string[] = []): Promise<Standin> {
-  const seen: Record<string, number> = {};
+  const received: Record<string, number> = {};
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     const kind = kindOf(req);
-    seen[kind] = (seen[kind] ?? 0) + 1;
+    received[kind] = (received[kind] ?? 0) + 1;
     if (!answer.includes(kind)) return; // never a byte
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ kind: 'List', items: [], metadata: { resourceVersion: '7' } }));
   });
-  return { url: await listen(server, sockets), seen, close: closer(server, sockets) };
+  return { url: await listen(server, sockets), received, close: closer(server, sockets) };
 }
 
 export interface PartitionableProxy extends Standin {
@@ -102,7 +102,7 @@ export async function apiserverProxy(kubeconfig: string): Promise<PartitionableP
   const parsed = parse(readFileSync(kubeconfig, 'utf8')) as KubeconfigFile;
   const upstream = new URL(parsed.clusters[0]?.cluster.server ?? '');
   const ca = Buffer.from(parsed.clusters[0]?.cluster['certificate-authority-data'] ?? '', 'base64');
-  const seen: Record<string, number> = {};
+  const received: Record<string, number> = {};
   const sockets = new Set<Socket>();
   let cut = false;
   const streams = new Set<{ res: ServerResponse; up: IncomingMessage }>();
@@ -131,7 +131,7 @@ export async function apiserverProxy(kubeconfig: string): Promise<PartitionableP
   };
   const server = createServer((req, res) => {
     const kind = kindOf(req);
-    seen[kind] = (seen[kind] ?? 0) + 1;
+    received[kind] = (received[kind] ?? 0) + 1;
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -146,7 +146,7 @@ export async function apiserverProxy(kubeconfig: string): Promise<PartitionableP
   const closeServer = closer(server, sockets);
   return {
     url: await listen(server, sockets),
-    seen,
+    received,
     partition() {
       cut = true;
       // open streams (watches) fall silent: no close, no reset, no more bytes

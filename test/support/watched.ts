@@ -16,7 +16,7 @@ export const LABEL = TEST_LABEL;
 export const NO_SPEC = Symbol('no spec');
 const core = boundedApiClient(kubeClientConfig(config.kube), CoreV1Api, config.kube);
 
-export interface SignalSeen {
+export interface SignalReceived {
   readonly name: string;
   readonly generation?: number;
 }
@@ -27,7 +27,7 @@ export interface WorkflowRecord {
   readonly status: string;
   readonly startGeneration: number | undefined;
   readonly startStage: string | undefined;
-  readonly signals: SignalSeen[];
+  readonly signals: SignalReceived[];
 }
 
 export class Watched {

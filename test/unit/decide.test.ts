@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DatabaseObject, DatabaseStatus } from '../../contracts/database.js';
 import { FINALIZER } from '../../contracts/names.js';
-import { decide, malformed, seenAfter, type Proven } from '../../watcher/decide.js';
+import { decide, malformed, handledAfter, type Proven } from '../../watcher/decide.js';
 
 const uid = '0b9f2f4e-8f57-4d1a-9b8e-3f1c2a7d5e60';
 
@@ -50,16 +50,16 @@ describe('decide', () => {
   });
 
   it('ignores status-only and metadata-only changes', () => {
-    const seen = seenAfter(db({ generation: 2 }));
-    const action = decide(seen, db({ generation: 2, finalizers: [FINALIZER] }));
+    const handled = handledAfter(db({ generation: 2 }));
+    const action = decide(handled, db({ generation: 2, finalizers: [FINALIZER] }));
     assert.equal(action.kind, 'none');
   });
 
   it('signals a new generation (signal-with-start, so a vanished run is restarted)', () => {
-    const seen = seenAfter(db({ generation: 1 }));
-    const action = decide(seen, db({ generation: 2, finalizers: [FINALIZER] }));
+    const handled = handledAfter(db({ generation: 1 }));
+    const action = decide(handled, db({ generation: 2, finalizers: [FINALIZER] }));
     assert.ok(action.kind === 'specChanged');
-    assert.equal(action.snapshot.metadata.generation, 2);
+    assert.equal(action.view.metadata.generation, 2);
     assert.equal(action.addFinalizer, false);
   });
 
@@ -82,13 +82,13 @@ describe('decide', () => {
   });
 
   it('asks for the delete with signal-with-start while our finalizer holds the object', () => {
-    const action = decide(seenAfter(db()), db({ deleting: true, finalizers: [FINALIZER] }));
+    const action = decide(handledAfter(db()), db({ deleting: true, finalizers: [FINALIZER] }));
     assert.ok(action.kind === 'delete');
     assert.equal(action.input?.stage, 'delete');
   });
 
   it('an object that vanished without a delete is reported gone, never asked to be deleted', () => {
-    const action = decide(seenAfter(db()), {
+    const action = decide(handledAfter(db()), {
       kind: 'vanished',
       ref: { namespace: 'shop', name: 'orders', uid },
     });
@@ -100,7 +100,7 @@ describe('decide', () => {
 
   it('only signals (never starts) when the object was deleted by a user or is not held by us', () => {
     const last = db({ deleting: true, finalizers: [] });
-    const gone = decide(seenAfter(db()), {
+    const gone = decide(handledAfter(db()), {
       kind: 'deleted',
       ref: { namespace: 'shop', name: 'orders', uid },
       last: last.object,
@@ -114,12 +114,12 @@ describe('decide', () => {
 
   it('releases, and never deletes, an object that left the scope but exists', () => {
     const left = db({ finalizers: [FINALIZER], status: { phase: 'Available' } });
-    const action = decide(seenAfter(db()), { kind: 'released', object: left.object });
+    const action = decide(handledAfter(db()), { kind: 'released', object: left.object });
     assert.deepEqual(action, {
       kind: 'release',
       ref: { namespace: 'shop', name: 'orders', uid },
     });
-    assert.equal(seenAfter({ kind: 'released', object: left.object }), undefined);
+    assert.equal(handledAfter({ kind: 'released', object: left.object }), undefined);
     // a deleted object's last state goes with its delete request
     const last = db({
       generation: 2,
@@ -133,30 +133,30 @@ describe('decide', () => {
     });
     assert.ok(deleted.kind === 'delete');
     assert.equal(deleted.input, undefined);
-    assert.equal(deleted.snapshot?.metadata.generation, 2);
+    assert.equal(deleted.view?.metadata.generation, 2);
   });
 
   it('asks for a delete once, not on every status write of the deleting object', () => {
     const deleting = db({ deleting: true, finalizers: [FINALIZER] });
-    assert.equal(decide(seenAfter(deleting), deleting).kind, 'none');
+    assert.equal(decide(handledAfter(deleting), deleting).kind, 'none');
   });
 
-  it('sends the object as last seen with the delete, and again when its spec moves on', () => {
+  it('sends the object as last observed with the delete, and again when its spec moves on', () => {
     const edited = db({
       generation: 2,
       deleting: true,
       finalizers: [FINALIZER],
       spec: { engine: 'postgres', deletionPolicy: 'Retain' },
     });
-    const action = decide(seenAfter(db()), edited);
+    const action = decide(handledAfter(db()), edited);
     assert.ok(action.kind === 'delete');
-    assert.deepEqual(action.snapshot?.spec, { engine: 'postgres', deletionPolicy: 'Retain' });
-    assert.equal(action.snapshot?.metadata.generation, 2);
+    assert.deepEqual(action.view?.spec, { engine: 'postgres', deletionPolicy: 'Retain' });
+    assert.equal(action.view?.metadata.generation, 2);
     // deleting already requested at generation 1, then the policy changed: tell it
-    const requested = seenAfter(db({ deleting: true, finalizers: [FINALIZER] }));
+    const requested = handledAfter(db({ deleting: true, finalizers: [FINALIZER] }));
     const again = decide(requested, edited);
     assert.ok(again.kind === 'delete');
-    assert.equal(again.snapshot?.metadata.generation, 2);
+    assert.equal(again.view?.metadata.generation, 2);
   });
 
   it('rejects an invalid stored spec without starting anything, and says so once', () => {
@@ -181,9 +181,9 @@ describe('decide', () => {
       },
     });
     assert.equal(decide(undefined, reported).kind, 'none');
-    assert.equal(decide(seenAfter(bad), bad).kind, 'none');
+    assert.equal(decide(handledAfter(bad), bad).kind, 'none');
     // fixed: a new generation starts it
-    assert.equal(decide(seenAfter(bad), db({ generation: 2 })).kind, 'specChanged');
+    assert.equal(decide(handledAfter(bad), db({ generation: 2 })).kind, 'specChanged');
   });
 
   it('leaves a cancelled database alone until its spec changes', () => {

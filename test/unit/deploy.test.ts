@@ -13,18 +13,18 @@ const repo = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string) => readFileSync(join(repo, path), 'utf8');
 
 /** Every repo file reachable from `entry` through relative imports. */
-function importGraph(entry: string, seen = new Set<string>()): Set<string> {
-  if (seen.has(entry)) return seen;
-  seen.add(entry);
+function importGraph(entry: string, visited = new Set<string>()): Set<string> {
+  if (visited.has(entry)) return visited;
+  visited.add(entry);
   const source = readFileSync(join(repo, entry), 'utf8');
   for (const match of source.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
     const target = relative(repo, resolve(dirname(join(repo, entry)), match[1] ?? '')).replace(
       /\.js$/,
       '.ts',
     );
-    if (existsSync(join(repo, target))) importGraph(target, seen);
+    if (existsSync(join(repo, target))) importGraph(target, visited);
   }
-  return seen;
+  return visited;
 }
 
 interface K8sObject {

@@ -202,7 +202,7 @@ describe('the worker IAM policy (deploy/iam/worker-policy.json)', () => {
       assert.ok(!allowed({ action, resource: snapshotArn('nightly'), context: UNTAGGED }), action);
   });
 
-  it('reads any instance and snapshot: a foreign one must be seen to be left alone', () => {
+  it('reads any instance and snapshot: a foreign one must be read to be left alone', () => {
     for (const action of ['rds:DescribeDBInstances', 'rds:DescribeDBSnapshots'])
       assert.ok(allowed({ action, resource: dbArn, context: FOREIGN }), action);
   });

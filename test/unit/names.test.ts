@@ -105,13 +105,13 @@ describe('rdsIdentifier', () => {
 
 describe('shortHash', () => {
   it('is 8 base-36 characters and spreads 100k inputs without collision', () => {
-    const seen = new Set<string>();
+    const hashes = new Set<string>();
     for (let i = 0; i < 100_000; i++) {
       const h = shortHash(`default/db-${i}`);
       assert.match(h, /^[a-z0-9]{8}$/);
-      seen.add(h);
+      hashes.add(h);
     }
-    assert.equal(seen.size, 100_000);
+    assert.equal(hashes.size, 100_000);
   });
 });
 

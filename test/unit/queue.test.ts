@@ -45,12 +45,12 @@ describe('KeyedQueue', () => {
   });
 
   it('retries a failing item with backoff until it succeeds, with the newest item', async () => {
-    const seen: string[] = [];
+    const tried: string[] = [];
     const failures: number[] = [];
     let fail = 3;
     const queue = new KeyedQueue<string>(
       (_key, item) => {
-        seen.push(item);
+        tried.push(item);
         if (fail-- > 0) return Promise.reject(new Error('Temporal unavailable'));
         return Promise.resolve();
       },
@@ -62,8 +62,8 @@ describe('KeyedQueue', () => {
     void queue.push('a', 'v2');
     await done;
     assert.deepEqual(failures, [1, 2, 3]);
-    assert.equal(seen.at(-1), 'v2');
-    assert.ok(!seen.slice(1).includes('v1'), 'a replaced item is not retried');
+    assert.equal(tried.at(-1), 'v2');
+    assert.ok(!tried.slice(1).includes('v1'), 'a replaced item is not retried');
   });
 
   it('caps the backoff and spreads it with jitter', () => {

@@ -36,7 +36,7 @@ function setup(concurrency = 4) {
     metrics,
     reconciler,
     /** an ADDED or MODIFIED watch event, or a listing, of the object as it is now */
-    seen: (o: DatabaseObject, type: 'ADDED' | 'MODIFIED' | 'LISTED' = 'MODIFIED') =>
+    observe: (o: DatabaseObject, type: 'ADDED' | 'MODIFIED' | 'LISTED' = 'MODIFIED') =>
       reconciler.observe({ kind: 'present', object: o }, clock.now(), type),
     /** a DELETED event (with the object's last state) */
     deletedEvent: (last: DatabaseObject) =>
@@ -52,38 +52,38 @@ const counter = async (metric: { get(): Promise<{ values: { value: number }[] }>
 
 describe('Reconciler', () => {
   it('guards a new object with the finalizer, then starts its workflow once; an unchanged object is not started again', async () => {
-    const { world, seen } = setup();
+    const { world, observe } = setup();
     const orders = world.create('orders');
     const uid = orders.metadata.uid;
-    await seen(orders, 'ADDED');
+    await observe(orders, 'ADDED');
     assert.deepEqual(world.journal, [`finalizer ${uid}`, `start ${uid}`], 'finalizer first');
     assert.equal(world.calls[0]?.generation, 1);
     assert.ok(world.events.some((e) => e.uid === uid && e.reason === 'WorkflowStarted'));
 
     // our own finalizer patch comes back as an event, a relist lists it, a duplicate arrives
     const guarded = world.get(uid);
-    await seen(guarded);
-    await seen(guarded, 'LISTED');
-    await seen(guarded);
+    await observe(guarded);
+    await observe(guarded, 'LISTED');
+    await observe(guarded);
     assert.deepEqual(world.callsOf(uid), ['start']);
   });
 
   it('starts nothing for a status or metadata change (a new resourceVersion, the same generation)', async () => {
-    const { world, seen } = setup();
+    const { world, observe } = setup();
     const { uid } = world.create('orders').metadata;
-    await seen(world.get(uid), 'ADDED');
-    await seen(world.writeStatus(uid, { phase: 'Provisioning', observedGeneration: 1 }));
-    await seen(world.writeStatus(uid, { phase: 'Available', observedGeneration: 1 }));
+    await observe(world.get(uid), 'ADDED');
+    await observe(world.writeStatus(uid, { phase: 'Provisioning', observedGeneration: 1 }));
+    await observe(world.writeStatus(uid, { phase: 'Available', observedGeneration: 1 }));
     assert.deepEqual(world.callsOf(uid), ['start']);
   });
 
   it('tells the workflow of each new generation once, with its spec', async () => {
-    const { world, seen } = setup();
+    const { world, observe } = setup();
     const { uid } = world.create('orders').metadata;
-    await seen(world.get(uid), 'ADDED');
+    await observe(world.get(uid), 'ADDED');
     const edited = world.edit(uid, { storageGiB: 50 });
-    await seen(edited);
-    await seen(edited, 'LISTED');
+    await observe(edited);
+    await observe(edited, 'LISTED');
     assert.deepEqual(world.callsOf(uid), ['start', 'signalWithStart(specChanged)']);
     const told = world.calls[1];
     assert.equal(told?.generation, 2);
@@ -91,12 +91,12 @@ describe('Reconciler', () => {
   });
 
   it('coalesces a burst of edits while a call is in flight: the workflow hears the newest, never the ones in between', async () => {
-    const { world, seen } = setup();
+    const { world, observe } = setup();
     const { uid } = world.create('orders').metadata;
     world.stuck.add(uid);
-    const first = seen(world.get(uid), 'ADDED');
+    const first = observe(world.get(uid), 'ADDED');
     await settle();
-    const later = [2, 3, 4].map((gib) => seen(world.edit(uid, { storageGiB: gib * 10 })));
+    const later = [2, 3, 4].map((gib) => observe(world.edit(uid, { storageGiB: gib * 10 })));
     world.unstick(uid);
     await Promise.all([first, ...later]);
     assert.deepEqual(world.callsOf(uid), ['start', 'signalWithStart(specChanged)']);
@@ -105,24 +105,24 @@ describe('Reconciler', () => {
   });
 
   it('asks for a delete once per generation of an object being deleted, and again when its spec is edited during deletion', async () => {
-    const { world, seen } = setup();
+    const { world, observe } = setup();
     const { uid } = world.create('orders').metadata;
-    await seen(world.get(uid), 'ADDED');
+    await observe(world.get(uid), 'ADDED');
     const deleting = world.markDeleting(uid);
-    await seen(deleting);
-    await seen(deleting);
-    await seen(deleting, 'LISTED');
+    await observe(deleting);
+    await observe(deleting);
+    await observe(deleting, 'LISTED');
     assert.deepEqual(world.callsOf(uid), ['start', 'signalWithStart(delete)']);
     // a policy switched after the delete: the deletion must apply it
-    await seen(world.edit(uid, { deletionPolicy: 'Retain' }));
+    await observe(world.edit(uid, { deletionPolicy: 'Retain' }));
     assert.deepEqual(world.callsOf(uid).slice(2), ['signalWithStart(delete)']);
     assert.equal(world.calls.at(-1)?.spec?.['deletionPolicy'], 'Retain');
   });
 
   it('tells a running workflow of a delete the watch reported with its deletionTimestamp, and starts nothing when none runs', async () => {
-    const { world, seen, deletedEvent } = setup();
+    const { world, observe, deletedEvent } = setup();
     const a = world.create('a');
-    await seen(a, 'ADDED');
+    await observe(a, 'ADDED');
     const last = world.markDeleting(a.metadata.uid);
     world.remove(a.metadata.uid);
     await deletedEvent(last);
@@ -136,15 +136,15 @@ describe('Reconciler', () => {
   });
 
   it('never asks for a delete for an object that vanished without a deletionTimestamp: its workflow is told objectGone', async () => {
-    const { world, seen, deletedEvent, missing } = setup();
+    const { world, observe, deletedEvent, missing } = setup();
     const a = world.create('a');
-    await seen(a, 'ADDED');
+    await observe(a, 'ADDED');
     const lastA = world.get(a.metadata.uid);
     world.remove(a.metadata.uid); // its finalizer removed by hand, say
     await deletedEvent(lastA);
 
     const b = world.create('b');
-    await seen(b, 'ADDED');
+    await observe(b, 'ADDED');
     world.remove(b.metadata.uid);
     await missing(b); // gone while no watcher looked: a relist misses it
 
@@ -154,9 +154,9 @@ describe('Reconciler', () => {
   });
 
   it('takes another object under the same name for a vanished one, not for the one it watched', async () => {
-    const { world, seen, missing } = setup();
+    const { world, observe, missing } = setup();
     const old = world.create('orders');
-    await seen(old, 'ADDED');
+    await observe(old, 'ADDED');
     world.remove(old.metadata.uid);
     const successor = world.create('orders');
     await missing(old);
@@ -165,52 +165,52 @@ describe('Reconciler', () => {
   });
 
   it("releases an object that left the watcher's scope: a Warning Event, and nothing sent to Temporal", async () => {
-    const { world, seen, missing } = setup();
+    const { world, observe, missing } = setup();
     const orders = world.create('orders');
-    await seen(orders, 'ADDED');
+    await observe(orders, 'ADDED');
     await missing(orders); // relabelled out of the selector: still there
     assert.deepEqual(world.callsOf(orders.metadata.uid), ['start']);
     const released = world.events.find((e) => e.reason === 'Released');
     assert.equal(released?.type, 'Warning');
     assert.ok(released?.message.includes(SCOPE), 'the Event names the scope');
     // back in scope: managed again (a start that reuses the running workflow), nothing deleted
-    await seen(world.get(orders.metadata.uid));
+    await observe(world.get(orders.metadata.uid));
     assert.deepEqual(world.callsOf(orders.metadata.uid), ['start', 'start']);
     assert.ok(world.isRunning(orders.metadata.uid));
   });
 
   it('asks for a delete of an object the watch lost track of that turns out to be being deleted', async () => {
-    const { world, seen, missing } = setup();
+    const { world, observe, missing } = setup();
     const orders = world.create('orders');
-    await seen(orders, 'ADDED');
+    await observe(orders, 'ADDED');
     world.markDeleting(orders.metadata.uid);
     await missing(orders);
     assert.deepEqual(world.callsOf(orders.metadata.uid), ['start', 'signalWithStart(delete)']);
   });
 
   it('says an invalid spec on the object once and starts nothing', async () => {
-    const { world, seen, metrics } = setup();
+    const { world, observe, metrics } = setup();
     const { uid } = world.create('legacy', { engine: 'oracle', storageGiB: 'lots' }).metadata;
-    await seen(world.get(uid), 'ADDED');
+    await observe(world.get(uid), 'ADDED');
     const rejected = world.get(uid);
     assert.equal(rejected.status?.phase, 'Failed');
     assert.match(rejected.status?.message ?? '', /invalid spec/);
-    await seen(rejected); // the status write's own event
-    await seen(rejected, 'LISTED');
+    await observe(rejected); // the status write's own event
+    await observe(rejected, 'LISTED');
     assert.deepEqual(world.journal, [`reject ${uid}`]);
     assert.equal(world.calls.length, 0);
     assert.equal(await counter(metrics.rejected), 1);
     // fixed by the user: a new generation starts it
-    await seen(world.edit(uid, { engine: 'postgres', storageGiB: 20 }));
+    await observe(world.edit(uid, { engine: 'postgres', storageGiB: 20 }));
     assert.deepEqual(world.callsOf(uid), ['signalWithStart(specChanged)']);
   });
 
   it('retries a call Temporal cannot take with growing, capped backoff, and lands it once when Temporal is back', async () => {
-    const { world, seen, clock, metrics, lines } = setup();
+    const { world, observe, clock, metrics, lines } = setup();
     const { uid } = world.create('orders').metadata;
     world.temporal = 'down';
     let handled = false;
-    const done = seen(world.get(uid), 'ADDED').then(() => (handled = true));
+    const done = observe(world.get(uid), 'ADDED').then(() => (handled = true));
     await clock.advance(60_000);
     assert.equal(handled, false, 'not acknowledged while Temporal is down');
     const gaps = world.attempts.slice(1).map((a, i) => a.at - (world.attempts[i]?.at ?? 0));
@@ -239,12 +239,12 @@ describe('Reconciler', () => {
   });
 
   it('sends the newest spec, and only that, once Temporal is back after edits made while it was down', async () => {
-    const { world, seen, clock } = setup();
+    const { world, observe, clock } = setup();
     const { uid } = world.create('orders').metadata;
     world.temporal = 'down';
-    const first = seen(world.get(uid), 'ADDED');
+    const first = observe(world.get(uid), 'ADDED');
     await clock.advance(3_000);
-    const second = seen(world.edit(uid, { storageGiB: 80 }));
+    const second = observe(world.edit(uid, { storageGiB: 80 }));
     world.temporal = 'none';
     await clock.advance(20_000);
     await Promise.all([first, second]);
@@ -254,10 +254,10 @@ describe('Reconciler', () => {
   });
 
   it('says a refused finalizer loudly, starts nothing without it, and goes on once it is allowed', async () => {
-    const { world, seen, clock, lines, metrics } = setup();
+    const { world, observe, clock, lines, metrics } = setup();
     const { uid } = world.create('orders').metadata;
     world.kube = 'forbidden';
-    const done = seen(world.get(uid), 'ADDED');
+    const done = observe(world.get(uid), 'ADDED');
     await clock.advance(10_000);
     assert.equal(world.calls.length, 0, 'no workflow without the finalizer');
     const refusals = lines.filter(
@@ -273,22 +273,22 @@ describe('Reconciler', () => {
   });
 
   it('starts nothing for an object deleted before it could be guarded', async () => {
-    const { world, seen } = setup();
+    const { world, observe } = setup();
     const orders = world.create('orders');
     world.markDeleting(orders.metadata.uid); // the delete lands before the event is handled
-    await seen(orders, 'ADDED');
+    await observe(orders, 'ADDED');
     assert.deepEqual(world.calls, []);
-    await seen(world.get(orders.metadata.uid));
+    await observe(world.get(orders.metadata.uid));
     assert.deepEqual(world.calls, [], 'no workflow to tell, none started');
   });
 
   it("does not let one object's hung call hold up the others", async () => {
-    const { world, seen, clock } = setup(2);
+    const { world, observe, clock } = setup(2);
     const stuck = world.create('stuck');
     world.stuck.add(stuck.metadata.uid);
-    const hung = seen(stuck, 'ADDED');
+    const hung = observe(stuck, 'ADDED');
     const others = Array.from({ length: 5 }, (_, i) => world.create(`db-${i}`));
-    await Promise.all(others.map((o) => seen(o, 'ADDED')));
+    await Promise.all(others.map((o) => observe(o, 'ADDED')));
     await clock.advance(0);
     assert.equal(world.calls.length, 5, 'every other object started');
     assert.deepEqual(world.callsOf(stuck.metadata.uid), []);
@@ -298,13 +298,13 @@ describe('Reconciler', () => {
   });
 
   it('close() lets a call in flight land and drops retries still waiting', async () => {
-    const { world, seen, clock, reconciler } = setup();
+    const { world, observe, clock, reconciler } = setup();
     const flying = world.create('flying');
     const failing = world.create('failing');
     world.stuck.add(flying.metadata.uid);
-    const inFlight = seen(flying, 'ADDED');
+    const inFlight = observe(flying, 'ADDED');
     world.temporal = 'down';
-    const retrying = seen(failing, 'ADDED');
+    const retrying = observe(failing, 'ADDED');
     await clock.advance(100);
     world.temporal = 'none';
     const closed = reconciler.close();

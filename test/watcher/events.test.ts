@@ -109,7 +109,7 @@ describe('the watcher turns each Database event into the right Temporal call', (
     );
     for (const suffix of statusOnly) assert.deepEqual(final.get(idOf(suffix))?.signals, []);
     for (const suffix of deleted) {
-      // the object as last seen goes with the delete (deletion bumps the generation)
+      // the object as last observed goes with the delete (deletion bumps the generation)
       assert.deepEqual(final.get(idOf(suffix))?.signals, [{ name: 'delete', generation: 2 }]);
       // the finalizer holds the object until the workflow (none runs here) releases it
       const object = (await watched.objects()).find(

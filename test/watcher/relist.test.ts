@@ -178,7 +178,7 @@ describe('a paged relist', () => {
         watches >= 3 ? true : undefined,
       );
       const late = await watched.create('late');
-      await eventually('the object created after those watches ended to be seen', () =>
+      await eventually('the object created after those watches ended to be observed', () =>
         r.observed.some((o) => o.uid === late.metadata.uid && o.type === 'ADDED')
           ? true
           : undefined,

@@ -9,7 +9,7 @@ import {
   approveSignal,
   retrySignal,
   statusQuery,
-  type DatabaseSnapshot,
+  type ObjectView,
 } from '../../contracts/workflow.js';
 import { CREATE_DEFAULTS, SPEC_DEFAULTS } from '../../contracts/database.js';
 import { AWS_CALLS, ENDPOINT } from './fake-world.js';
@@ -23,7 +23,7 @@ import {
   requestDelete,
   result,
   scenario,
-  snapshot,
+  objectView,
   until,
 } from './harness.js';
 
@@ -32,7 +32,7 @@ describe('database workflow', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const object = snapshot({ deletionPolicy: 'Delete' });
+        const object = objectView({ deletionPolicy: 'Delete' });
         const handle = await start(object);
         const live = await until(
           handle,
@@ -79,7 +79,7 @@ describe('database workflow', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const object = snapshot({ engine: 'oracle', storageGiB: 5 });
+        const object = objectView({ engine: 'oracle', storageGiB: 5 });
         const handle = await start(object);
         const failed = await until(handle, 'Failed', (s) => s.phase === 'Failed');
         assert.match(failed.message, /spec\.engine/);
@@ -90,7 +90,7 @@ describe('database workflow', () => {
         );
         assert.equal((await reported(world, 'Failed'))?.reason, 'InvalidSpec');
 
-        const fixed: DatabaseSnapshot = {
+        const fixed: ObjectView = {
           metadata: { ...object.metadata, generation: 2 },
           spec: { engine: 'postgres' },
         };
@@ -113,7 +113,7 @@ describe('database workflow', () => {
       await scenario(
         (world) => (world.rds = status),
         async ({ world, start }) => {
-          const handle = await start(snapshot({}));
+          const handle = await start(objectView({}));
           const failed = await until(handle, 'Failed', (s) => s.phase === 'Failed');
           assert.match(failed.message, new RegExp(`is ${status}`));
           assert.equal((await reported(world, 'Failed'))?.reason, 'InstanceFailed');
@@ -127,7 +127,7 @@ describe('database workflow', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const handle = await start(snapshot({ requireApproval: true, storageGiB: 30 }));
+        const handle = await start(objectView({ requireApproval: true, storageGiB: 30 }));
         const waiting = await until(
           handle,
           'AwaitingApproval',
@@ -177,7 +177,7 @@ describe('database workflow', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const object = snapshot({ requireApproval: true, storageGiB: 30 });
+        const object = objectView({ requireApproval: true, storageGiB: 30 });
         const handle = await start(object);
         await until(handle, 'AwaitingApproval', (s) => s.awaitingApproval?.generation === 1);
         await changeSpec(world, handle, {
@@ -216,7 +216,7 @@ describe('database workflow', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const object = snapshot({ requireApproval: true });
+        const object = objectView({ requireApproval: true });
         const handle = await start(object);
         await until(handle, 'AwaitingApproval', (s) => s.phase === 'AwaitingApproval');
         await handle.signal(approveSignal, { generation: 1 });
@@ -245,7 +245,7 @@ describe('database workflow', () => {
         world.pollDelay = '30 minutes';
       },
       async ({ world, start }) => {
-        const handle = await start(snapshot({}));
+        const handle = await start(objectView({}));
         await until(handle, 'waiting', (s) => s.step === 'waitUntilAvailable');
         const t0 = await env.currentTimeMs();
         await env.sleep('5 hours');
@@ -274,7 +274,7 @@ describe('database workflow', () => {
     await scenario(
       (world) => (world.rds = 'not-yet'),
       async ({ world, start }) => {
-        const handle = await start(snapshot({ deletionPolicy: 'Delete' }));
+        const handle = await start(objectView({ deletionPolicy: 'Delete' }));
         await until(handle, 'waiting', (s) => s.step === 'waitUntilAvailable');
         await handle.cancel();
         await assert.rejects(
@@ -295,7 +295,7 @@ describe('database workflow', () => {
     await scenario(
       (world) => (world.rds = 'not-yet'),
       async ({ world, start }) => {
-        const handle = await start(snapshot({ deletionPolicy: 'Retain' }));
+        const handle = await start(objectView({ deletionPolicy: 'Retain' }));
         await until(handle, 'waiting', (s) => s.step === 'waitUntilAvailable');
         await handle.cancel();
         await assert.rejects(handle.result());
@@ -313,7 +313,7 @@ describe('database workflow', () => {
     await scenario(
       (world) => (world.rds = 'not-yet'),
       async ({ world, start }) => {
-        const object = snapshot({ storageGiB: 20 });
+        const object = objectView({ storageGiB: 20 });
         const handle = await start(object);
         await until(handle, 'waiting', (s) => s.step === 'waitUntilAvailable');
         await changeSpec(world, handle, {
@@ -338,7 +338,7 @@ describe('database workflow', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const object = snapshot({});
+        const object = objectView({});
         const handle = await start(object);
         await until(handle, 'Available', (s) => s.phase === 'Available');
         await changeSpec(world, handle, {
@@ -358,7 +358,7 @@ describe('database workflow', () => {
     await scenario(
       (world) => (world.rds = 'not-yet'),
       async ({ world, start }) => {
-        const object = snapshot({ deletionPolicy: 'Snapshot' });
+        const object = objectView({ deletionPolicy: 'Snapshot' });
         const handle = await start(object);
         await until(handle, 'waiting', (s) => s.step === 'waitUntilAvailable');
         await requestDelete(world, handle, object);
@@ -384,7 +384,7 @@ describe('database workflow', () => {
         world.kube = { state: 'gone' };
       },
       async ({ world, start }) => {
-        const handle = await start(snapshot({ deletionPolicy: 'Delete' }));
+        const handle = await start(objectView({ deletionPolicy: 'Delete' }));
         const outcome = await result(handle);
         assert.equal(outcome.outcome, 'orphaned');
         assert.ok(!world.calls.includes('ensureMasterPassword'), world.calls.join(','));
@@ -399,7 +399,7 @@ describe('database workflow', () => {
     await scenario(
       (world) => (world.vaultOutages = 7),
       async ({ world, start }) => {
-        const handle = await start(snapshot({}));
+        const handle = await start(objectView({}));
         await env.sleep('10 minutes');
         await until(handle, 'Available', (s) => s.phase === 'Available');
         const retrying = world.statuses.filter((s) => s.reason === 'Retrying');
@@ -417,7 +417,7 @@ describe('database workflow', () => {
     await scenario(
       (world) => (world.refuseStatus = (update) => update.phase === 'Available'),
       async ({ world, start }) => {
-        const handle = await start(snapshot({}));
+        const handle = await start(objectView({}));
         await until(handle, 'serving', (s) => s.stage === 'serve');
         assert.equal(world.refusedStatuses, 1);
         assert.equal(world.statuses.at(-1)?.phase, 'Provisioning');
@@ -445,7 +445,7 @@ describe('database workflow', () => {
     await scenario(
       (world) => (world.rds = 'storage-full'),
       async ({ world, start }) => {
-        const handle = await start(snapshot({}));
+        const handle = await start(objectView({}));
         await until(handle, 'Failed', (s) => s.phase === 'Failed');
         world.rds = 'available';
         await client.workflow.getHandle(handle.workflowId).signal(retrySignal);
@@ -459,7 +459,7 @@ describe('database workflow', () => {
     await scenario(
       (world) => (world.foreignInstance = true),
       async ({ world, start }) => {
-        const object = snapshot({ deletionPolicy: 'Delete' });
+        const object = objectView({ deletionPolicy: 'Delete' });
         const handle = await start(object);
         await until(handle, 'Failed', (s) => s.phase === 'Failed');
         assert.equal((await reported(world, 'Failed'))?.reason, 'InstanceNotOurs');
@@ -483,7 +483,7 @@ describe('database workflow', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const object = snapshot({ deletionPolicy: 'Retain' });
+        const object = objectView({ deletionPolicy: 'Retain' });
         const handle = await start(object);
         await until(handle, 'Available', (s) => s.phase === 'Available' && s.stage === 'serve');
         assert.deepEqual(await deleted(world, handle, object), {
@@ -497,11 +497,11 @@ describe('database workflow', () => {
     );
   });
 
-  it('deletes under the policy of the object as last seen, carried by the delete request', async () => {
+  it('deletes under the policy of the object as last observed, carried by the delete request', async () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const object = snapshot({ deletionPolicy: 'Delete' });
+        const object = objectView({ deletionPolicy: 'Delete' });
         const handle = await start(object);
         await until(handle, 'Available', (s) => s.phase === 'Available' && s.stage === 'serve');
         // edited to Retain and deleted while no watcher looked: one delete request carries both
@@ -522,7 +522,7 @@ describe('database workflow', () => {
     await scenario(
       (world) => (world.adopt = true),
       async ({ world, start }) => {
-        const handle = await start(snapshot({ storageGiB: 30 }));
+        const handle = await start(objectView({ storageGiB: 30 }));
         await until(handle, 'Available', (s) => s.phase === 'Available' && s.stage === 'serve');
         const at = (call: string) => world.calls.indexOf(call);
         assert.ok(at('modifyDbInstance') > at('waitUntilAvailable'), world.calls.join(','));
@@ -542,7 +542,7 @@ describe('database workflow', () => {
         world.rds = 'not-yet';
       },
       async ({ world, start }) => {
-        const handle = await start(snapshot({ deletionPolicy: 'Delete' }));
+        const handle = await start(objectView({ deletionPolicy: 'Delete' }));
         await until(handle, 'waiting', (s) => s.step === 'waitUntilAvailable');
         await handle.cancel();
         await assert.rejects(handle.result());
@@ -558,14 +558,14 @@ describe('database workflow', () => {
     );
   });
 
-  it('waits for a create in flight before rolling back, so nothing lands unseen', async () => {
+  it('waits for a create in flight before rolling back, so nothing lands unnoticed', async () => {
     let release: () => void = () => {};
     await scenario(
       (world) => {
         world.createGate = new Promise<void>((resolve) => (release = resolve));
       },
       async ({ world, start }) => {
-        const handle = await start(snapshot({ deletionPolicy: 'Delete' }));
+        const handle = await start(objectView({ deletionPolicy: 'Delete' }));
         await until(handle, 'creating', (s) => s.step === 'createDbInstance');
         await handle.cancel();
         await new Promise((r) => setTimeout(r, 500));
@@ -586,7 +586,7 @@ describe('database workflow', () => {
     await scenario(
       (world) => (world.rds = 'storage-full'),
       async ({ world, start }) => {
-        const handle = await start(snapshot({ deletionPolicy: 'Delete' }));
+        const handle = await start(objectView({ deletionPolicy: 'Delete' }));
         await until(handle, 'Failed', (s) => s.phase === 'Failed');
         await handle.cancel();
         await assert.rejects(handle.result());
@@ -601,7 +601,7 @@ describe('database workflow', () => {
     await scenario(
       (world) => (world.rds = 'not-yet'),
       async ({ world, start }) => {
-        const object = snapshot({ deletionPolicy: 'Snapshot' });
+        const object = objectView({ deletionPolicy: 'Snapshot' });
         const handle = await start(object);
         await until(handle, 'waiting', (s) => s.step === 'waitUntilAvailable');
         await handle.cancel();

@@ -8,7 +8,7 @@ import { BUG_ATTEMPTS } from '../../activities/errors.js';
 import { atActivityEdge } from '../../activities/index.js';
 import { FAILURE } from '../../contracts/failures.js';
 import { retrySignal } from '../../contracts/workflow.js';
-import { client, env, reported, scenario, snapshot, until } from './harness.js';
+import { client, env, reported, scenario, objectView, until } from './harness.js';
 
 describe('database workflow: failure kinds', () => {
   it(`ends a bug in Failed after ${BUG_ATTEMPTS} attempts, with advice and no stack, and waits for a retry`, async () => {
@@ -27,7 +27,7 @@ describe('database workflow: failure kinds', () => {
         world.activities.createDbInstance = buggy.createDbInstance;
       },
       async ({ world, start }) => {
-        const handle = await start(snapshot({}));
+        const handle = await start(objectView({}));
         const failed = await until(handle, 'Failed', (s) => s.phase === 'Failed');
         assert.equal(attempts, BUG_ATTEMPTS);
         assert.equal(failed.step, 'awaitFix');

@@ -8,7 +8,7 @@ import { resolveDatabase } from '../../contracts/spec.js';
 import { mostProtective } from '../../contracts/resolved.js';
 import {
   FAILURE,
-  type DatabaseSnapshot,
+  type ObjectView,
   type DeleteInstanceRequest,
   type Endpoint,
 } from '../../contracts/workflow.js';
@@ -35,7 +35,7 @@ export interface FakeWorld {
    * The object as Kubernetes has it, read back to prove a delete: `present` (not being
    * deleted), `deleting` (a user deleted it: `object` is what is read), or `gone`.
    */
-  kube: { state: 'present' | 'deleting' | 'gone'; object?: DatabaseSnapshot };
+  kube: { state: 'present' | 'deleting' | 'gone'; object?: ObjectView };
   /** the object's policy read right before the destructive call (undefined: the request's) */
   livePolicy: DeletionPolicy | undefined;
   /** an instance of another owner sits under the object's identifier */
@@ -62,7 +62,7 @@ export interface FakeWorld {
 
 export const ENDPOINT: Endpoint = { host: 'orders.abc.us-east-1.rds.amazonaws.com', port: 5432 };
 
-function notOurs(): ApplicationFailure {
+function instanceNotOurs(): ApplicationFailure {
   return ApplicationFailure.create({
     type: FAILURE.instanceNotOurs,
     message: 'RDS instance shop-orders belongs to nobody known to rdsflow (no rdsflow.io/uid tag)',
@@ -138,7 +138,7 @@ export function fakeWorld(): FakeWorld {
     createDbInstance: async (db) => {
       world.calls.push('createDbInstance');
       world.createdWith.push(db);
-      if (world.foreignInstance) throw notOurs();
+      if (world.foreignInstance) throw instanceNotOurs();
       if (world.createGate) {
         await world.createGate;
         world.calls.push('createDbInstance:done');
@@ -196,7 +196,7 @@ export function fakeWorld(): FakeWorld {
       world.deletedWith.push(request);
       if (world.foreignInstance) {
         world.calls.push('deleteDbInstance');
-        return Promise.reject(notOurs());
+        return Promise.reject(instanceNotOurs());
       }
       if (world.kube.state === 'gone')
         return call('deleteDbInstance', { state: 'orphaned' as const });

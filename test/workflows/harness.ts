@@ -19,7 +19,7 @@ import {
   deleteSignal,
   specChangedSignal,
   statusQuery,
-  type DatabaseSnapshot,
+  type ObjectView,
   type DatabaseWorkflowInput,
   type LiveStatus,
 } from '../../contracts/workflow.js';
@@ -46,11 +46,11 @@ export type Handle = WorkflowHandle<typeof databaseWorkflow> & {
   readonly firstExecutionRunId: string;
 };
 
-export function snapshot(
+export function objectView(
   spec: Partial<DatabaseSpec> | Record<string, unknown>,
   generation = 1,
   uid = randomUUID(),
-): DatabaseSnapshot {
+): ObjectView {
   return {
     metadata: { namespace: 'shop', name: uniqueName('orders'), uid, generation },
     spec: { engine: 'postgres', ...spec },
@@ -67,7 +67,7 @@ export async function scenario(
   setup: (world: FakeWorld) => void,
   body: (ctx: {
     world: FakeWorld;
-    start: (object: DatabaseSnapshot, options?: StartOptions) => Promise<Handle>;
+    start: (object: ObjectView, options?: StartOptions) => Promise<Handle>;
   }) => Promise<void>,
 ): Promise<void> {
   const world = fakeWorld();
@@ -89,7 +89,7 @@ export async function scenario(
     workflowBundle: bundle,
     activities: world.activities,
   });
-  const start = (object: DatabaseSnapshot, options: StartOptions = {}) =>
+  const start = (object: ObjectView, options: StartOptions = {}) =>
     client.workflow.start<typeof databaseWorkflow>('databaseWorkflow', {
       taskQueue,
       workflowId: options.workflowId ?? uniqueName('db'),
@@ -145,7 +145,7 @@ export async function reported(world: FakeWorld, phase: string) {
  * A user deletes the object (the fake apiserver now shows its deletionTimestamp, and `object`
  * as its newest state) and the watcher says so to the workflow, following continue-as-new.
  */
-export async function requestDelete(world: FakeWorld, handle: Handle, object: DatabaseSnapshot) {
+export async function requestDelete(world: FakeWorld, handle: Handle, object: ObjectView) {
   world.kube = { state: 'deleting', object };
   await client.workflow.getHandle(handle.workflowId).signal(deleteSignal, object);
 }
@@ -154,13 +154,13 @@ export async function requestDelete(world: FakeWorld, handle: Handle, object: Da
  * A user edits the object: the fake apiserver shows the new generation, and the watcher says
  * so (the workflow reads the object back; the signal's payload is only a hint).
  */
-export async function changeSpec(world: FakeWorld, handle: Handle, object: DatabaseSnapshot) {
+export async function changeSpec(world: FakeWorld, handle: Handle, object: ObjectView) {
   world.kube = { state: 'present', object };
   await client.workflow.getHandle(handle.workflowId).signal(specChangedSignal, object);
 }
 
 /** Deletes the object (requestDelete) and returns the workflow's final result. */
-export async function deleted(world: FakeWorld, handle: Handle, object: DatabaseSnapshot) {
+export async function deleted(world: FakeWorld, handle: Handle, object: ObjectView) {
   await requestDelete(world, handle, object);
   return client.workflow.getHandle<typeof databaseWorkflow>(handle.workflowId).result();
 }

@@ -19,7 +19,7 @@ import {
   deleteSignal,
   specChangedSignal,
   statusQuery,
-  type DatabaseSnapshot,
+  type ObjectView,
   type DatabaseWorkflowInput,
 } from '../../contracts/workflow.js';
 import { built } from '../support/built.js';
@@ -43,7 +43,7 @@ describe('workflow histories made under queries', () => {
       return write(...args);
     };
     // each database's object as the fake apiserver has it, read back by its workflow
-    const objects = new Map<string, DatabaseSnapshot>();
+    const objects = new Map<string, ObjectView>();
     const deleting = new Set<string>();
     world.activities.readObject = (ref) => {
       const object = objects.get(ref.uid);
@@ -62,10 +62,10 @@ describe('workflow histories made under queries', () => {
       await worker.runUntil(
         Promise.all(
           Array.from({ length: DATABASES }, async () => {
-            const object: DatabaseSnapshot = {
+            const object: ObjectView = {
               metadata: { namespace: 'shop', name: 'orders', uid: randomUUID(), generation: 1 },
               spec: { engine: 'postgres', deletionPolicy: 'Delete' },
-              seen: { resourceVersion: '1' },
+              version: { resourceVersion: '1' },
             };
             objects.set(object.metadata.uid, object);
             const workflowId = `${taskQueue}/${object.metadata.uid}`;
@@ -94,7 +94,7 @@ describe('workflow histories made under queries', () => {
                 await sleep(5);
             };
             await serving(1);
-            const edited: DatabaseSnapshot = {
+            const edited: ObjectView = {
               ...object,
               metadata: { ...object.metadata, generation: 2 },
               spec: { engine: 'postgres', deletionPolicy: 'Delete', storageGiB: 40 },

@@ -13,7 +13,7 @@ import {
   deleteSignal,
   objectGoneSignal,
   specChangedSignal,
-  type DatabaseSnapshot,
+  type ObjectView,
 } from '../../contracts/workflow.js';
 import { AWS_CALLS } from './fake-world.js';
 import {
@@ -24,17 +24,17 @@ import {
   requestDelete,
   result,
   scenario,
-  snapshot,
+  objectView,
   until,
   type Handle,
 } from './harness.js';
 
 /** The next generation of `object` with `spec` (the engine kept). */
-function edited(object: DatabaseSnapshot, spec: Record<string, unknown>, generation = 2) {
+function edited(object: ObjectView, spec: Record<string, unknown>, generation = 2) {
   return {
     metadata: { ...object.metadata, generation },
     spec: { engine: 'postgres', ...spec },
-  } satisfies DatabaseSnapshot;
+  } satisfies ObjectView;
 }
 
 const serving = (handle: Handle) =>
@@ -48,10 +48,10 @@ describe('database workflow: trust at the edges', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const a = snapshot({ deletionPolicy: 'Delete' });
+        const a = objectView({ deletionPolicy: 'Delete' });
         const handle = await start(a);
         await serving(handle);
-        const b = snapshot({ storageGiB: 77 }, 1);
+        const b = objectView({ storageGiB: 77 }, 1);
         // b's object, with a's database name: applied, it would resize the instance
         await handle.signal(specChangedSignal, {
           ...b,
@@ -98,7 +98,7 @@ describe('database workflow: trust at the edges', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const object = snapshot({ deletionPolicy: 'Delete' });
+        const object = objectView({ deletionPolicy: 'Delete' });
         world.kube = { state: 'present', object };
         const handle = await start(object);
         await serving(handle);
@@ -132,7 +132,7 @@ describe('database workflow: trust at the edges', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const object = snapshot({ deletionPolicy: 'Delete' });
+        const object = objectView({ deletionPolicy: 'Delete' });
         world.kube = { state: 'present', object };
         const handle = await start(object, { stage: 'orphan' });
         await serving(handle);
@@ -147,7 +147,7 @@ describe('database workflow: trust at the edges', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const object = snapshot({ deletionPolicy: 'Delete' });
+        const object = objectView({ deletionPolicy: 'Delete' });
         const handle = await start(object);
         await serving(handle);
         // a delete request for an object that exists and is not being deleted (a forged one)
@@ -170,7 +170,7 @@ describe('database workflow: trust at the edges', () => {
     await scenario(
       (world) => (world.kube = { state: 'present' }),
       async ({ world, start }) => {
-        const handle = await start(snapshot({ deletionPolicy: 'Delete' }), { stage: 'delete' });
+        const handle = await start(objectView({ deletionPolicy: 'Delete' }), { stage: 'delete' });
         // refused, it goes on to provision the object that is there, as the watcher would
         await serving(handle);
         assert.ok(!world.calls.includes('deleteDbInstance'), world.calls.join(','));
@@ -183,7 +183,7 @@ describe('database workflow: trust at the edges', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const object = snapshot({ deletionPolicy: 'Delete' });
+        const object = objectView({ deletionPolicy: 'Delete' });
         const handle = await start(object);
         await serving(handle);
         world.kube = { state: 'gone' };
@@ -212,7 +212,7 @@ describe('database workflow: trust at the edges', () => {
     await scenario(
       (world) => (world.rds = 'not-yet'),
       async ({ world, start }) => {
-        const object = snapshot({ deletionPolicy: 'Delete' });
+        const object = objectView({ deletionPolicy: 'Delete' });
         const handle = await start(object);
         await until(handle, 'waiting', (s) => s.step === 'waitUntilAvailable');
         world.kube = { state: 'gone' };
@@ -227,7 +227,7 @@ describe('database workflow: trust at the edges', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const object = snapshot({ deletionPolicy: 'Delete' });
+        const object = objectView({ deletionPolicy: 'Delete' });
         const handle = await start(object);
         await serving(handle);
         world.kube = { state: 'deleting', object };
@@ -247,7 +247,7 @@ describe('database workflow: trust at the edges', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const object = snapshot({ requireApproval: true });
+        const object = objectView({ requireApproval: true });
         const handle = await start(object);
         await until(handle, 'AwaitingApproval', (s) => s.awaitingApproval?.generation === 1);
         await handle.signal(approveSignal, { generation: 1, by: 'alice' });
@@ -280,7 +280,7 @@ describe('database workflow: trust at the edges', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const object = snapshot({ requireApproval: true, deletionPolicy: 'Snapshot' });
+        const object = objectView({ requireApproval: true, deletionPolicy: 'Snapshot' });
         const handle = await start(object);
         await until(handle, 'AwaitingApproval', (s) => s.awaitingApproval?.generation === 1);
         await handle.signal(approveSignal, { generation: 1, by: 'alice' });
@@ -303,7 +303,7 @@ describe('database workflow: trust at the edges', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const object = snapshot({ deletionPolicy: 'Delete' });
+        const object = objectView({ deletionPolicy: 'Delete' });
         const handle = await start(object);
         await serving(handle);
         world.vaultOutages = 1_000; // the modification's publish is stuck retrying
@@ -332,7 +332,7 @@ describe('database workflow: trust at the edges', () => {
         world.rds = 'not-yet';
       },
       async ({ world, start }) => {
-        const handle = await start(snapshot({ deletionPolicy: 'Delete', adoptRetained: true }));
+        const handle = await start(objectView({ deletionPolicy: 'Delete', adoptRetained: true }));
         await until(handle, 'waiting', (s) => s.step === 'waitUntilAvailable');
         await handle.cancel();
         await assert.rejects(handle.result());
@@ -350,7 +350,7 @@ describe('database workflow: trust at the edges', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const object = snapshot({ deletionPolicy: 'Snapshot' });
+        const object = objectView({ deletionPolicy: 'Snapshot' });
         const handle = await start(object);
         await serving(handle);
         world.deleteWaits = 3;
@@ -373,7 +373,7 @@ describe('database workflow: trust at the edges', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const object = snapshot({ deletionPolicy: 'Snapshot' });
+        const object = objectView({ deletionPolicy: 'Snapshot' });
         const handle = await start(object);
         await serving(handle);
         world.deleteWaits = 5;
@@ -394,7 +394,7 @@ describe('database workflow: trust at the edges', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const object = snapshot({});
+        const object = objectView({});
         const handle = await start(object);
         await serving(handle);
         const from = world.calls.length;
@@ -412,7 +412,7 @@ describe('database workflow: trust at the edges', () => {
     await scenario(
       () => {},
       async ({ world, start }) => {
-        const object = snapshot({});
+        const object = objectView({});
         const other = { namespace: 'shop', name: 'other', uid: randomUUID() };
         const handle = await start(object, { workflowId: workflowIdFor(other, 'c1') });
         await assert.rejects(handle.result(), (e: unknown) => e instanceof WorkflowFailedError);
