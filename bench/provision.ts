@@ -29,6 +29,7 @@ type AppProcess = Awaited<ReturnType<typeof startWorker>>;
 const { API_GROUP, API_VERSION, PLURAL } = await import('../contracts/database.js');
 const { listDatabases, mergePatch } = await import('../kube/databases.js');
 const { workflowIdOf } = await import('../test/support/env.js');
+const { SEARCH_ATTRIBUTES } = await import('../contracts/search-attributes.js');
 
 const config = loadConfig(process.env, ['kube', 'temporal']);
 const kube = boundedApiClient(kubeClientConfig(config.kube), CustomObjectsApi, config.kube);
@@ -122,11 +123,16 @@ async function create(name: string): Promise<void> {
   uids.set(name, created.metadata.uid);
 }
 
-/**
- * The shape of the provisioning run of `workflowId`: its activities ('activity') and local
- * activities ('local', the status writes) in the order it ran them.
- */
-async function shapeOfFirstRun(client: Client, workflowId: string): Promise<Step[]> {
+/** The provisioning run of `workflowId`, as the yardstick copies it. */
+interface RunShape {
+  /** activities, local activities, phase upserts and the continue-as-new, in order */
+  readonly steps: Step[];
+  /** the start input, as the run got it */
+  readonly input: unknown;
+}
+
+/** The shape of the provisioning run of `workflowId`: its steps in the order it took them. */
+async function shapeOfFirstRun(client: Client, workflowId: string): Promise<RunShape> {
   const runs: { runId: string; start: number }[] = [];
   for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}'` }))
     runs.push({ runId: w.runId, start: w.startTime.getTime() });
@@ -134,20 +140,41 @@ async function shapeOfFirstRun(client: Client, workflowId: string): Promise<Step
   const first = runs[0];
   if (!first) throw new Error(`no run of ${workflowId} found`);
   const history = await client.workflow.getHandle(workflowId, first.runId).fetchHistory();
-  return (history.events ?? []).flatMap((e): Step[] => {
+  const events = history.events ?? [];
+  const payload = events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data;
+  const steps = events.flatMap((e): Step[] => {
     if (e.activityTaskScheduledEventAttributes) return ['activity'];
     if (e.markerRecordedEventAttributes?.markerName === 'core_local_activity') return ['local'];
+    if (e.upsertWorkflowSearchAttributesEventAttributes) return ['upsert'];
+    if (e.workflowExecutionContinuedAsNewEventAttributes) return ['continue'];
     return [];
   });
+  return { steps, input: payload ? JSON.parse(Buffer.from(payload).toString()) : undefined };
+}
+
+/** The start options of rdsflow's watcher that cost the server something: attributes, memo. */
+function startedLikeRdsflow(i: number) {
+  return {
+    staticSummary: `postgres database default/noop-${i}`,
+    memo: { database: `default/noop-${i}`, engine: 'postgres' },
+    typedSearchAttributes: [
+      { key: SEARCH_ATTRIBUTES.namespace, value: 'default' },
+      { key: SEARCH_ATTRIBUTES.name, value: `noop-${i}` },
+      { key: SEARCH_ATTRIBUTES.engine, value: 'postgres' },
+      { key: SEARCH_ATTRIBUTES.phase, value: 'Pending' },
+    ],
+  };
 }
 
 /**
- * The same Temporal server running `n` workflows of `steps` no-op steps each, started at
+ * The same Temporal server running `n` workflows of the shape's no-op steps each, started at
  * once, on one worker with the SDK's defaults (as rdsflow's worker): seconds until all ended.
+ * `full`: the whole shape (phase upserts, continue-as-new, started with rdsflow's input, search
+ * attributes and memo); otherwise its activities and local activities only.
  */
-async function noopRun(client: Client, n: number, steps: Step[]): Promise<number> {
+async function noopRun(client: Client, n: number, shape: RunShape, full: boolean) {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const taskQueue = `${id}-noop`;
+  const taskQueue = `${id}-noop-${full ? 'full' : 'steps'}`;
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   const worker = await Worker.create({
     connection,
@@ -157,6 +184,7 @@ async function noopRun(client: Client, n: number, steps: Step[]): Promise<number
     activities: { step: () => Promise.resolve() },
   });
   const running = worker.run();
+  const steps = full ? shape.steps : shape.steps.filter((s) => s === 'activity' || s === 'local');
   try {
     const t0 = Date.now();
     const handles = await Promise.all(
@@ -164,7 +192,8 @@ async function noopRun(client: Client, n: number, steps: Step[]): Promise<number
         client.workflow.start('noopShaped', {
           taskQueue,
           workflowId: `${taskQueue}/${i}`,
-          args: [steps],
+          args: full ? [steps, shape.input] : [steps],
+          ...(full ? startedLikeRdsflow(i) : {}),
         }),
       ),
     );
@@ -257,7 +286,7 @@ try {
 if (shape) {
   const client = await connectTemporal(config.temporal);
   try {
-    const steps = await shapeOfFirstRun(
+    const runShape = await shapeOfFirstRun(
       client,
       await workflowIdOf({
         namespace: 'default',
@@ -265,14 +294,20 @@ if (shape) {
         uid: uids.get(shape.name) ?? '',
       }),
     );
-    const seconds = await noopRun(client, n, steps);
-    process.stdout.write(
-      `${n} no-op workflows of the same shape (${steps.filter((s) => s === 'activity').length} ` +
-        `activities and ${steps.filter((s) => s === 'local').length} local activities each) ` +
-        `at once → all ended in ` +
-        `${seconds.toFixed(1)} s (${(n / seconds).toFixed(1)} /s); rdsflow/no-op throughput ` +
-        `${(shape.perSecond / (n / seconds)).toFixed(2)}\n`,
-    );
+    const count = (kind: Step) => runShape.steps.filter((s) => s === kind).length;
+    for (const full of [false, true]) {
+      const seconds = await noopRun(client, n, runShape, full);
+      const what = full
+        ? `the whole shape (also ${count('upsert')} phase upserts, ${count('continue')} ` +
+          `continue-as-new, rdsflow's input, search attributes and memo)`
+        : 'their activities only';
+      process.stdout.write(
+        `${n} no-op workflows of the same shape (${count('activity')} activities and ` +
+          `${count('local')} local activities each), ${what}, at once → all ended in ` +
+          `${seconds.toFixed(1)} s (${(n / seconds).toFixed(1)} /s); rdsflow/no-op throughput ` +
+          `${(shape.perSecond / (n / seconds)).toFixed(2)}\n`,
+      );
+    }
   } finally {
     await client.connection.close();
   }
