@@ -60,7 +60,14 @@ function unreachable(error: unknown): Error {
   });
 }
 
-async function send(debug: Debug, request: VaultRequest): Promise<VaultResponse> {
+/** How long one Vault call may take, answer read included: a hung server fails the call. */
+export const VAULT_CALL_TIMEOUT_MS = 30_000;
+
+async function send(
+  debug: Debug,
+  request: VaultRequest,
+  timeoutMs: number,
+): Promise<VaultResponse> {
   const path = new URL(request.uri).pathname;
   const headers = new Headers(request.headers);
   const body =
@@ -69,15 +76,17 @@ async function send(debug: Debug, request: VaultRequest): Promise<VaultResponse>
       : undefined;
   if (body !== undefined && !headers.has('content-type'))
     headers.set('content-type', 'application/json');
+  const signal = AbortSignal.timeout(timeoutMs);
   let response: Response;
+  let text: string;
   try {
-    response = await fetch(request.uri, { method: request.method, headers, body });
+    response = await fetch(request.uri, { method: request.method, headers, body, signal });
+    text = await response.text();
   } catch (error: unknown) {
     const failure = unreachable(error);
     debug('%s %s failed: %s', request.method, path, failure.message);
     throw failure;
   }
-  const text = await response.text();
   debug('%s %s %d', request.method, path, response.status);
   return { statusCode: response.status, body: parsed(text), request: { path } };
 }
@@ -86,7 +95,7 @@ async function send(debug: Debug, request: VaultRequest): Promise<VaultResponse>
  * The transport for node-vault's `request-promise` option. VAULT_SKIP_VERIFY, which node-vault
  * passes on to axios, has no effect here: trust a private CA with NODE_EXTRA_CA_CERTS instead.
  */
-export function vaultTransport(): VaultTransport {
+export function vaultTransport(timeoutMs = VAULT_CALL_TIMEOUT_MS): VaultTransport {
   const debug = nodeVaultDebug();
-  return { defaults: () => (request) => send(debug, request) };
+  return { defaults: () => (request) => send(debug, request, timeoutMs) };
 }
