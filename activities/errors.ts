@@ -69,7 +69,9 @@ export function terminal(
 /** The words a message may show of an error: its name, and a message free of data. */
 function safeDetail(e: ErrorLike): string {
   const name = e.name ?? 'Error';
-  // a SyntaxError from JSON.parse quotes its input, which may be a secret: name only
+  // a SyntaxError from JSON.parse quotes its input, which may be a secret: name only; so do
+  // Node's argument checks (ERR_INVALID_ARG_TYPE: "Received type string ('…')"): their code only
+  if (typeof e.code === 'string' && e.code.startsWith('ERR_')) return `${name} ${e.code}`;
   const quotesNoData = /^(TypeError|ReferenceError|RangeError)$/.test(name);
   return quotesNoData && e.message ? `${name}: ${e.message.split('\n')[0]}` : name;
 }

@@ -358,6 +358,24 @@ describe('a bug (an error with no status)', () => {
     assert.doesNotMatch(failure.message, /hunter2/);
     assert.doesNotMatch(JSON.stringify(logged), /hunter2/);
   });
+
+  it('never quotes the value a Node argument check received (ERR_INVALID_ARG_TYPE quotes it)', async () => {
+    const misuse = atActivityEdge({
+      async sizeOf(): Promise<unknown> {
+        await Promise.resolve();
+        return Buffer.alloc('hunter2-secret-value' as unknown as number);
+      },
+    });
+    const logged: Logged[] = [];
+    const failure = await asActivity(BUG_ATTEMPTS, misuse.sizeOf, logged).then(
+      () => assert.fail('resolved'),
+      (e: unknown) => e as ApplicationFailure,
+    );
+    assert.equal(failure.type, FAILURE.bug);
+    assert.match(failure.message, /TypeError ERR_INVALID_ARG_TYPE/);
+    assert.doesNotMatch(failure.message, /hunter2/);
+    assert.doesNotMatch(JSON.stringify(logged), /hunter2/);
+  });
 });
 
 describe('reading the object back, which a delete waits on', () => {
