@@ -72,7 +72,8 @@ function safeDetail(e: ErrorLike): string {
   // a SyntaxError from JSON.parse quotes its input, which may be a secret: name only; so do
   // Node's argument checks (ERR_INVALID_ARG_TYPE: "Received type string ('…')"): their code only
   if (typeof e.code === 'string' && e.code.startsWith('ERR_')) return `${name} ${e.code}`;
-  const quotesNoData = /^(TypeError|ReferenceError|RangeError)$/.test(name);
+  // (a TypeError may quote too: undici's invalid header value quotes the header, a token)
+  const quotesNoData = /^(ReferenceError|RangeError)$/.test(name);
   return quotesNoData && e.message ? `${name}: ${e.message.split('\n')[0]}` : name;
 }
 
@@ -124,6 +125,13 @@ function adviceFor(system: System | 'rdsflow', type: FailureType): string {
  * The failure to throw for an error `system` raised during `step` (attempt: the activity's).
  * A failure already classified (an ApplicationFailure, a cancellation) passes unchanged.
  */
+/**
+ * From this attempt on, a usually passing cause (`Verdict.persisting`) is no longer retried. A
+ * quick call (5 attempts) never gets there: its step is retried by the workflow, visibly in the
+ * status; a long wait, retried by the server without a word, does.
+ */
+export const PERSISTING_ATTEMPTS = 8;
+
 export function classifyError(
   system: System | 'rdsflow',
   step: string,
@@ -132,7 +140,9 @@ export function classifyError(
 ): Error {
   if (error instanceof TemporalFailure) return error;
   const verdict = verdictOf(system, error);
-  const { type } = verdict;
+  // a usually passing cause that persists is what it then is: a person must look
+  const type =
+    verdict.persisting && attempt >= PERSISTING_ATTEMPTS ? verdict.persisting : verdict.type;
   const what = verdict.what.replace('{}', system);
   if (type === FAILURE.bug)
     return bug(step, error, attempt, httpStatusOf(error) === undefined ? undefined : what);

@@ -1,8 +1,6 @@
 // Kubernetes activities: the object's status subresource and its finalizer (kube/databases.ts
 // does the work; here its errors become the workflow's failure types).
 import { activityInfo, log } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import { FAILURE } from '../contracts/failures.js';
 import type { DatabaseRef, StatusUpdate } from '../contracts/database.js';
 import type { DatabaseNames } from '../contracts/resolved.js';
 import type { ObjectReading, ObjectVersion } from '../contracts/workflow.js';
@@ -22,7 +20,7 @@ import {
   type EventApi,
   type EventSubject,
 } from '../kube/databases.js';
-import { classifyError, transient } from './errors.js';
+import { classifyError } from './errors.js';
 import type { ObjectReader } from './rds-instance.js';
 
 export interface KubeDeps {
@@ -37,24 +35,6 @@ export async function classified<T>(step: string, call: () => Promise<T>): Promi
     return await call();
   } catch (error: unknown) {
     throw classifyError('Kubernetes', step, error, activityInfo().attempt);
-  }
-}
-
-/**
- * Like `classified`, for a read a decision waits on: every failure is retried until the
- * apiserver answers (a request is never dropped on a guess: a certificate rotating, a proxy
- * answering garbage, a Status that names something else), except a refusal of the worker's
- * credentials, which no retry cures.
- */
-async function untilAnswered<T>(step: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error: unknown) {
-    const { attempt } = activityInfo();
-    const failure = classifyError('Kubernetes', step, error, attempt);
-    const final = failure instanceof ApplicationFailure && failure.nonRetryable;
-    if (!final || failure.type === FAILURE.permissionDenied) throw failure;
-    throw transient(failure.message, attempt, error);
   }
 }
 
@@ -180,7 +160,7 @@ export function createKubeStatusActivities(deps: KubeDeps): KubeStatusActivities
     },
 
     /** Reads the object back: only a deletionTimestamp proves a delete (kube/databases.ts). */
-    readObject: (ref) => untilAnswered('readObject', () => readObject(deps.kube, ref)),
+    readObject: (ref) => classified('readObject', () => readObject(deps.kube, ref)),
 
     recordOrphaned: (names, instance) => recordOrphaned(deps, now(), names, instance),
 

@@ -25,13 +25,21 @@ const THROTTLED = /thrott|RequestLimitExceeded|TooManyRequests|SlowDown/i;
 /** Errors without an HTTP status that still say "the server was not reached in time". */
 const NOT_REACHED = /Timeout|Abort|FetchError|TimeoutError/;
 
+/** Node's codes for a connection refused, reset, timed out or unresolved (ECONNREFUSED, ...). */
+const CONNECTION_CODE = /^(E[A-Z]+|UND_ERR_[A-Z_]+)$/;
+
 /**
- * Node's codes for a server not reached, or not understood on the wire: a connection refused,
- * reset, timed out or unresolved (ECONNREFUSED, ...), a TLS handshake or certificate that failed
- * (a certificate rotating, a proxy in the way), an HTTP answer that could not be parsed.
+ * A server reached but not understood: a TLS handshake or certificate that failed (a
+ * certificate rotating, a proxy in the way) or an HTTP answer that could not be parsed.
  */
-const CONNECTION_CODE =
-  /^(E[A-Z]+|UND_ERR_[A-Z_]+|ERR_TLS_[A-Z_]+|ERR_SSL_[A-Z_]+|CERT_[A-Z_]+|UNABLE_TO_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HPE_[A-Z_]+)$/;
+const WIRE_CODE =
+  /^(ERR_TLS_[A-Z_]+|ERR_SSL_[A-Z_]+|CERT_[A-Z_]+|UNABLE_TO_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|INVALID_CA|HOSTNAME_MISMATCH|INVALID_PURPOSE|PATH_LENGTH_EXCEEDED|ERROR_IN_CERT_[A-Z_]+|HPE_[A-Z_]+)$/;
+
+/** A wire failure anywhere in the cause chain. */
+function notUnderstood(e: ErrorLike, depth = 0): boolean {
+  if (typeof e.code === 'string' && WIRE_CODE.test(e.code)) return true;
+  return depth < 4 && e.cause !== undefined && notUnderstood(asErrorLike(e.cause), depth + 1);
+}
 
 export interface ErrorLike {
   name?: string;
@@ -94,6 +102,12 @@ export interface Verdict {
   readonly type: FailureType;
   /** what the system did, in a few words (`{}` stands for the system) */
   readonly what: string;
+  /**
+   * Transient for a few attempts only, then this type: a cause that usually passes (a
+   * credentials endpoint slow, a certificate rotating) but, persisting, is a setup to fix,
+   * which a long wait's silent retries must not hide for hours.
+   */
+  readonly persisting?: FailureType;
 }
 
 const UNAVAILABLE: Verdict = { type: FAILURE.transient, what: '{} unavailable' };
@@ -146,11 +160,21 @@ export function verdictOf(system: System | 'rdsflow', error: unknown): Verdict {
   if (THROTTLED.test(name) || status === 429)
     return { type: FAILURE.transient, what: `throttled by ${by}` };
   if (system === 'AWS' && AWS_NO_CREDENTIALS.test(name))
-    return { type: FAILURE.transient, what: 'no AWS credentials could be obtained' };
+    return {
+      type: FAILURE.transient,
+      what: 'no AWS credentials could be obtained',
+      persisting: FAILURE.permissionDenied,
+    };
   if (system === 'AWS' && AWS_PERMISSION.test(name)) return REFUSED;
   if (system === 'AWS' && AWS_QUOTA.test(name))
     return { type: FAILURE.quotaExceeded, what: 'an AWS account quota is reached' };
   if (status !== undefined) return byStatus(system, status, name, e.body);
+  if (notUnderstood(e))
+    return {
+      type: FAILURE.transient,
+      what: '{} not understood on the wire',
+      persisting: FAILURE.bug,
+    };
   if (notReached(e))
     return system === 'AWS' ? { ...UNAVAILABLE, what: 'RDS unavailable' } : UNAVAILABLE;
   return { type: FAILURE.bug, what: '{} failed' };

@@ -44,10 +44,12 @@ export const awaitedOnCancel = proxyActivities<Activities>({
 });
 
 /**
- * Reading the object back (readObject): retried until the apiserver answers, however long that
- * takes (a request is never decided on a guess). Only a refusal that retrying cannot cure (the
- * worker may not read the object: 401/403) ends it, and the request is then dropped with a line
- * in the log; the watcher sends it again when it restarts or the object changes.
+ * Reading the object back (readObject): retried while the apiserver is unreachable, however long
+ * that takes (a request is never decided on a guess). A failure retrying cannot cure ends it:
+ * a refusal (the worker may not read the object: 401/403), an answer that is not understood
+ * (a bug, after 3 attempts; a certificate or answer that stays unreadable, after 8). The delete
+ * stage then ends Failed, for `rdsflow retry`; a message's read-back drops the request with a
+ * line in the log, and the watcher sends it again when it restarts or the object changes.
  */
 export const proving = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',

@@ -27,8 +27,9 @@ export interface ProgressSource {
 /** A dropped status write is tried again after this long, then at doubling intervals. */
 const REWRITE_FIRST_MS = 5_000;
 const REWRITE_MAX_MS = 5 * 60_000;
-/** ... and at most this often (the last ~1.5 h after the first): 6 events a try in history */
+/** ... this many times (over ~1.7 h), then hourly: each try is 6 events of history */
 const REWRITE_ATTEMPTS = 24;
+const REWRITE_SLOW_MS = 60 * 60_000;
 
 export class Progress {
   phase: Phase = 'Pending';
@@ -95,7 +96,7 @@ export class Progress {
   /**
    * Waits until `done`, first bringing the object's status in line with what the workflow
    * knows: a status write that was dropped is written again, after 5 s, then at doubling
-   * intervals up to 5 minutes, until it lands or REWRITE_ATTEMPTS tries are spent. Only the
+   * intervals up to 5 minutes, hourly after REWRITE_ATTEMPTS tries, until it lands. Only the
    * main path calls it (status writes are local activities, which must not run from two
    * coroutines at once).
    */
@@ -104,18 +105,14 @@ export class Progress {
     for (let attempt = 1; this.unwritten && !done(); attempt++) {
       if (await condition(done, delayMs)) return;
       const update = this.unwritten;
-      if (attempt > REWRITE_ATTEMPTS) {
-        // bounded: a write refused for good (RBAC lost) must not grow the history for ever;
-        // the next change writes the status anew
-        log.warn('status still not written; giving up until the next change', {
-          phase: update.phase,
-        });
-        this.unwritten = undefined;
-        break;
-      }
       log.info('writing the status that was not written', { phase: update.phase, attempt });
       await this.write({ ...update, rewrite: true });
-      delayMs = Math.min(delayMs * 2, REWRITE_MAX_MS);
+      // a write refused for good (RBAC lost) is tried hourly once the first tries are spent:
+      // the object is never left wrong for good, and the history grows ~150 events a day
+      if (attempt === REWRITE_ATTEMPTS && this.unwritten)
+        log.warn('status still not written; trying hourly from now on', { phase: update.phase });
+      delayMs =
+        attempt >= REWRITE_ATTEMPTS ? REWRITE_SLOW_MS : Math.min(delayMs * 2, REWRITE_MAX_MS);
     }
     await condition(done);
   }
