@@ -22,6 +22,7 @@ import { Instances } from './rds-front/instances.js';
 import { Journal, type JournalEntry } from './rds-front/journal.js';
 import { type Timings } from './rds-front/lifecycle.js';
 import { Moto } from './rds-front/moto.js';
+import { ParameterGroups } from './rds-front/parameter-groups.js';
 
 export { INSTANT, type Timings } from './rds-front/lifecycle.js';
 export { type Fault } from './rds-front/faults.js';
@@ -89,6 +90,7 @@ export async function startRdsFront(options: {
   const front: Front = {
     moto,
     instances: new Instances(moto, options.timings),
+    groups: new ParameterGroups(moto),
     faults: new Faults(),
     journal: new Journal(options.journalFile),
     describeCalls: 0,
