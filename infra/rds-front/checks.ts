@@ -5,7 +5,7 @@
 import { defaultVersion, familyOf } from './engines.js';
 import { type Shown } from './instances.js';
 import { type Moto } from './moto.js';
-import { groupsOfInstance, type ParameterGroups } from './parameter-groups.js';
+import { groupMissing, groupsOfInstance, type ParameterGroups } from './parameter-groups.js';
 import { invalidValue, parametersOf } from './parameters.js';
 import { field, listParam, structListParam, type RdsCall } from './query.js';
 import { type Refusal } from './refusals.js';
@@ -95,13 +95,7 @@ async function parameterGroup(
   const name = call.params.get('DBParameterGroupName');
   if (!name) return undefined;
   const groupFamily = await ctx.groups.familyOf(name, call.scope);
-  if (!groupFamily) {
-    return {
-      code: 'DBParameterGroupNotFound',
-      status: 404,
-      message: `DBParameterGroup not found: ${name}`,
-    };
-  }
+  if (!groupFamily) return groupMissing(name);
   const runs = await engineOf(ctx, call, before);
   const family = runs && familyOf(runs.engine, runs.version);
   return family && family !== groupFamily

@@ -7,6 +7,7 @@ import { type Answer } from '../forward.js';
 import { type Moto } from './moto.js';
 import { parametersOf, type ParameterSpec } from './parameters.js';
 import { errorAnswer, field, queryAnswer, xmlText, type Scope } from './query.js';
+import { type Refusal } from './refusals.js';
 
 /** A value set in a group (moto's record), with how it was asked to apply. */
 export interface SetValue {
@@ -18,8 +19,18 @@ export interface SetValue {
 const PARAMETER = /<Parameter>[\s\S]*?<\/Parameter>/g;
 const GROUP_OF_INSTANCE = /<DBParameterGroupName>([^<]*)<\/DBParameterGroupName>/g;
 
+/** RDS's answer for a parameter group that does not exist. */
+export function groupMissing(name: string): Refusal {
+  return {
+    code: 'DBParameterGroupNotFound',
+    status: 404,
+    message: `DBParameterGroup not found: ${name}`,
+  };
+}
+
 export function groupNotFound(name: string): Answer {
-  return errorAnswer(404, 'DBParameterGroupNotFound', `DBParameterGroup not found: ${name}`);
+  const { code, status, message } = groupMissing(name);
+  return errorAnswer(status ?? 404, code, message);
 }
 
 /** The names of the parameter groups an instance's XML block says it is attached to. */
