@@ -74,6 +74,32 @@ function create(ctx: Context, call: RdsCall, req: Request, body: Buffer): Promis
   return ctx.moto.create({ url: req.url, method: req.method, headers }, sent, call.scope);
 }
 
+/**
+ * NOTE: moto gives a restored instance the source instance's DeletionProtection whatever the
+ * call says (it ignores a false); RDS takes the call's, false when it says none.
+ */
+async function restore(ctx: Context, call: RdsCall, req: Request, body: Buffer): Promise<Answer> {
+  const answer = await ctx.moto.create(req, body, call.scope);
+  const wanted = String(call.params.get('DeletionProtection') === 'true');
+  const text = answer.body.toString();
+  if (answer.status !== 200 || field(text, 'DeletionProtection') === wanted) return answer;
+  await ctx.moto.call(
+    {
+      Action: 'ModifyDBInstance',
+      DBInstanceIdentifier: call.identifier,
+      DeletionProtection: wanted,
+    },
+    call.scope,
+  );
+  return rewritten(
+    answer,
+    text.replace(
+      /<DeletionProtection>[^<]*<\/DeletionProtection>/,
+      `<DeletionProtection>${wanted}</DeletionProtection>`,
+    ),
+  );
+}
+
 /** A new instance (created or restored) is `creating` for a while, in sync with its group. */
 function begun({ instances }: Context, { identifier }: RdsCall): void {
   instances.created(identifier);
@@ -151,7 +177,7 @@ const ACTIONS: Readonly<Record<string, Action>> = {
   CreateDBInstance: { mutating: true, send: create, accepted: begun },
   RestoreDBInstanceFromDBSnapshot: {
     mutating: true,
-    send: (ctx, call, req, body) => ctx.moto.create(req, body, call.scope),
+    send: restore,
     accepted: begun,
   },
   ModifyDBInstance: { mutating: true, accepted: modified },

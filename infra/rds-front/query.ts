@@ -95,7 +95,10 @@ export function mapBlocks(xml: string, show: (block: string) => string): string 
 
 /** A DescribeDBInstances answer with `blocks` added to its list. */
 export function appendBlocks(xml: string, blocks: readonly string[]): string {
-  return xml.replace('</DBInstances>', `${blocks.join('')}</DBInstances>`);
+  // moto writes an empty list as `<DBInstances/>`
+  const list = xml.includes('<DBInstances/>') ? '<DBInstances/>' : '</DBInstances>';
+  const open = list === '<DBInstances/>' ? '<DBInstances>' : '';
+  return xml.replace(list, `${open}${blocks.join('')}</DBInstances>`);
 }
 
 export function withStatus(block: string, status: string): string {

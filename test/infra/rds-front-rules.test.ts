@@ -328,7 +328,12 @@ describe('the RDS front refuses what RDS refuses', () => {
   it('restores a snapshot through creating, encrypted with its key, journaled', async () => {
     const key = await kmsKey();
     const id = uniqueName('rules');
-    await create({ DBInstanceIdentifier: id, KmsKeyId: key.arn, StorageEncrypted: true });
+    await create({
+      DBInstanceIdentifier: id,
+      KmsKeyId: key.arn,
+      StorageEncrypted: true,
+      DeletionProtection: true,
+    });
     const snapshot = `${id}-final`;
     await rds().send(
       new CreateDBSnapshotCommand({ DBInstanceIdentifier: id, DBSnapshotIdentifier: snapshot }),
@@ -350,10 +355,31 @@ describe('the RDS front refuses what RDS refuses', () => {
     const now = await shown(restoredId);
     assert.equal(now?.StorageEncrypted, true);
     assert.equal(now?.KmsKeyId, key.arn);
+    // RDS protects a restored instance only when asked (moto copies the source's protection)
+    assert.equal(now?.DeletionProtection, false);
+    assert.equal((await motoInstance(restoredId))?.DeletionProtection, false);
     const journaled = (await front.journal()).filter((e) => e.identifier === restoredId);
     assert.deepEqual(
       journaled.map((e) => [e.action, e.outcome]),
       [['RestoreDBInstanceFromDBSnapshot', 'ok']],
+    );
+  });
+
+  it('lists a deleting instance in a region where moto has no other', async () => {
+    // a region no other test uses: moto's list there is empty once the instance is deleted
+    const region = 'sa-east-1';
+    const id = uniqueName('rules');
+    await front.setTimings({ deletingMs: 3_000 }, id);
+    await create({ DBInstanceIdentifier: id }, region);
+    await rds(region).send(
+      new DeleteDBInstanceCommand({ DBInstanceIdentifier: id, SkipFinalSnapshot: true }),
+    );
+    const listed = await rds(region).send(new DescribeDBInstancesCommand({}));
+    assert.deepEqual(
+      listed.DBInstances?.filter((i) => i.DBInstanceIdentifier === id).map(
+        (i) => i.DBInstanceStatus,
+      ),
+      ['deleting'],
     );
   });
 
