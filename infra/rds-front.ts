@@ -6,6 +6,10 @@
 // - refusals where RDS gives them: InvalidDBInstanceState for a change while not available, a
 //   delete of an instance already being deleted, a final snapshot while creating (or in any
 //   state RDS cannot snapshot from); DBInstanceAlreadyExists for an identifier still deleting;
+//   KMS keys, security groups, subnet groups, parameter groups and parameters, and master
+//   passwords as RDS judges them, asking moto's KMS and EC2 in the caller's region;
+// - answers moto lacks: engine versions, parameters of a family and of a group, a group's reset,
+//   and each instance's parameter apply status (applying, pending-reboot until a reboot);
 // - injected faults (throttling, 5xx, any AWS error) and forced statuses;
 // - a journal of every mutating call, with the instance's status and tags just before it and
 //   the workflow that asked (the `x-rdsflow-workflow-id` header the worker adds), so a test can
@@ -14,7 +18,9 @@
 // controlled over /_front/ (see frontClient). One concern per module under rds-front/: the
 // Query API (query.ts), each action's behaviour (actions.ts), the order of a call (calls.ts),
 // the lifecycle of an instance (lifecycle.ts), what is shown of it (instances.ts), refusals
-// (refusals.ts), faults (faults.ts), the journal (journal.ts) and moto (moto.ts).
+// (refusals.ts, and checks.ts for those that ask moto), engines (engines.ts), parameters
+// (parameters.ts), parameter groups (parameter-groups.ts), faults (faults.ts), the journal
+// (journal.ts) and moto (moto.ts).
 import { frontCall, serveFront, type FrontHandlers, type RunningFront } from './store-front.js';
 import { type Front, handleCall } from './rds-front/calls.js';
 import { Faults, type Fault } from './rds-front/faults.js';
@@ -22,6 +28,7 @@ import { Instances } from './rds-front/instances.js';
 import { Journal, type JournalEntry } from './rds-front/journal.js';
 import { type Timings } from './rds-front/lifecycle.js';
 import { Moto } from './rds-front/moto.js';
+import { ParameterGroups } from './rds-front/parameter-groups.js';
 
 export { INSTANT, type Timings } from './rds-front/lifecycle.js';
 export { type Fault } from './rds-front/faults.js';
@@ -89,6 +96,7 @@ export async function startRdsFront(options: {
   const front: Front = {
     moto,
     instances: new Instances(moto, options.timings),
+    groups: new ParameterGroups(moto),
     faults: new Faults(),
     journal: new Journal(options.journalFile),
     describeCalls: 0,

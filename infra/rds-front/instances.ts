@@ -1,8 +1,10 @@
 // What the front shows of an instance: moto's record with the status of its phase (or a status a
-// test forced), no endpoint while creating, and a deleting instance after moto forgot it.
+// test forced), no endpoint while creating, its parameter group's apply status, and a deleting
+// instance after moto forgot it.
 import { Lifecycles, type Timings } from './lifecycle.js';
 import { type Moto } from './moto.js';
-import { field, withoutEndpoint, withStatus } from './query.js';
+import { ApplyStatuses, withApplyStatus } from './parameter-groups.js';
+import { field, withoutEndpoint, withStatus, type Scope } from './query.js';
 
 /** An instance as RDS would show it now. */
 export interface Shown {
@@ -12,6 +14,7 @@ export interface Shown {
 
 export class Instances {
   readonly lifecycles: Lifecycles;
+  readonly applying = new ApplyStatuses();
   readonly #forced = new Map<string, string>();
   readonly #availableAt = new Map<string, number>();
 
@@ -33,14 +36,17 @@ export class Instances {
     return this.#availableAt.get(id);
   }
 
-  /** A new instance under an identifier: it has not been available yet. */
+  /** A new instance under an identifier: it has not been available yet, and is in sync. */
   created(id: string): void {
     this.#availableAt.delete(id);
+    this.applying.clear(id);
   }
 
   /** An instance's XML block (moto's) as RDS would show it now. */
-  shown(block: string): string {
-    const id = (field(block, 'DBInstanceIdentifier') ?? '').toLowerCase();
+  shown(moto: string): string {
+    const id = (field(moto, 'DBInstanceIdentifier') ?? '').toLowerCase();
+    const applyStatus = this.applying.of(id);
+    const block = applyStatus ? withApplyStatus(moto, applyStatus) : moto;
     const status = this.#forced.get(id) ?? this.lifecycles.phaseOf(id);
     if (status === undefined) {
       if (field(block, 'DBInstanceStatus') === 'available') this.#firstAvailable(id);
@@ -54,9 +60,9 @@ export class Instances {
   }
 
   /** The instance now, from moto or a deleting one moto has forgotten; undefined if none. */
-  async current(id: string): Promise<Shown | undefined> {
+  async current(id: string, scope?: Scope): Promise<Shown | undefined> {
     if (!id) return undefined;
-    const block = (await this.moto.instance(id)) ?? this.lifecycles.ghost(id);
+    const block = (await this.moto.instance(id, scope)) ?? this.lifecycles.ghost(id);
     if (!block) return undefined;
     const view = this.shown(block);
     return { status: field(view, 'DBInstanceStatus') ?? 'unknown', block: view };
