@@ -148,6 +148,17 @@ describe('parameter groups: spec.parameters become a group the Database owns', (
     const db = database({ parameters: { work_mem: '4096' } });
     const { group } = await provisioned(db);
     assert.ok(group);
+    // the size of each ModifyDBParameterGroup the activity sends (RDS takes at most 20)
+    const sizes: number[] = [];
+    rds.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Parameters?: unknown[] };
+        if (context.commandName === 'ModifyDBParameterGroupCommand')
+          sizes.push(input.Parameters?.length ?? 0);
+        return next(args);
+      },
+      { step: 'initialize', name: 'countParameters' },
+    );
     const many = Object.fromEntries(
       Array.from({ length: 25 }, (_, i) => [`rdsflow_test.p${i}`, `${i}`]),
     );
@@ -159,6 +170,8 @@ describe('parameter groups: spec.parameters become a group the Database owns', (
     const held = await motoParameters(group.name);
     assert.equal(held['work_mem'], '65536');
     for (const [name, value] of Object.entries(many)) assert.equal(held[name], value, name);
+    rds.middlewareStack.remove('countParameters');
+    assert.deepEqual(sizes, [20, 6]);
   });
 
   it("never changes or deletes a group under our name that another object's UID owns", async () => {
