@@ -30,7 +30,7 @@ import type { DatabaseNames, ResolvedDatabase } from '../contracts/spec.js';
 import { FAILURE } from '../contracts/workflow.js';
 import { httpStatusOf } from '../runtime/failure-type.js';
 import { classifyError, terminal } from './errors.js';
-import { aws, describe, errorName, notYet, ownerOf, type RdsDeps } from './rds-instance.js';
+import { aws, describe, errorName, notYet, ownerOf, tagsOf, type RdsDeps } from './rds-instance.js';
 
 /** What ensureParameterGroup did to the group a Database owns. */
 export interface ParameterGroupOutcome {
@@ -110,7 +110,8 @@ async function readOwnGroup(
   const out = await aws(step, () =>
     deps.rds.send(new ListTagsForResourceCommand({ ResourceName: group.DBParameterGroupArn })),
   );
-  const tags = Object.fromEntries((out.TagList ?? []).map((t) => [t.Key ?? '', t.Value]));
+  // a listing's tags read as an instance's
+  const tags = tagsOf({ TagList: out.TagList });
   if (tags[TAG_KEYS.uid] === ref.uid) return group;
   throw terminal(
     FAILURE.entryNotOurs,

@@ -47,7 +47,8 @@ async function restorableSnapshot(deps: RdsDeps, db: ResolvedDatabase): Promise<
   const out = await aws(STEP, () =>
     deps.rds.send(new ListTagsForResourceCommand({ ResourceName: snapshot.DBSnapshotArn })),
   );
-  const tags = Object.fromEntries((out.TagList ?? []).map((t) => [t.Key ?? '', t.Value]));
+  // a listing's tags read as an instance's
+  const tags = tagsOf({ TagList: out.TagList });
   // the same words for a snapshot of another namespace and one rdsflow never took: neither
   // tells this namespace anything of another
   if (tags[TAG_KEYS.namespace] !== db.ref.namespace)
