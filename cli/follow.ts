@@ -58,10 +58,12 @@ export async function follow(
   let settledStage = '';
   for (;;) {
     const live = await session.live(workflowId);
-    if (!live) {
-      const code = await closed(session, io, options, workflowId);
-      if (code !== undefined) return code;
-    } else {
+    // NOTE: a worker answers the query of a closed workflow too (by replay), with its last
+    // status: a deletion's or an orphaning's end is seen only in the workflow's own state
+    const ending = live?.stage === 'delete' || live?.stage === 'orphan';
+    const code = !live || ending ? await closed(session, io, options, workflowId) : undefined;
+    if (code !== undefined) return code;
+    if (live) {
       print(live);
       const final = isFinal(live);
       if (final && live.stage === settledStage) {
