@@ -1,6 +1,7 @@
 // End to end, parameters and restores: Databases applied to a cluster of the test's own (its CRD
 // this checkout's deploy/crds, so the fields it adds are served), run by the real worker and
-// watcher against moto behind the stack's RDS front. A Database's parameters become a group in
+// watcher against moto behind an RDS front of the test's own (this checkout's, so the rules it
+// models are the ones this code meets: static parameters wait for a reboot). A Database's parameters become a group in
 // moto, change with the spec and go with the Database; its final snapshot restores as a new
 // Database of the same namespace, opened by the password in Vault; another namespace's
 // Database may not restore it.
@@ -11,6 +12,8 @@ import {
   DescribeDBParameterGroupsCommand,
   DescribeDBParametersCommand,
   DescribeDBSnapshotsCommand,
+  RDSClient,
+  RebootDBInstanceCommand,
 } from '@aws-sdk/client-rds';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
@@ -24,12 +27,13 @@ import {
 } from '../../contracts/database.js';
 import { rdsIdentifier } from '../../contracts/identifier.js';
 import { workflowIdFor } from '../../contracts/names.js';
-import type { DatabaseWorkflowResult } from '../../contracts/workflow.js';
+import { retrySignal, type DatabaseWorkflowResult } from '../../contracts/workflow.js';
 import { mergePatch } from '../../kube/databases.js';
 import { TEST_LABEL, config, eventually, tools, uniqueName } from '../support/env.js';
 import { startWatcher, startWorker, type AppProcess } from '../support/processes.js';
 import { moto, motoInstance, tagMap } from '../support/rds.js';
 import { startSecondCluster, type SecondCluster } from '../support/second-cluster.js';
+import { INSTANT, startRdsFront, type RdsFront } from '../../infra/rds-front.js';
 
 const vault = vaultClient(config.vault);
 const id = uniqueName('params');
@@ -40,6 +44,7 @@ let objects: CustomObjectsApi;
 let worker: AppProcess;
 let watcher: AppProcess;
 let client: Client;
+let front: RdsFront;
 
 function kubectl(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -127,7 +132,8 @@ before(async () => {
   await kubectl(['create', 'namespace', 'shop']);
   await kubectl(['create', 'namespace', 'other']);
   client = await connectTemporal(config.temporal);
-  const env = { TEMPORAL_ADDRESS: config.temporal.address };
+  front = await startRdsFront({ target: tools.motoUrl, timings: INSTANT });
+  const env = { TEMPORAL_ADDRESS: config.temporal.address, AWS_ENDPOINT_URL_RDS: front.url };
   worker = await startWorker(id, { ...env, KUBECONFIG: cluster.workerKubeconfig });
   watcher = await startWatcher({
     taskQueue: id,
@@ -140,6 +146,7 @@ after(async () => {
   await watcher?.stop();
   await worker?.stop();
   await client?.connection.close();
+  await front?.close();
   await cluster?.stop();
 });
 
@@ -235,8 +242,8 @@ describe('parameters and restores, through the apiserver, the watcher and the wo
     await deleteObject('other', thief);
   });
 
-  it('a parameter RDS applies only at a reboot is shown pending in status', async () => {
-    // NOTE: needs the RDS front that models pending-reboot (moto always says in-sync)
+  it('a parameter RDS applies only at a reboot is shown pending in status until the instance is rebooted', async () => {
+    // NOTE: moto always says in-sync; the front models RDS's pending-reboot
     const waiting = `${id}-static`;
     await apply('shop', waiting, {
       engine: 'postgres',
@@ -258,6 +265,24 @@ describe('parameters and restores, through the apiserver, the watcher and the wo
       const changed = await phaseOf('shop', waiting, 'Available', 2);
       assert.deepEqual(changed.status?.parameters?.pendingReboot, ['shared_buffers']);
       assert.match(changed.status?.message ?? '', /aws rds reboot-db-instance/);
+      // rebooted by a person, as the message says, then `rdsflow retry`: nothing is pending
+      const rds = new RDSClient({ region: config.aws.region, endpoint: front.url });
+      const identifier = rdsIdentifier('shop', waiting);
+      await rds.send(new RebootDBInstanceCommand({ DBInstanceIdentifier: identifier }));
+      rds.destroy();
+      const ref = { namespace: 'shop', name: waiting, uid: changed.metadata.uid };
+      await client.workflow
+        .getHandle(workflowIdFor(ref, cluster.kubeSystemUid))
+        .signal(retrySignal);
+      await eventually(
+        'no reboot pending after the reboot',
+        async () => {
+          const status = (await read('shop', waiting))?.status;
+          const done = status?.phase === 'Available' && !status.parameters?.pendingReboot;
+          return done && !/reboot/.test(status.message ?? '') ? true : undefined;
+        },
+        60_000,
+      );
     } finally {
       await deleteObject('shop', waiting);
     }
