@@ -191,6 +191,15 @@ describe('parameter groups: spec.parameters become a group the Database owns', (
     for (const [name, value] of Object.entries(many)) assert.equal(held[name], value, name);
   });
 
+  it("without spec.engineVersion, makes the group of the engine's default version, as RDS says it", async () => {
+    const db = database({ engineVersion: undefined, parameters: { work_mem: '8192' } });
+    const out = await run(groups().ensureParameterGroup, db);
+    // the front answers DescribeDBEngineVersions DefaultOnly as RDS does (moto: a 500)
+    assert.match(out.family, /^postgres1[0-9]$/);
+    assert.equal(out.name, `${db.dbInstanceIdentifier}-${out.family}`);
+    assert.deepEqual(await motoParameters(out.name), { work_mem: '8192' });
+  });
+
   it("never changes or deletes a group under our name that another object's UID owns", async () => {
     const db = database({ parameters: { work_mem: '8192' } });
     const name = `${db.dbInstanceIdentifier}-postgres16`;
