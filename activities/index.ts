@@ -13,6 +13,7 @@ import {
   type KubeStatusActivities,
 } from './kube-status.js';
 import { createRdsActivities, type RdsActivities, type RdsDeps } from './rds.js';
+import { createParameterActivities, type ParameterActivities } from './rds-parameters.js';
 import {
   createVaultActivities,
   vaultCredentials,
@@ -27,7 +28,12 @@ export type ActivityDeps = Omit<RdsDeps, 'credentials' | 'objects'> &
 
 /** Every activity of the database workflow (the workflow imports this type only). */
 export interface Activities
-  extends KubeStatusActivities, VaultActivities, RdsActivities, ConsulActivities {
+  extends
+    KubeStatusActivities,
+    VaultActivities,
+    RdsActivities,
+    ParameterActivities,
+    ConsulActivities {
   validateSpec(object: ObjectView): Promise<SpecResult>;
 }
 
@@ -50,6 +56,11 @@ export function atActivityEdge<T extends object>(activities: T): T {
 }
 
 export function createActivities(deps: ActivityDeps): Activities {
+  const rdsDeps: RdsDeps = {
+    ...deps,
+    credentials: vaultCredentials(deps),
+    objects: objectReader(deps),
+  };
   return atActivityEdge<Activities>({
     /**
      * Validation runs as an activity, not in workflow code, so that improving the rules never
@@ -60,11 +71,8 @@ export function createActivities(deps: ActivityDeps): Activities {
     },
     ...createKubeStatusActivities(deps),
     ...createVaultActivities(deps),
-    ...createRdsActivities({
-      ...deps,
-      credentials: vaultCredentials(deps),
-      objects: objectReader(deps),
-    }),
+    ...createRdsActivities(rdsDeps),
+    ...createParameterActivities(rdsDeps),
     ...createConsulActivities(deps),
   });
 }

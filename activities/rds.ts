@@ -18,6 +18,8 @@ import type { DatabaseNames, ResolvedDatabase } from '../contracts/spec.js';
 import { FAILURE, type DeleteInstanceRequest, type Endpoint } from '../contracts/workflow.js';
 import { classifyError, terminal } from './errors.js';
 import { deleteDbInstance, releaseDbInstance, waitUntilDeleted } from './rds-delete.js';
+import { parameterGroupDrift } from './rds-parameters.js';
+import { restoreDbInstance } from './rds-restore.js';
 import {
   RDS_STATUS,
   RDS_TERMINAL_STATUSES,
@@ -60,7 +62,7 @@ function specDrift(instance: DBInstance, db: ResolvedDatabase): ModifyDBInstance
     drift.MultiAZ = db.multiAZ;
   if (db.engineVersion && (pending.EngineVersion ?? instance.EngineVersion) !== db.engineVersion)
     drift.EngineVersion = db.engineVersion;
-  return drift;
+  return { ...drift, ...parameterGroupDrift(instance, db) };
 }
 
 /**
@@ -156,8 +158,17 @@ async function adopt(
   throw instanceNotOurs(id, db.ref, tags, 'adopt');
 }
 
+/** What createDbInstance did: created (or restored), or adopted an instance already there. */
+export interface CreateOutcome {
+  readonly adopted: boolean;
+  readonly status: string;
+  readonly retainedFrom?: string;
+  /** the snapshot a new instance was restored from (spec.source) */
+  readonly restoredFrom?: string;
+}
+
 /**
- * Creates the instance. If one with our identifier exists and carries this object's UID tag
+ * Creates the instance (restoring spec.source.snapshot when the spec names one). If one with our identifier exists and carries this object's UID tag
  * (a retried or crashed earlier attempt), it is adopted; one retained by a deleted Database
  * of this name is taken over only with spec.adoptRetained; any other owner is a clear error.
  */
@@ -165,13 +176,24 @@ export async function createDbInstance(
   deps: RdsDeps,
 
   db: ResolvedDatabase,
-): Promise<{ adopted: boolean; status: string; retainedFrom?: string }> {
+): Promise<CreateOutcome> {
   const id = db.dbInstanceIdentifier;
   // an instance already there is judged by its tags before any password is sent anywhere
   const existing = await aws('createDbInstance', () => describe(deps, id));
   if (existing) return adopt(deps, existing, db);
   const credentials = await deps.credentials.read(db);
+  const tags = [
+    ...userTags(db),
+    ...identityTags(db.ref),
+    { Key: TAG_KEYS.run, Value: activityInfo().workflowExecution?.runId ?? 'none' },
+    { Key: TAG_KEYS.credential, Value: credentials.credentialId },
+  ];
   try {
+    if (db.source) {
+      const out = await restoreDbInstance(deps, db, tags);
+      const status = out.DBInstance?.DBInstanceStatus ?? RDS_STATUS.creating;
+      return { adopted: false, status, restoredFrom: db.source.snapshot };
+    }
     const out = await deps.rds.send(
       new CreateDBInstanceCommand({
         DBInstanceIdentifier: id,
@@ -184,12 +206,8 @@ export async function createDbInstance(
         MasterUserPassword: credentials.password,
         MultiAZ: db.multiAZ,
         CopyTagsToSnapshot: true,
-        Tags: [
-          ...userTags(db),
-          ...identityTags(db.ref),
-          { Key: TAG_KEYS.run, Value: activityInfo().workflowExecution?.runId ?? 'none' },
-          { Key: TAG_KEYS.credential, Value: credentials.credentialId },
-        ],
+        ...(db.parameterGroup ? { DBParameterGroupName: db.parameterGroup } : {}),
+        Tags: tags,
       }),
     );
     log.info('RDS instance creation requested', { dbInstanceIdentifier: id });

@@ -2,7 +2,7 @@
 // closes), drawing one line per change (or a redrawn line on a terminal, or JSON lines).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LiveStatus } from '../contracts/workflow.js';
-import { progressLine } from './format.js';
+import { deletionLines, progressLine } from './format.js';
 import { EXIT } from './help.js';
 import type { Io, Options, Session } from './session.js';
 
@@ -37,10 +37,12 @@ async function closed(
   const view = await session.workflowView(workflowId);
   if (!view || view.status === 'RUNNING') return undefined;
   if (!options.json && io.isTTY) io.out('\n');
+  const result = view.result ? { result: view.result } : {};
+  const said = deletionLines(view.result).map((line) => `${line}\n`);
   io.out(
     options.json
-      ? `${JSON.stringify({ workflowId, status: view.status })}\n`
-      : `workflow ${view.status}\n`,
+      ? `${JSON.stringify({ workflowId, status: view.status, ...result })}\n`
+      : `workflow ${view.status}\n${said.join('')}`,
   );
   return view.status === 'COMPLETED' ? EXIT.ok : EXIT.endedBadly;
 }
@@ -56,10 +58,12 @@ export async function follow(
   let settledStage = '';
   for (;;) {
     const live = await session.live(workflowId);
-    if (!live) {
-      const code = await closed(session, io, options, workflowId);
-      if (code !== undefined) return code;
-    } else {
+    // NOTE: a worker answers the query of a closed workflow too (by replay), with its last
+    // status: a deletion's or an orphaning's end is seen only in the workflow's own state
+    const ending = live?.stage === 'delete' || live?.stage === 'orphan';
+    const code = !live || ending ? await closed(session, io, options, workflowId) : undefined;
+    if (code !== undefined) return code;
+    if (live) {
       print(live);
       const final = isFinal(live);
       if (final && live.stage === settledStage) {

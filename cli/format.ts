@@ -1,7 +1,7 @@
 // Human output of the rdsflow CLI: tables, the describe view, the history timeline and the
 // one-line progress of --watch. Pure string building, unit-tested; --json bypasses all of it.
 import type { DatabaseObject, PendingApproval } from '../contracts/database.js';
-import type { LiveStatus } from '../contracts/workflow.js';
+import type { DatabaseWorkflowResult, LiveStatus } from '../contracts/workflow.js';
 import type { Entry } from './timeline.js';
 
 /** Left-aligned columns, two spaces apart; the last column is not padded. */
@@ -58,7 +58,25 @@ export interface WorkflowView {
   readonly runId?: string;
   readonly status: string;
   readonly live?: LiveStatus;
+  /** how a completed workflow ended: a deletion's policy and final snapshot */
+  readonly result?: DatabaseWorkflowResult;
   readonly uiUrl?: string;
+}
+
+/**
+ * What a finished deletion left, and how to come back from it: the final snapshot and the
+ * spec line that restores it (a Database of the same namespace only).
+ */
+export function deletionLines(result: DatabaseWorkflowResult | undefined): string[] {
+  if (!result) return [];
+  const lines = [`${result.outcome} (deletionPolicy ${result.deletionPolicy})`];
+  if (result.snapshot) {
+    lines.push(`final snapshot ${result.snapshot}`);
+    lines.push(
+      `restore it with a Database of this namespace: spec.source: {snapshot: ${result.snapshot}}`,
+    );
+  }
+  return lines;
 }
 
 type Row = readonly [string, string | undefined];
@@ -93,12 +111,22 @@ function approvalText(pending: PendingApproval): string {
   );
 }
 
+function parametersText(parameters: NonNullable<DatabaseObject['status']>['parameters']): string {
+  const waiting = parameters?.pendingReboot ?? [];
+  return (
+    `group ${parameters?.group ?? '-'}` +
+    (waiting.length > 0 ? `; waiting for a reboot: ${waiting.join(', ')}` : '')
+  );
+}
+
 /** Where the database is: instance, endpoint, the secret's and the Consul keys' paths. */
 function whereRows(object: DatabaseObject): Row[] {
   const { metadata, status } = object;
   const endpoint = status?.endpoint;
   return [
     ['instance', status?.dbInstanceIdentifier],
+    ['restored from', status?.restoredFrom],
+    ['parameters', status?.parameters ? parametersText(status.parameters) : undefined],
     ['endpoint', endpoint ? `${endpoint.host}:${endpoint.port}` : undefined],
     ['vault', status?.secretRef?.vaultPath],
     ['consul', status?.consulKey],
@@ -131,6 +159,14 @@ function workflowRows(workflow: WorkflowView | undefined): Row[] {
     ['stage', live ? `${live.stage}: ${live.step}, attempt ${live.attempt}` : undefined],
     ['live phase', live ? `${live.phase}: ${live.message}` : undefined],
     ['last error', live?.lastError],
+    ['outcome', workflow.result ? deletionLines(workflow.result)[0] : undefined],
+    ['final snapshot', workflow.result?.snapshot],
+    [
+      'restore with',
+      workflow.result?.snapshot
+        ? `spec.source: {snapshot: ${workflow.result.snapshot}}`
+        : undefined,
+    ],
     [
       'live status',
       silent ? 'no worker answered (is a worker polling the task queue?)' : undefined,

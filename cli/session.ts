@@ -7,7 +7,11 @@ import { kubeClientConfig, lazyTemporal } from '../config/control-clients.js';
 import { loadConfig, type TemporalConfig } from '../config/config.js';
 import type { DatabaseObject, PendingApproval } from '../contracts/database.js';
 import { refFromWorkflowId, workflowIdFor } from '../contracts/names.js';
-import { statusQuery, type LiveStatus } from '../contracts/workflow.js';
+import {
+  statusQuery,
+  type DatabaseWorkflowResult,
+  type LiveStatus,
+} from '../contracts/workflow.js';
 import { boundedApiClient } from '../kube/bounded.js';
 import { ClusterIdentityError, clusterIdentity } from '../kube/cluster.js';
 import { getDatabase, listDatabases } from '../kube/databases.js';
@@ -192,8 +196,29 @@ export class Session {
       throw error;
     }
     const live = status === 'RUNNING' ? await this.live(workflowId) : undefined;
+    const result = status === 'COMPLETED' ? await this.result(workflowId) : undefined;
     const ui = this.uiUrl(workflowId, runId);
-    return { workflowId, runId, status, ...(live ? { live } : {}), ...(ui ? { uiUrl: ui } : {}) };
+    return {
+      workflowId,
+      runId,
+      status,
+      ...(live ? { live } : {}),
+      ...(result ? { result } : {}),
+      ...(ui ? { uiUrl: ui } : {}),
+    };
+  }
+
+  /** A completed workflow's result (a deletion's outcome), or undefined when it cannot be read. */
+  async result(workflowId: string): Promise<DatabaseWorkflowResult | undefined> {
+    try {
+      const handle = this.handle(workflowId) as WorkflowHandle<
+        () => Promise<DatabaseWorkflowResult>
+      >;
+      return await this.call(() => handle.result(), workflowId);
+    } catch {
+      // the describe before said COMPLETED: a result that cannot be read is only not shown
+      return undefined;
+    }
   }
 
   /** The live status query, or undefined when no worker answers in time. */

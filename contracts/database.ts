@@ -1,6 +1,6 @@
 // The Database custom resource as every process sees it (docs/architecture.md): its lists and
 // defaults, named once, and its types. Types and constants only: the workflow bundle imports it.
-import type { DatabaseSpec, DatabaseStatus, PendingApproval } from './schema.js';
+import type { DatabaseSpec, DatabaseStatus, ParameterStatus, PendingApproval } from './schema.js';
 
 export const API_GROUP = 'rdsflow.io';
 export const API_VERSION = 'v1alpha1';
@@ -61,7 +61,13 @@ export const CREATE_DEFAULTS = {
 
 // The shapes below are the zod schema's (contracts/schema.ts, the one source of the Database's
 // fields, from which the CRD is generated); type-only, so the workflow bundle stays free of zod.
-export type { Condition, DatabaseSpec, DatabaseStatus, PendingApproval } from './schema.js';
+export type {
+  Condition,
+  DatabaseSpec,
+  DatabaseStatus,
+  ParameterStatus,
+  PendingApproval,
+} from './schema.js';
 
 /** One status write: phase, message and the Ready condition, plus where things are. */
 export interface StatusUpdate {
@@ -79,6 +85,10 @@ export interface StatusUpdate {
   readonly pendingApproval?: PendingApproval;
   /** the UID whose retained instance was taken over (kept once written) */
   readonly adoptedFrom?: string;
+  /** the parameter group in use and what waits for a reboot (kept once written) */
+  readonly parameters?: ParameterStatus;
+  /** the snapshot the instance was restored from (kept once written) */
+  readonly restoredFrom?: string;
   /**
    * A status written again after it was dropped: left unwritten when the object's status already
    * speaks of a newer generation (the watcher's rejection of an invalid edit, say)

@@ -32,7 +32,10 @@ export const FAILURE = {
   bug: 'Bug',
   /** an instance with our identifier exists but carries another object's tags */
   instanceNotOurs: 'InstanceNotOurs',
-  /** a Vault secret or Consul entry at our path was written for another object (UID) */
+  /**
+   * a Vault secret or Consul entry at our path, or a DB parameter group under our name, was
+   * written for another object (UID)
+   */
   entryNotOurs: 'EntryNotOurs',
   /** RDS put the instance in a terminal state (failed, storage-full, ...) */
   instanceFailed: 'InstanceFailed',

@@ -26,6 +26,16 @@ export interface ResolvedDatabase {
   readonly adoptRetained: boolean;
   /** the user's tags only; identity tags are added where the instance is created */
   readonly tags: Readonly<Record<string, string>>;
+  /** DB parameters: a parameter group this Database owns (not with `parameterGroup`) */
+  readonly parameters?: Readonly<Record<string, string>>;
+  /**
+   * The DB parameter group the instance uses: the spec's existing group (attached, never
+   * changed), or, with `parameters`, the owned group once the workflow has ensured it.
+   * Undefined: RDS's default for a create; an existing instance keeps its own.
+   */
+  readonly parameterGroup?: string;
+  /** restore this DB snapshot instead of creating an empty instance */
+  readonly source?: { readonly snapshot: string };
   /** the instance settings the spec states (the others are defaults, for a create only) */
   readonly stated: readonly InstanceSetting[];
   readonly dbInstanceIdentifier: string;
@@ -47,6 +57,9 @@ export function immutableChanges(before: ResolvedDatabase, after: ResolvedDataba
     changes.push(`spec.databaseName (was ${before.databaseName})`);
   if (before.masterUsername !== after.masterUsername)
     changes.push(`spec.masterUsername (was ${before.masterUsername})`);
+  // the twin of the CRD's transition rule on spec.source
+  if (before.source?.snapshot !== after.source?.snapshot)
+    changes.push(`spec.source (was ${before.source ? before.source.snapshot : 'none'})`);
   return changes;
 }
 

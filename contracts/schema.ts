@@ -82,6 +82,53 @@ const tagsSchema = z
     }
   });
 
+// RDS names of snapshots and parameter groups (RE2-safe: the CRD's pattern is one too); a
+// group's may hold dots, as RDS's own default groups do (default.postgres16)
+const RDS_NAME = /^[A-Za-z](?:[A-Za-z0-9]|-[A-Za-z0-9])*$/;
+const RDS_NAME_RULE =
+  'must start with a letter and hold only letters, digits and single hyphens, ending in a letter or digit';
+const GROUP_NAME = /^[A-Za-z](?:[A-Za-z0-9]|[-.][A-Za-z0-9])*$/;
+const GROUP_NAME_RULE =
+  'must start with a letter and hold only letters, digits, single hyphens and dots, ending in a letter or digit';
+const MAX_NAME = 255;
+const MAX_PARAMETERS = 200;
+const PARAMETER_NAME = /^[A-Za-z][A-Za-z0-9_.:-]*$/;
+const MAX_PARAMETER_NAME = 128;
+const MAX_PARAMETER_VALUE = 4096;
+
+const parametersSchema = z
+  .record(
+    z.string(),
+    z
+      .string({ error: 'parameter values are strings (quote numbers: "100")' })
+      .max(MAX_PARAMETER_VALUE, `parameter values are at most ${MAX_PARAMETER_VALUE} characters`),
+  )
+  .meta({
+    description:
+      'DB parameters by name (values as strings): they become a DB parameter group this Database owns, created, changed and deleted with it. Parameters RDS applies only at a reboot are listed in status.parameters.pendingReboot until the instance is rebooted. Not with `parameterGroup`.',
+    maxProperties: MAX_PARAMETERS,
+    'x-kubernetes-validations': [
+      {
+        rule: `self.all(k, size(k) <= ${MAX_PARAMETER_NAME} && k.matches('${PARAMETER_NAME.source}'))`,
+        message: `parameter names are at most ${MAX_PARAMETER_NAME} letters, digits and _ . : -, starting with a letter`,
+      },
+    ],
+  })
+  .superRefine((parameters, ctx) => {
+    const names = Object.keys(parameters);
+    if (names.length > MAX_PARAMETERS)
+      ctx.addIssue({ code: 'custom', message: `at most ${MAX_PARAMETERS} parameters` });
+    for (const name of names) {
+      if (name.length > MAX_PARAMETER_NAME || !PARAMETER_NAME.test(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `parameter names are at most ${MAX_PARAMETER_NAME} letters, digits and _ . : -, starting with a letter`,
+        });
+      }
+    }
+  });
+
 const specFields = {
   engine: z
     .enum(ENGINES, { error: `must be one of ${ENGINES.join(', ')}` })
@@ -131,6 +178,38 @@ const specFields = {
     })
     .default(SPEC_DEFAULTS.adoptRetained),
   tags: tagsSchema.optional(),
+  // --- parameters and where the data comes from ---
+  parameters: parametersSchema.optional(),
+  parameterGroup: z
+    .string()
+    .max(MAX_NAME, `must be at most ${MAX_NAME} characters`)
+    .regex(GROUP_NAME, GROUP_NAME_RULE)
+    .meta({
+      description:
+        "An existing DB parameter group the instance uses; rdsflow attaches it and never changes or deletes it. Not with `parameters`. Omitted with `parameters` omitted: RDS's default group for a new instance (an adopted instance keeps its own).",
+    })
+    .optional(),
+  source: z
+    .object(
+      {
+        snapshot: z
+          .string()
+          .min(1, 'must not be empty')
+          .max(MAX_NAME, `must be at most ${MAX_NAME} characters`)
+          .regex(RDS_NAME, RDS_NAME_RULE)
+          .meta({
+            description:
+              'A DB snapshot rdsflow took of a Database of this namespace (e.g. the final snapshot of a deleted one).',
+          }),
+      },
+      { error: 'must be an object with a snapshot' },
+    )
+    .strict()
+    .meta({
+      description:
+        'Create the instance by restoring this snapshot instead of creating it empty. Cannot change after creation.',
+    })
+    .optional(),
 };
 
 /** The spec as a user writes it; `.default()`s are the CRD's defaults, filled by the apiserver. */
@@ -148,6 +227,16 @@ export const databaseSpecSchema = z
         rule: `self.engine == 'postgres' || size(self.masterUsername) <= ${MAX_USERNAME_NOT_POSTGRES}`,
         message: `masterUsername is at most ${MAX_USERNAME_NOT_POSTGRES} characters for mysql and mariadb`,
       },
+      // twin: the superRefine below
+      {
+        rule: '!has(self.parameters) || !has(self.parameterGroup)',
+        message: 'parameters and parameterGroup exclude each other: set one',
+      },
+      // a transition rule: zod sees one spec, so its twin is immutableChanges (resolved.ts)
+      {
+        rule: 'has(self.source) == has(oldSelf.source) && (!has(self.source) || self.source == oldSelf.source)',
+        message: 'source cannot change after creation',
+      },
     ],
   })
   .superRefine((spec, ctx) => {
@@ -156,6 +245,13 @@ export const databaseSpecSchema = z
         code: 'custom',
         path: ['masterUsername'],
         message: `must be at most ${MAX_USERNAME_NOT_POSTGRES} characters for ${spec.engine}`,
+      });
+    }
+    if (spec.parameters !== undefined && spec.parameterGroup !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['parameterGroup'],
+        message: 'parameters and parameterGroup exclude each other: set one',
       });
     }
     if (RESERVED_USERNAMES.includes(spec.masterUsername.toLowerCase())) {
@@ -184,6 +280,17 @@ const pendingApprovalSchema = z
     deletionPolicy: z.enum(DELETION_POLICIES),
   })
   .meta({ description: 'The generation waiting for `rdsflow approve`, and what it asks for.' });
+
+/** The parameter group in use, and what waits for a reboot. */
+const parameterStatusSchema = z
+  .object({
+    group: z.string(),
+    pendingReboot: z.array(z.string()).optional(),
+  })
+  .meta({
+    description:
+      'The DB parameter group the instance uses, and the parameters RDS applies only at its next reboot (rdsflow never reboots by itself).',
+  });
 
 /** Kubernetes' conventional condition shape. */
 const conditionSchema = z.object({
@@ -220,6 +327,11 @@ export const databaseStatusSchema = z.object({
     .optional(),
   message: z.string().optional(),
   pendingApproval: pendingApprovalSchema.optional(),
+  parameters: parameterStatusSchema.optional(),
+  restoredFrom: z
+    .string()
+    .meta({ description: 'The DB snapshot the instance was restored from (spec.source).' })
+    .optional(),
 });
 
 /** `kubectl get databases` columns. */
@@ -236,4 +348,5 @@ export type DatabaseSpec = z.input<typeof databaseSpecSchema>;
 export type ParsedSpec = z.output<typeof databaseSpecSchema>;
 export type PendingApproval = z.output<typeof pendingApprovalSchema>;
 export type Condition = z.output<typeof conditionSchema>;
+export type ParameterStatus = z.output<typeof parameterStatusSchema>;
 export type DatabaseStatus = z.output<typeof databaseStatusSchema>;

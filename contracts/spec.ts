@@ -104,6 +104,9 @@ function resolved(
     requireApproval: spec.requireApproval,
     adoptRetained: spec.adoptRetained,
     tags: spec.tags ?? {},
+    ...(spec.parameters ? { parameters: spec.parameters } : {}),
+    ...(spec.parameterGroup ? { parameterGroup: spec.parameterGroup } : {}),
+    ...(spec.source ? { source: { snapshot: spec.source.snapshot } } : {}),
     stated: INSTANCE_SETTINGS.filter((key) => key in written),
     ...namesFor(ref),
   };

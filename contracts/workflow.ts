@@ -84,6 +84,11 @@ export interface CarriedState {
   readonly deleteRequested?: boolean;
   /** the object was proven gone without a delete while an earlier run was busy */
   readonly orphanRequested?: boolean;
+  /**
+   * Parameters set at a reboot that has not happened yet (static ones, RDS applies them when the
+   * instance restarts): shown in status.parameters.pendingReboot while the instance says so
+   */
+  readonly pendingReboot?: readonly string[];
   /** the newest status an earlier run could not write to the object: written again here */
   readonly unwrittenStatus?: StatusUpdate;
 }

@@ -358,8 +358,9 @@ async function compareAndSwap<T>(
 /** The status an update makes of the object's current one (as a merge patch). */
 function statusOf(object: DatabaseObject, update: StatusUpdate, now: Date) {
   const others = (object.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
-  const status: Omit<DatabaseStatus, 'pendingApproval'> & {
+  const status: Omit<DatabaseStatus, 'pendingApproval' | 'parameters'> & {
     pendingApproval: PendingApproval | null;
+    parameters?: { group: string; pendingReboot: string[] | null };
   } = {
     phase: update.phase,
     message: update.message,
@@ -373,6 +374,16 @@ function statusOf(object: DatabaseObject, update: StatusUpdate, now: Date) {
     ...(update.consulKey ? { consulKey: update.consulKey } : {}),
     ...(update.workflowId ? { workflowId: update.workflowId } : {}),
     ...(update.adoptedFrom ? { adoptedFrom: update.adoptedFrom } : {}),
+    ...(update.restoredFrom ? { restoredFrom: update.restoredFrom } : {}),
+    // merge patch: null removes the reboot an earlier write said was pending
+    ...(update.parameters
+      ? {
+          parameters: {
+            group: update.parameters.group,
+            pendingReboot: update.parameters.pendingReboot ?? null,
+          },
+        }
+      : {}),
     // merge patch: null removes what an earlier AwaitingApproval wrote
     pendingApproval: update.pendingApproval ?? null,
   };

@@ -12,7 +12,7 @@ import {
   log,
   setHandler,
 } from '@temporalio/workflow';
-import { SPEC_DEFAULTS, type DeletionPolicy } from '../contracts/database.js';
+import { SPEC_DEFAULTS, type DeletionPolicy, type ParameterStatus } from '../contracts/database.js';
 import {
   approvalOf,
   deletionPolicyOf,
@@ -49,6 +49,29 @@ import { StepRunner } from './steps.js';
 interface Reached {
   readonly endpoint: Endpoint;
   readonly arn?: string;
+}
+
+/** A provisioning's outcome: the spec applied (its parameter group named) and the instance. */
+interface Made {
+  readonly db: ResolvedDatabase;
+  readonly reached: Reached;
+}
+
+/** Available, and what waits for a reboot of the instance, with how to do it. */
+function availableMessage(
+  db: ResolvedDatabase,
+  endpoint: Endpoint,
+  parameters: ParameterStatus | undefined,
+): string {
+  const available = `available at ${endpoint.host}:${endpoint.port}`;
+  const waiting = parameters?.pendingReboot ?? [];
+  if (waiting.length === 0) return available;
+  const { namespace, name } = db.ref;
+  return (
+    `${available}; parameters ${waiting.join(', ')} apply at the instance's next reboot ` +
+    `(rdsflow never reboots it: aws rds reboot-db-instance --db-instance-identifier ` +
+    `${db.dbInstanceIdentifier}, then \`rdsflow retry ${namespace}/${name}\` to see it here)`
+  );
 }
 
 class DatabaseFlow {
@@ -274,9 +297,9 @@ class DatabaseFlow {
     if (this.deleteRequested || this.orphanRequested) return this.continueTo('delete');
 
     this.provisioning = new CancellationScope();
-    let reached: Reached;
+    let made: Made;
     try {
-      reached = await this.provisioning.run(() => this.createAndWait(approved));
+      made = await this.provisioning.run(() => this.createAndWait(approved));
     } catch (error: unknown) {
       // a proven delete or orphaning cancels provisioning; go on to take care of what exists
       const interrupted = this.deleteRequested || this.orphanRequested;
@@ -289,10 +312,11 @@ class DatabaseFlow {
       }
       throw error;
     }
-    await this.publish(approved, reached);
+    const { reached } = made;
+    await this.publish(made.db, reached);
     return this.continueTo('serve', {
-      applied: approved,
-      appliedGeneration: approved.generation,
+      applied: made.db,
+      appliedGeneration: made.db.generation,
       endpoint: reached.endpoint,
       ...(reached.arn ? { instanceArn: reached.arn } : {}),
     });
@@ -344,31 +368,87 @@ class DatabaseFlow {
     return db;
   }
 
-  async createAndWait(db: ResolvedDatabase): Promise<Reached> {
-    await this.progress.report('Provisioning', `creating RDS instance ${db.dbInstanceIdentifier}`);
+  async createAndWait(wanted: ResolvedDatabase): Promise<Made> {
+    await this.progress.report(
+      'Provisioning',
+      `${wanted.source ? 'restoring' : 'creating'} RDS instance ${wanted.dbInstanceIdentifier}` +
+        (wanted.source ? ` from snapshot ${wanted.source.snapshot}` : ''),
+    );
     const password = await this.steps.run('ensureMasterPassword', () =>
-      local.ensureMasterPassword(db),
+      local.ensureMasterPassword(wanted),
     );
     this.created.password = password.created;
     if (password.takenOverFrom) this.created.secretFrom = password.takenOverFrom;
+    const db = await this.ensureParameters(wanted, []);
     this.created.instance = true; // from here on a cancel must look for an instance
     const created = await this.steps.run('createDbInstance', () =>
       awaitedOnCancel.createDbInstance(db),
     );
     if (created.retainedFrom) this.created.adoptedFrom = created.retainedFrom;
+    const how = created.adopted ? 'adopted' : created.restoredFrom ? 'restored' : 'created';
     await this.progress.report(
       'Provisioning',
-      `${created.adopted ? 'adopted' : 'created'} RDS instance ${db.dbInstanceIdentifier}` +
+      `${how} RDS instance ${db.dbInstanceIdentifier}` +
         (created.retainedFrom ? ` (retained from uid ${created.retainedFrom})` : '') +
+        (created.restoredFrom ? ` from snapshot ${created.restoredFrom}` : '') +
         '; waiting until it is available',
-      created.retainedFrom ? { adoptedFrom: created.retainedFrom } : {},
+      {
+        ...(created.retainedFrom ? { adoptedFrom: created.retainedFrom } : {}),
+        ...(created.restoredFrom ? { restoredFrom: created.restoredFrom } : {}),
+      },
     );
     const available = await this.steps.run('waitUntilAvailable', () =>
       polling.waitUntilAvailable(db.dbInstanceIdentifier),
     );
-    // an adopted instance may lack this spec or the password in Vault: make it so, then wait
-    // (one just created has both from its create call)
-    return created.adopted ? await this.converge(db, available, []) : available;
+    // an adopted or restored instance may lack this spec or the password in Vault (a restored
+    // one has the snapshot's): make it so, then wait (one just created has both from its create)
+    const converge = created.adopted || created.restoredFrom !== undefined;
+    return { db, reached: converge ? await this.converge(db, available, []) : available };
+  }
+
+  /**
+   * spec.parameters become the DB parameter group this Database owns, made to hold them before
+   * the instance is created or changed; the resolved spec then names it, so the create attaches
+   * it and a change switches to it. `previous`: the parameters rdsflow set before (the spec
+   * applied), reset when the spec drops them.
+   */
+  async ensureParameters(
+    db: ResolvedDatabase,
+    previous: readonly string[],
+  ): Promise<ResolvedDatabase> {
+    if (!db.parameters) return db;
+    const group = await this.steps.run('ensureParameterGroup', () =>
+      quick.ensureParameterGroup(db, previous),
+    );
+    if (group.created) this.created.parameterGroup = group.name;
+    const waiting = this.carried.pendingReboot ?? [];
+    const pendingReboot = [...waiting, ...group.pendingReboot.filter((n) => !waiting.includes(n))];
+    this.carried = { ...this.carried, pendingReboot };
+    return { ...db, parameterGroup: group.name };
+  }
+
+  /**
+   * The group the instance uses, and the parameters that wait for its reboot (while RDS says
+   * the group is pending-reboot: the ones set since, or all of the spec's after a switch of
+   * group). Only for a spec that states parameters or a group.
+   */
+  async parameterStatus(db: ResolvedDatabase): Promise<ParameterStatus | undefined> {
+    if (!db.parameters && !db.parameterGroup) return undefined;
+    const read = await this.steps.run('readParameterStatus', () =>
+      quick.readParameterStatus(db.dbInstanceIdentifier),
+    );
+    const known = this.carried.pendingReboot ?? [];
+    const pendingReboot =
+      read.applyStatus !== 'pending-reboot'
+        ? []
+        : known.length > 0
+          ? [...known]
+          : Object.keys(db.parameters ?? {});
+    this.carried = { ...this.carried, pendingReboot };
+    return {
+      group: read.group ?? db.parameterGroup ?? '',
+      ...(pendingReboot.length > 0 ? { pendingReboot } : {}),
+    };
   }
 
   /**
@@ -393,18 +473,21 @@ class DatabaseFlow {
   async publish(db: ResolvedDatabase, at: Reached): Promise<void> {
     const { endpoint } = at;
     this.carried = { ...this.carried, endpoint };
+    const parameters = await this.parameterStatus(db);
     const secret = await this.steps.run('writeDbSecret', () => local.writeDbSecret(db, endpoint));
     // a provisioning publishes for the first time: a cancel from here removes what it wrote
     if (this.input.stage === 'provision') this.created.consul = true;
     const consul = await this.steps.run('publishToConsul', () =>
       local.publishToConsul(db, endpoint),
     );
-    await this.progress.report('Available', `available at ${endpoint.host}:${endpoint.port}`, {
+    await this.progress.report('Available', availableMessage(db, endpoint, parameters), {
       reason: 'Available',
       endpoint,
       vaultPath: secret.vaultPath,
       consulKey: consul.consulKey,
       observedGeneration: db.generation,
+      ...(parameters ? { parameters } : {}),
+      ...(db.source ? { restoredFrom: db.source.snapshot } : {}),
     });
   }
 
@@ -451,6 +534,7 @@ class DatabaseFlow {
     );
     // a secret lost from Vault is generated again here; converging resets the instance to it
     await this.steps.run('ensureMasterPassword', () => local.ensureMasterPassword(db));
+    db = await this.ensureParameters(db, Object.keys(before?.parameters ?? {}));
     const { endpoint, instanceArn } = this.carried;
     const at = endpoint ? { endpoint, ...(instanceArn ? { arn: instanceArn } : {}) } : undefined;
     // RDS changes an instance only when it is available; the activity waits for that

@@ -27,6 +27,8 @@ export interface CreatedThisRun {
   instance: boolean;
   /** the instance was taken over from this (retained) owner's UID */
   adoptedFrom?: string;
+  /** the DB parameter group this run created (spec.parameters) */
+  parameterGroup?: string;
   consul: boolean;
 }
 
@@ -68,7 +70,9 @@ export async function deleteInstance(
   const policy = removed.policy ?? asked.policy;
   if (removed.state === 'orphaned') return { instance: 'released', policy };
   if (removed.state !== 'deleting') {
-    return { instance: removed.state === 'retained' ? 'retained' : 'absent', policy };
+    if (removed.state === 'retained') return { instance: 'retained', policy };
+    await deleteParameterGroups(steps, names);
+    return { instance: 'absent', policy };
   }
   await progress.report('Deleting', `waiting until ${names.dbInstanceIdentifier} is gone`);
   const gone = await steps.run('waitUntilDeleted', () =>
@@ -77,7 +81,17 @@ export async function deleteInstance(
       ...(removed.snapshot ? { snapshot: removed.snapshot } : {}),
     }),
   );
+  await deleteParameterGroups(steps, names);
   return { instance: 'deleted', policy, ...(gone.snapshot ? { snapshot: gone.snapshot } : {}) };
+}
+
+/**
+ * The DB parameter groups the Database owns, once its instance is gone (RDS refuses to delete a
+ * group in use; the activity waits). A retained or released instance keeps its group: it uses it.
+ */
+async function deleteParameterGroups(steps: StepRunner, names: DatabaseNames): Promise<void> {
+  const out = await steps.run('deleteParameterGroups', () => polling.deleteParameterGroups(names));
+  if (out.deleted.length > 0) log.info('DB parameter groups deleted', { groups: out.deleted });
 }
 
 /**
@@ -193,6 +207,14 @@ export async function rollback(run: RollbackOf): Promise<void> {
   if (names && run.stage === 'provision') {
     // an instance that stays keeps the password it has: the secret goes only with the instance
     const stays = created.instance ? await rollbackInstance(run, names, step, undone) : false;
+    // the group goes only with the instance that uses it
+    const group = created.parameterGroup;
+    if (group && !stays) {
+      await step('DB parameter group', async () => {
+        await polling.deleteParameterGroups(names, [group]);
+        undone.push(`DB parameter group ${group}`);
+      });
+    }
     if (created.consul && !created.adoptedFrom) {
       await step('Consul entries', async () => {
         await quick.removeFromConsul(names);

@@ -11,7 +11,7 @@ import { consulClient, kubeClientConfig, rdsClient, vaultClient } from '../../co
 import { boundedApiClient } from '../../kube/bounded.js';
 import type { DatabaseObject } from '../../contracts/database.js';
 import { rdsIdentifier } from '../../contracts/identifier.js';
-import { getObject, waitForPhase } from '../support/database.js';
+import { getObject, kube, objectRef, waitForPhase } from '../support/database.js';
 import { config, eventually, tools, uniqueName, workflowIdOf } from '../support/env.js';
 import { rdsflowCli, type Ran } from '../support/cli.js';
 import { Rdsflow } from '../support/running.js';
@@ -184,6 +184,30 @@ describe('the rdsflow CLI on the running stack', () => {
       .map((l) => JSON.parse(l) as { phase: string });
     assert.equal(lines.at(-1)?.phase, 'Available');
     assert.equal((await getObject(watched.name('retry')))?.metadata.uid, object.metadata.uid);
+  });
+
+  it('a deletion followed with describe --watch ends printing its final snapshot and how to restore it', async () => {
+    const object = await watched.create('final', {
+      engine: 'postgres',
+      deletionPolicy: 'Snapshot',
+    });
+    await waitForPhase(watched.name('final'), 'Available', 60_000, logs);
+    const workflowId = await workflowIdOf(object.metadata);
+    await kube.deleteNamespacedCustomObject({ ...objectRef, name: watched.name('final') });
+    // by workflow ID: the object goes once the deletion is done
+    const followed = await rdsflow('describe', workflowId, '--watch');
+    assert.equal(followed.code, 0, followed.stdout + followed.stderr);
+    const snapshot = /^final snapshot (\S+)$/m.exec(followed.stdout)?.[1];
+    assert.ok(snapshot, followed.stdout);
+    assert.match(followed.stdout, /^deleted \(deletionPolicy Snapshot\)$/m);
+    assert.ok(
+      followed.stdout.includes(`spec.source: {snapshot: ${snapshot}}`),
+      'no line to restore it',
+    );
+    const described = await rdsflow('describe', workflowId, '--json');
+    const view = JSON.parse(described.stdout) as { workflow?: { result?: { snapshot?: string } } };
+    assert.equal(view.workflow?.result?.snapshot, snapshot);
+    assert.match((await rdsflow('describe', workflowId)).stdout, /^restore with\s+spec\.source/m);
   });
 
   it('the stock temporal CLI has the same effect: approve and cancel by workflow ID', async () => {

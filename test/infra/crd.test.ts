@@ -9,6 +9,7 @@ import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
 import { kubeClientConfig } from '../../config/clients.js';
 import { INSTANCE_SETTINGS, SPEC_DEFAULTS } from '../../contracts/database.js';
 import { resolveDatabase } from '../../contracts/spec.js';
+import { mergePatch } from '../../kube/databases.js';
 import { TEST_LABEL, config, uniqueName } from '../support/env.js';
 
 const objects = kubeClientConfig(config.kube).makeApiClient(CustomObjectsApi);
@@ -66,6 +67,9 @@ const VALID: Record<string, unknown> = {
     tags: { team: 'shop', 'cost center': 'A-1' },
   },
   'a 17-character username on postgres': { engine: 'postgres', masterUsername: long(17) },
+  parameters: { engine: 'postgres', parameters: { work_mem: '8192', 'rds.force_ssl': '1' } },
+  "RDS's default parameter group": { engine: 'postgres', parameterGroup: 'default.postgres16' },
+  'a snapshot to restore': { engine: 'postgres', source: { snapshot: 'shop-orders-final-a1' } },
   '40 tags': {
     engine: 'mysql',
     tags: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, long(256)])),
@@ -146,6 +150,27 @@ const INVALID: Record<string, { spec: Record<string, unknown>; field: string }> 
   'a long tag value': { spec: { engine: 'postgres', tags: { k: long(257) } }, field: 'tags' },
   'a tag value that is no string': { spec: { engine: 'postgres', tags: { k: 3 } }, field: 'tags' },
   'an unknown field': { spec: { engine: 'postgres', colour: 'blue' }, field: 'colour' },
+  'parameters and a parameter group (CEL)': {
+    spec: { engine: 'postgres', parameters: { work_mem: '1' }, parameterGroup: 'mine' },
+    field: 'parameterGroup',
+  },
+  'a parameter name with a space (CEL)': {
+    spec: { engine: 'postgres', parameters: { 'work mem': '1' } },
+    field: 'parameter names',
+  },
+  'a parameter value that is no string': {
+    spec: { engine: 'postgres', parameters: { work_mem: 8192 } },
+    field: 'parameters',
+  },
+  'a malformed parameter group': {
+    spec: { engine: 'postgres', parameterGroup: 'my--group' },
+    field: 'parameterGroup',
+  },
+  'a malformed snapshot': {
+    spec: { engine: 'postgres', source: { snapshot: 'final-' } },
+    field: 'snapshot',
+  },
+  'a source without a snapshot': { spec: { engine: 'postgres', source: {} }, field: 'snapshot' },
 };
 
 /** What only validation can refuse: the CRD has no way to state it. */
@@ -178,6 +203,38 @@ describe('the generated CRD and validation, on the real apiserver', () => {
       assert.ok(typeof refusal === 'string', `the apiserver accepted ${what}`);
       assert.match(refusal, new RegExp(field), `the apiserver on ${what}`);
       assert.match(validation(spec) ?? 'accepted', new RegExp(field), `validation on ${what}`);
+    }
+  });
+
+  it('refuses a change of spec.source once the Database exists (CEL transition rule)', async () => {
+    const name = uniqueName('crd-source');
+    const at = {
+      group: 'rdsflow.io',
+      version: 'v1alpha1',
+      namespace: 'default',
+      plural: 'databases',
+    };
+    await objects.createNamespacedCustomObject({
+      ...at,
+      body: {
+        apiVersion: 'rdsflow.io/v1alpha1',
+        kind: 'Database',
+        metadata: { name, labels: { [TEST_LABEL]: 'true' } },
+        spec: { engine: 'postgres', source: { snapshot: 'shop-orders-final-a1' } },
+      },
+    });
+    try {
+      for (const source of [{ snapshot: 'another' }, null]) {
+        const refusal = await objects
+          .patchNamespacedCustomObject({ ...at, name, body: { spec: { source } } }, mergePatch)
+          .then(
+            () => 'accepted',
+            (error: unknown) => String((error as ApiException<unknown>).body),
+          );
+        assert.match(refusal, /source cannot change after creation/, JSON.stringify(source));
+      }
+    } finally {
+      await objects.deleteNamespacedCustomObject({ ...at, name });
     }
   });
 

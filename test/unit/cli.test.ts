@@ -137,6 +137,44 @@ describe('CLI formats', () => {
     );
   });
 
+  it("shows a finished deletion's final snapshot with the line that restores it, and a restore's source", () => {
+    const gone = describeView(undefined, {
+      workflowId: 'database/shop/orders/u-1',
+      status: 'COMPLETED',
+      result: {
+        outcome: 'deleted',
+        deletionPolicy: 'Snapshot',
+        snapshot: 'shop-orders-x-final-abc',
+        instance: 'deleted',
+      },
+    });
+    assert.match(gone, /^outcome\s+deleted \(deletionPolicy Snapshot\)$/m);
+    assert.match(gone, /^final snapshot\s+shop-orders-x-final-abc$/m);
+    assert.match(gone, /^restore with\s+spec\.source: \{snapshot: shop-orders-x-final-abc\}$/m);
+    const kept = describeView(undefined, {
+      workflowId: 'database/shop/orders/u-1',
+      status: 'COMPLETED',
+      result: { outcome: 'deleted', deletionPolicy: 'Delete', instance: 'deleted' },
+    });
+    assert.doesNotMatch(kept, /snapshot|restore/);
+    const restored = describeView(
+      {
+        ...object,
+        status: {
+          ...object.status,
+          restoredFrom: 'shop-orders-x-final-abc',
+          parameters: { group: 'shop-orders-x-postgres16', pendingReboot: ['shared_buffers'] },
+        },
+      },
+      undefined,
+    );
+    assert.match(restored, /^restored from\s+shop-orders-x-final-abc$/m);
+    assert.match(
+      restored,
+      /^parameters\s+group shop-orders-x-postgres16; waiting for a reboot: shared_buffers$/m,
+    );
+  });
+
   it('draws progress along the provisioning story', () => {
     const early = progressLine(
       {

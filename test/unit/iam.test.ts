@@ -130,6 +130,7 @@ const FENCES: Record<string, string[]> = {
     `aws:RequestTag/${TAG_KEYS.uid}`,
   ],
   'rds:CreateDBInstance': [`aws:RequestTag/${TAG_KEYS.uid}`],
+  'rds:RestoreDBInstanceFromDBSnapshot': [`aws:RequestTag/${TAG_KEYS.uid}`],
 };
 
 describe('the worker IAM policy (deploy/iam/worker-policy.json)', () => {
@@ -200,6 +201,23 @@ describe('the worker IAM policy (deploy/iam/worker-policy.json)', () => {
         assert.ok(allowed({ action, resource: snapshotArn(name), context: UNTAGGED }), action);
     for (const action of ['rds:CreateDBSnapshot', 'rds:AddTagsToResource'])
       assert.ok(!allowed({ action, resource: snapshotArn('nightly'), context: UNTAGGED }), action);
+  });
+
+  it('changes and deletes only parameter groups carrying rdsflow.io/uid, and creates them only with it', () => {
+    const group = 'arn:aws:rds:eu-west-1:123456789012:pg:shop-orders-postgres16';
+    const ours = new Set([`rds:pg-tag/${TAG_KEYS.uid}`]);
+    const change = [
+      'rds:ModifyDBParameterGroup',
+      'rds:ResetDBParameterGroup',
+      'rds:DeleteDBParameterGroup',
+    ];
+    for (const action of change) {
+      assert.ok(allowed({ action, resource: group, context: ours }), action);
+      assert.ok(!allowed({ action, resource: group, context: UNTAGGED }), action);
+    }
+    const create = 'rds:CreateDBParameterGroup';
+    assert.ok(allowed({ action: create, resource: group, context: withRequestTags(TAG_KEYS.uid) }));
+    assert.ok(!allowed({ action: create, resource: group, context: withRequestTags('team') }));
   });
 
   it('reads any instance and snapshot: a foreign one must be read to be left alone', () => {

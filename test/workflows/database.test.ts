@@ -72,10 +72,12 @@ describe('database workflow', () => {
           deletionPolicy: 'Delete',
           instance: 'deleted',
         });
-        assert.deepEqual(world.calls.slice(-6), [
+        assert.deepEqual(world.calls.slice(-7), [
           'readObject',
           'deleteDbInstance',
           'waitUntilDeleted',
+          // the parameter groups it owns go once the instance is gone (it has none here)
+          'deleteParameterGroups',
           'deleteDbSecret',
           'removeFromConsul',
           'releaseFinalizer',

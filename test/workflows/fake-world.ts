@@ -58,6 +58,14 @@ export interface FakeWorld {
   createdWith: unknown[];
   modifiedWith: unknown[];
   waitCalls: number;
+  /** ensureParameterGroup creates the group (else finds it) and what it sets at a reboot */
+  parameterGroup: { created: boolean; pendingReboot: string[] };
+  /** each ensureParameterGroup call's `previous` */
+  parametersBefore: (readonly string[] | undefined)[];
+  /** each deleteParameterGroups call's `only` (undefined: every group of the identifier) */
+  groupDeletes: (readonly string[] | undefined)[];
+  /** the instance's ParameterApplyStatus */
+  applyStatus: string;
 }
 
 export const ENDPOINT: Endpoint = { host: 'orders.abc.us-east-1.rds.amazonaws.com', port: 5432 };
@@ -95,6 +103,10 @@ export function fakeWorld(): FakeWorld {
     createdWith: [],
     modifiedWith: [],
     waitCalls: 0,
+    parameterGroup: { created: true, pendingReboot: [] },
+    parametersBefore: [],
+    groupDeletes: [],
+    applyStatus: 'in-sync',
     activities: undefined as unknown as Activities,
   };
   const call = <T>(name: string, result: T): Promise<T> => {
@@ -147,8 +159,26 @@ export function fakeWorld(): FakeWorld {
         adopted: world.adopt,
         status: 'creating',
         ...(world.adoptFrom ? { retainedFrom: world.adoptFrom } : {}),
+        ...(db.source && !world.adopt ? { restoredFrom: db.source.snapshot } : {}),
       };
     },
+    ensureParameterGroup: (db, previous) => {
+      world.parametersBefore.push(previous);
+      return call('ensureParameterGroup', {
+        name: `${db.dbInstanceIdentifier}-postgres16`,
+        family: 'postgres16',
+        ...world.parameterGroup,
+      });
+    },
+    deleteParameterGroups: (_names, only) => {
+      world.groupDeletes.push(only);
+      return call('deleteParameterGroups', { deleted: only ? [...only] : [] });
+    },
+    readParameterStatus: (identifier) =>
+      call('readParameterStatus', {
+        group: `${identifier}-postgres16`,
+        applyStatus: world.applyStatus,
+      }),
     waitUntilAvailable: () => {
       world.calls.push('waitUntilAvailable');
       world.waitCalls++;
@@ -250,6 +280,8 @@ export function fakeWorld(): FakeWorld {
 
 /** AWS-touching calls: a bad spec must produce none of these. */
 export const AWS_CALLS = [
+  'ensureParameterGroup',
+  'readParameterStatus',
   'createDbInstance',
   'waitUntilAvailable',
   'modifyDbInstance',
