@@ -14,7 +14,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { activityInfo, log } from '@temporalio/activity';
 
 import { TAG_KEYS } from '../contracts/names.js';
-import type { DatabaseNames, ResolvedDatabase } from '../contracts/spec.js';
+import type { AwsTarget, DatabaseNames, ResolvedDatabase } from '../contracts/spec.js';
 import { FAILURE, type DeleteInstanceRequest, type Endpoint } from '../contracts/workflow.js';
 import { classifyError, terminal } from './errors.js';
 import { deleteDbInstance, releaseDbInstance, waitUntilDeleted } from './rds-delete.js';
@@ -280,7 +280,8 @@ export async function modifyDbInstance(
 /** The RDS activities, bound to their clients. */
 export interface RdsActivities {
   createDbInstance(db: ResolvedDatabase): ReturnType<typeof createDbInstance>;
-  waitUntilAvailable(identifier: string): ReturnType<typeof waitUntilAvailable>;
+  /** `names`: which instance, and where (the class in effect) */
+  waitUntilAvailable(names: DatabaseNames): ReturnType<typeof waitUntilAvailable>;
   modifyDbInstance(
     db: ResolvedDatabase,
     managedTags?: readonly string[],
@@ -295,13 +296,54 @@ export interface RdsActivities {
   ): ReturnType<typeof waitUntilDeleted>;
 }
 
-export function createRdsActivities(deps: RdsDeps): RdsActivities {
+/** The clients of one AWS target (a class's region, account and credentials). */
+export type RdsClients = Pick<RdsDeps, 'rds' | 'destructive' | 'location'>;
+
+/**
+ * What the RDS activities are bound to: the shared parts, and the clients of each target.
+ * Without `clientsFor`, every call uses `deps`' own clients, and a Database of a class is
+ * refused (the worker always passes it).
+ */
+export type RdsBinding = RdsDeps & {
+  readonly clientsFor?: (target: AwsTarget | undefined) => RdsClients;
+};
+
+/**
+ * The deps for a target: its clients, once its credentials are proven to be the account the
+ * class names (STS GetCallerIdentity), before any RDS call: a mismatch is a permission failure
+ * naming both accounts.
+ */
+async function depsFor(binding: RdsBinding, target: AwsTarget | undefined): Promise<RdsDeps> {
+  if (!target) return binding;
+  if (!binding.clientsFor) {
+    throw new Error(`no AWS clients for DatabaseClass ${target.className}`);
+  }
+  const deps = { ...binding, ...binding.clientsFor(target) };
+  if (target.account === undefined) return deps;
+  const here = await aws('awsTarget', () => deps.location());
+  if (here.account !== target.account) {
+    throw terminal(
+      FAILURE.permissionDenied,
+      `DatabaseClass ${target.className} names AWS account ${target.account}, but its ` +
+        `credentials are account ${here.account}: no RDS call was made`,
+      { className: target.className, expected: target.account, actual: here.account },
+      "Fix the class's credentials or account, then `rdsflow retry`.",
+    );
+  }
+  return deps;
+}
+
+export function createRdsActivities(binding: RdsBinding): RdsActivities {
+  const at = (target: AwsTarget | undefined) => depsFor(binding, target);
   return {
-    createDbInstance: (db) => createDbInstance(deps, db),
-    waitUntilAvailable: (identifier) => waitUntilAvailable(deps, identifier),
-    modifyDbInstance: (db, managedTags) => modifyDbInstance(deps, db, managedTags),
-    deleteDbInstance: (request) => deleteDbInstance(deps, request),
-    releaseDbInstance: (names, retainedFrom) => releaseDbInstance(deps, names, retainedFrom),
-    waitUntilDeleted: (target) => waitUntilDeleted(deps, target),
+    createDbInstance: async (db) => createDbInstance(await at(db.aws), db),
+    waitUntilAvailable: async (names) =>
+      waitUntilAvailable(await at(names.aws), names.dbInstanceIdentifier),
+    modifyDbInstance: async (db, managedTags) =>
+      modifyDbInstance(await at(db.aws), db, managedTags),
+    deleteDbInstance: async (request) => deleteDbInstance(await at(request.names.aws), request),
+    releaseDbInstance: async (names, retainedFrom) =>
+      releaseDbInstance(await at(names.aws), names, retainedFrom),
+    waitUntilDeleted: async (target) => waitUntilDeleted(await at(target.names.aws), target),
   };
 }

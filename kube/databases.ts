@@ -373,6 +373,7 @@ function statusOf(object: DatabaseObject, update: StatusUpdate, now: Date) {
     ...(update.consulKey ? { consulKey: update.consulKey } : {}),
     ...(update.workflowId ? { workflowId: update.workflowId } : {}),
     ...(update.adoptedFrom ? { adoptedFrom: update.adoptedFrom } : {}),
+    ...(update.class ? { class: update.class } : {}),
     // merge patch: null removes what an earlier AwaitingApproval wrote
     pendingApproval: update.pendingApproval ?? null,
   };

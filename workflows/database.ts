@@ -18,6 +18,7 @@ import {
   deletionPolicyOf,
   immutableChanges,
   mostProtective,
+  namesOf,
   type DatabaseNames,
   type ResolvedDatabase,
 } from '../contracts/resolved.js';
@@ -364,7 +365,7 @@ class DatabaseFlow {
       created.retainedFrom ? { adoptedFrom: created.retainedFrom } : {},
     );
     const available = await this.steps.run('waitUntilAvailable', () =>
-      polling.waitUntilAvailable(db.dbInstanceIdentifier),
+      polling.waitUntilAvailable(namesOf(db)),
     );
     // an adopted instance may lack this spec or the password in Vault: make it so, then wait
     // (one just created has both from its create call)
@@ -386,7 +387,7 @@ class DatabaseFlow {
     );
     if (!converged.changed && at) return at;
     return await this.steps.run('waitUntilAvailable', () =>
-      polling.waitUntilAvailable(db.dbInstanceIdentifier),
+      polling.waitUntilAvailable(namesOf(db)),
     );
   }
 
