@@ -34,10 +34,24 @@ export interface AwsClientSet {
 const SECRET_REREAD_MS = 3 * 60_000;
 const SDK_EXPIRY_WINDOW_MS = 5 * 60_000;
 
+/**
+ * Why a Secret's keys could not be had, as the SDK names a credentials failure (transient for a
+ * few attempts, then a permission failure: runtime/failure-type.ts); the Secret by name only.
+ */
+function unreadable(name: string, error: unknown): Error {
+  const code = (error as { code?: unknown }).code;
+  const why = typeof code === 'number' ? `HTTP ${code}` : (error as Error).message;
+  const failure = new Error(`the AWS keys of Secret ${name} could not be read (${why})`);
+  failure.name = 'CredentialsProviderError';
+  return failure;
+}
+
 /** Keys from a Secret, read again every few minutes; never logged. */
-function secretCredentials(read: () => Promise<AwsKeys>): Credentials {
+function secretCredentials(name: string, read: () => Promise<AwsKeys>): Credentials {
   return async () => {
-    const keys = await read();
+    const keys = await read().catch((error: unknown) => {
+      throw unreadable(name, error);
+    });
     return {
       accessKeyId: keys.accessKeyId,
       secretAccessKey: keys.secretAccessKey,
@@ -54,7 +68,9 @@ function credentialsOf(
   readSecret: (name: string) => Promise<AwsKeys>,
 ): Credentials | undefined {
   const { secretName, roleArn, externalId } = target.credentials ?? {};
-  const fromSecret = secretName ? secretCredentials(() => readSecret(secretName)) : undefined;
+  const fromSecret = secretName
+    ? secretCredentials(secretName, () => readSecret(secretName))
+    : undefined;
   if (!roleArn) return fromSecret;
   return fromTemporaryCredentials({
     params: {

@@ -122,7 +122,7 @@ before(async () => {
   });
   targets = new AwsTargets(
     { region: config.aws.region, rdsEndpoint: front.url, stsEndpoint: tools.motoUrl },
-    { readSecret: keysCredentials },
+    { readSecret: (name) => readAwsKeys(core, NAMESPACE, name) },
   );
 });
 
@@ -174,6 +174,24 @@ describe('DatabaseClass targets', () => {
     targets.clientsFor(database(keysClass).aws);
     targets.clientsFor(database({ ...keysClass, generation: 2 }).aws);
     assert.equal(targets.size, before, 'a new generation of a class is the same target');
+  });
+
+  it('names a Secret it cannot read, never a key, and makes no RDS call', async () => {
+    const missing: ClassView = {
+      ...keysClass,
+      name: uniqueName('nosecret'),
+      spec: { region: 'ap-south-1', credentials: { secretRef: { name: 'no-such-secret' } } },
+    };
+    const db = database(missing);
+    await run(vault.ensureMasterPassword, db);
+    const failure = await failureOf(run(activities().createDbInstance, db));
+    assert.match(
+      failure.message,
+      /the AWS keys of Secret no-such-secret could not be read \(HTTP 404\)/,
+    );
+    assert.equal(failure.nonRetryable, false, 'a Secret created meanwhile is read on a retry');
+    assert.equal(await inMoto(db.dbInstanceIdentifier, 'ap-south-1'), undefined);
+    await run(vault.deleteDbSecret, db);
   });
 
   it('refuses a class whose credentials are another account, before any RDS call', async () => {
