@@ -6,13 +6,15 @@ import { resolveDatabase } from '../contracts/spec.js';
 import type { ObjectView } from '../contracts/workflow.js';
 import { classifyError } from './errors.js';
 import { createConsulActivities, type ConsulActivities, type ConsulDeps } from './consul.js';
+import { readClassChoice, type ClassApi } from '../kube/classes.js';
 import {
+  classified,
   createKubeStatusActivities,
   objectReader,
   type KubeDeps,
   type KubeStatusActivities,
 } from './kube-status.js';
-import { createRdsActivities, type RdsActivities, type RdsDeps } from './rds.js';
+import { createRdsActivities, type RdsActivities, type RdsBinding } from './rds.js';
 import { createParameterActivities, type ParameterActivities } from './rds-parameters.js';
 import {
   createVaultActivities,
@@ -21,10 +23,13 @@ import {
   type VaultDeps,
 } from './vault.js';
 
-export type ActivityDeps = Omit<RdsDeps, 'credentials' | 'objects'> &
+export type ActivityDeps = Omit<RdsBinding, 'credentials' | 'objects'> &
   VaultDeps &
   ConsulDeps &
-  KubeDeps;
+  KubeDeps & {
+    /** the DatabaseClasses, read by the validation (cluster-scoped, get and list) */
+    readonly classes: ClassApi;
+  };
 
 /** Every activity of the database workflow (the workflow imports this type only). */
 export interface Activities
@@ -56,7 +61,7 @@ export function atActivityEdge<T extends object>(activities: T): T {
 }
 
 export function createActivities(deps: ActivityDeps): Activities {
-  const rdsDeps: RdsDeps = {
+  const binding: RdsBinding = {
     ...deps,
     credentials: vaultCredentials(deps),
     objects: objectReader(deps),
@@ -64,15 +69,20 @@ export function createActivities(deps: ActivityDeps): Activities {
   return atActivityEdge<Activities>({
     /**
      * Validation runs as an activity, not in workflow code, so that improving the rules never
-     * breaks the replay of histories recorded under the old ones.
+     * breaks the replay of histories recorded under the old ones; and it reads the Database's
+     * class, which the workflow then carries (a class edited later applies on the next one).
      */
-    validateSpec(object: ObjectView): Promise<SpecResult> {
-      return Promise.resolve(resolveDatabase(object));
+    async validateSpec(object: ObjectView): Promise<SpecResult> {
+      // the class as it is now: an edit of it applies from the Database's next validation on
+      const choice = await classified('validateSpec', () =>
+        readClassChoice(deps.classes, object.spec),
+      );
+      return resolveDatabase(object, choice);
     },
     ...createKubeStatusActivities(deps),
     ...createVaultActivities(deps),
-    ...createRdsActivities(rdsDeps),
-    ...createParameterActivities(rdsDeps),
+    ...createRdsActivities(binding),
+    ...createParameterActivities(binding),
     ...createConsulActivities(deps),
   });
 }

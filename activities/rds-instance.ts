@@ -11,7 +11,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
 import type { DatabaseRef, DeletionPolicy } from '../contracts/database.js';
 import { TAG_KEYS } from '../contracts/names.js';
-import type { ResolvedDatabase } from '../contracts/spec.js';
+import type { AwsTarget, ResolvedDatabase } from '../contracts/spec.js';
 import { FAILURE, type Endpoint } from '../contracts/workflow.js';
 import { classifyError, terminal } from './errors.js';
 
@@ -284,4 +284,44 @@ export function attributeRdsCalls(rds: Pick<RDSClient, 'middlewareStack'>): void
     },
     { step: 'build', name: 'rdsflowAttribution' },
   );
+}
+
+/** The clients of one AWS target (a class's region, account and credentials). */
+export type RdsClients = Pick<RdsDeps, 'rds' | 'destructive' | 'location'>;
+
+/**
+ * What the RDS activities are bound to: the shared parts, and the clients of each target.
+ * Without `clientsFor`, every call uses `deps`' own clients, and a Database of a class is
+ * refused (the worker always passes it).
+ */
+export type RdsBinding = RdsDeps & {
+  readonly clientsFor?: (target: AwsTarget | undefined) => RdsClients;
+};
+
+/**
+ * The deps for a target: its clients, once its credentials are proven to be the account the
+ * class names (STS GetCallerIdentity), before any RDS call: a mismatch is a permission failure
+ * naming both accounts.
+ */
+export async function depsFor(
+  binding: RdsBinding,
+  target: AwsTarget | undefined,
+): Promise<RdsDeps> {
+  if (!target) return binding;
+  if (!binding.clientsFor) {
+    throw new Error(`no AWS clients for DatabaseClass ${target.className}`);
+  }
+  const deps = { ...binding, ...binding.clientsFor(target) };
+  if (target.account === undefined) return deps;
+  const here = await aws('awsTarget', () => deps.location());
+  if (here.account !== target.account) {
+    throw terminal(
+      FAILURE.permissionDenied,
+      `DatabaseClass ${target.className} names AWS account ${target.account}, but its ` +
+        `credentials are account ${here.account}: no RDS call was made`,
+      { className: target.className, expected: target.account, actual: here.account },
+      "Fix the class's credentials or account, then `rdsflow retry`.",
+    );
+  }
+  return deps;
 }

@@ -30,7 +30,17 @@ import type { DatabaseNames, ResolvedDatabase } from '../contracts/spec.js';
 import { FAILURE } from '../contracts/workflow.js';
 import { httpStatusOf } from '../runtime/failure-type.js';
 import { classifyError, terminal } from './errors.js';
-import { aws, describe, errorName, notYet, ownerOf, tagsOf, type RdsDeps } from './rds-instance.js';
+import {
+  aws,
+  depsFor,
+  describe,
+  errorName,
+  notYet,
+  ownerOf,
+  tagsOf,
+  type RdsBinding,
+  type RdsDeps,
+} from './rds-instance.js';
 
 /** What ensureParameterGroup did to the group a Database owns. */
 export interface ParameterGroupOutcome {
@@ -378,13 +388,17 @@ export interface ParameterActivities {
     names: DatabaseNames,
     only?: readonly string[],
   ): ReturnType<typeof deleteParameterGroups>;
-  readParameterStatus(identifier: string): Promise<ParameterStatusReading>;
+  readParameterStatus(names: DatabaseNames): Promise<ParameterStatusReading>;
 }
 
-export function createParameterActivities(deps: RdsDeps): ParameterActivities {
+/** Each call on the clients of the account and region its Database's class names. */
+export function createParameterActivities(binding: RdsBinding): ParameterActivities {
   return {
-    ensureParameterGroup: (db, previous) => ensureParameterGroup(deps, db, previous),
-    deleteParameterGroups: (names, only) => deleteParameterGroups(deps, names, only),
-    readParameterStatus: (identifier) => readParameterStatus(deps, identifier),
+    ensureParameterGroup: async (db, previous) =>
+      ensureParameterGroup(await depsFor(binding, db.aws), db, previous),
+    deleteParameterGroups: async (names, only) =>
+      deleteParameterGroups(await depsFor(binding, names.aws), names, only),
+    readParameterStatus: async (names) =>
+      readParameterStatus(await depsFor(binding, names.aws), names.dbInstanceIdentifier),
   };
 }

@@ -14,7 +14,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { activityInfo, log } from '@temporalio/activity';
 
 import { TAG_KEYS } from '../contracts/names.js';
-import type { DatabaseNames, ResolvedDatabase } from '../contracts/spec.js';
+import type { AwsTarget, DatabaseNames, ResolvedDatabase } from '../contracts/spec.js';
 import { FAILURE, type DeleteInstanceRequest, type Endpoint } from '../contracts/workflow.js';
 import { classifyError, terminal } from './errors.js';
 import { deleteDbInstance, releaseDbInstance, waitUntilDeleted } from './rds-delete.js';
@@ -35,10 +35,12 @@ import {
   tagsOf,
   userTags,
   type RdsDeps,
+  depsFor,
+  type RdsBinding,
 } from './rds-instance.js';
 
 export { NOT_YET, RDS_TERMINAL_STATUSES, attributeRdsCalls } from './rds-instance.js';
-export type { PollTiming, RdsDeps } from './rds-instance.js';
+export type { PollTiming, RdsBinding, RdsClients, RdsDeps } from './rds-instance.js';
 
 /**
  * What the spec states that the instance does not have (or is not already getting). Settings
@@ -298,7 +300,8 @@ export async function modifyDbInstance(
 /** The RDS activities, bound to their clients. */
 export interface RdsActivities {
   createDbInstance(db: ResolvedDatabase): ReturnType<typeof createDbInstance>;
-  waitUntilAvailable(identifier: string): ReturnType<typeof waitUntilAvailable>;
+  /** `names`: which instance, and where (the class in effect) */
+  waitUntilAvailable(names: DatabaseNames): ReturnType<typeof waitUntilAvailable>;
   modifyDbInstance(
     db: ResolvedDatabase,
     managedTags?: readonly string[],
@@ -313,13 +316,17 @@ export interface RdsActivities {
   ): ReturnType<typeof waitUntilDeleted>;
 }
 
-export function createRdsActivities(deps: RdsDeps): RdsActivities {
+export function createRdsActivities(binding: RdsBinding): RdsActivities {
+  const at = (target: AwsTarget | undefined) => depsFor(binding, target);
   return {
-    createDbInstance: (db) => createDbInstance(deps, db),
-    waitUntilAvailable: (identifier) => waitUntilAvailable(deps, identifier),
-    modifyDbInstance: (db, managedTags) => modifyDbInstance(deps, db, managedTags),
-    deleteDbInstance: (request) => deleteDbInstance(deps, request),
-    releaseDbInstance: (names, retainedFrom) => releaseDbInstance(deps, names, retainedFrom),
-    waitUntilDeleted: (target) => waitUntilDeleted(deps, target),
+    createDbInstance: async (db) => createDbInstance(await at(db.aws), db),
+    waitUntilAvailable: async (names) =>
+      waitUntilAvailable(await at(names.aws), names.dbInstanceIdentifier),
+    modifyDbInstance: async (db, managedTags) =>
+      modifyDbInstance(await at(db.aws), db, managedTags),
+    deleteDbInstance: async (request) => deleteDbInstance(await at(request.names.aws), request),
+    releaseDbInstance: async (names, retainedFrom) =>
+      releaseDbInstance(await at(names.aws), names, retainedFrom),
+    waitUntilDeleted: async (target) => waitUntilDeleted(await at(target.names.aws), target),
   };
 }

@@ -2,7 +2,7 @@
 // CLI, tests) call these; everything else receives narrow slices of the clients they return.
 // The control plane's (Temporal, Kubernetes) live in config/control-clients.ts, which the
 // watcher imports alone; this module adds the data stores' (RDS, Vault, Consul).
-import { RDSClient } from '@aws-sdk/client-rds';
+import { RDSClient, type RDSClientConfig } from '@aws-sdk/client-rds';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import Consul from 'consul';
 import vault from 'node-vault';
@@ -16,28 +16,43 @@ export {
   temporalConnectionOptions,
 } from './control-clients.js';
 
+/** Another region or credentials than the worker's own (a DatabaseClass's: config/aws-targets.ts). */
+export interface AwsClientOptions {
+  readonly region?: string;
+  readonly credentials?: RDSClientConfig['credentials'];
+}
+
 /**
  * The RDS client; `once`: without the SDK's own retries, for the calls that change or delete an
  * instance (each goes out once per ownership proof; the activity's retry proves again).
  */
-export function rdsClient(config: AwsConfig, options: { once?: boolean } = {}): RDSClient {
+export function rdsClient(
+  config: AwsConfig,
+  options: AwsClientOptions & { once?: boolean } = {},
+): RDSClient {
   return new RDSClient({
-    region: config.region,
+    region: options.region ?? config.region,
+    ...(options.credentials ? { credentials: options.credentials } : {}),
     ...(config.rdsEndpoint ? { endpoint: config.rdsEndpoint } : {}),
     ...(options.once ? { maxAttempts: 1 } : {}),
   });
 }
 
 /**
- * Where the worker's AWS calls look: the account of its credentials (STS GetCallerIdentity,
- * asked once and remembered) and its region.
+ * Where the worker's AWS calls look (or a class's: `options`): the account of its credentials
+ * (STS GetCallerIdentity with those credentials, asked once and remembered) and its region.
  */
-export function awsLocation(config: AwsConfig): {
+export function awsLocation(
+  config: AwsConfig,
+  options: AwsClientOptions = {},
+): {
   location: () => Promise<{ account: string; region: string }>;
   destroy: () => void;
 } {
+  const region = options.region ?? config.region;
   const sts = new STSClient({
-    region: config.region,
+    region,
+    ...(options.credentials ? { credentials: options.credentials } : {}),
     ...(config.stsEndpoint ? { endpoint: config.stsEndpoint } : {}),
   });
   let account: Promise<string> | undefined;
@@ -52,7 +67,7 @@ export function awsLocation(config: AwsConfig): {
         account = undefined; // a failed answer is asked again next time
         throw error;
       });
-      return { account: await account, region: config.region };
+      return { account: await account, region };
     },
     destroy: () => sts.destroy(),
   };

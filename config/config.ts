@@ -82,6 +82,11 @@ const variables = {
     VAULT_TOKEN: z.string().min(1, 'must be set'),
   }),
   worker: z.object({
+    // the worker's own namespace: the one namespace whose Secrets a DatabaseClass may name
+    RDSFLOW_NAMESPACE: z
+      .string()
+      .regex(DNS_LABEL, 'must be a namespace name')
+      .default('rdsflow-system'),
     RDSFLOW_VAULT_MOUNT: z
       .string()
       .regex(/^[A-Za-z0-9_-]+$/, 'must be a mount name like secret')
@@ -209,6 +214,7 @@ const sections = {
     token: v.VAULT_TOKEN,
   })),
   worker: variables.worker.transform((v) => ({
+    namespace: v.RDSFLOW_NAMESPACE,
     vaultMount: v.RDSFLOW_VAULT_MOUNT,
     pollIntervalMs: v.RDSFLOW_POLL_INTERVAL,
     pollWindowMs: v.RDSFLOW_POLL_WINDOW,

@@ -1,10 +1,12 @@
-// The Database CRD, derived from the zod schemas of contracts/schema.ts: `npm run crd` writes it
-// to deploy/crds/, and `npm run check` fails when the committed file differs. The apiserver
+// The Database and DatabaseClass CRDs, derived from the zod schemas of contracts/schema.ts and
+// contracts/class-schema.ts: `npm run crd` writes them to deploy/crds/, and `npm run check`
+// fails when a committed file differs. The apiserver
 // wants a structural schema (every node typed, no $ref or anyOf, properties and
 // additionalProperties never together): the conversion refuses what it cannot express so,
 // rather than writing a CRD the apiserver would reject or read differently.
 import { z } from 'zod';
-import { API_GROUP, API_VERSION, KIND, PLURAL } from './database.js';
+import { CLASS_PRINTER_COLUMNS, databaseClassSpecSchema } from './class-schema.js';
+import { API_GROUP, API_VERSION, CLASS_KIND, CLASS_PLURAL, KIND, PLURAL } from './database.js';
 import { PRINTER_COLUMNS, databaseSpecSchema, databaseStatusSchema } from './schema.js';
 
 export type JsonSchema = { [key: string]: unknown };
@@ -86,8 +88,20 @@ export interface CrdSources {
   readonly status?: z.ZodType;
 }
 
-/** The CustomResourceDefinition of `databases.rdsflow.io`, as deploy/crds/ holds it. */
-export function databaseCrd(sources: CrdSources = {}): JsonSchema {
+/** What tells one of rdsflow's CRDs from another. */
+interface CrdShape {
+  readonly kind: string;
+  readonly plural: string;
+  readonly scope: 'Namespaced' | 'Cluster';
+  readonly shortNames: readonly string[];
+  readonly printerColumns: readonly object[];
+  readonly spec: z.ZodType;
+  /** the status subresource's schema; none: the resource has no status */
+  readonly status?: z.ZodType;
+}
+
+/** A CustomResourceDefinition of the rdsflow.io group, its schema made structural. */
+function crdOf(shape: CrdShape): JsonSchema {
   const openAPIV3Schema = {
     type: 'object',
     required: ['spec'],
@@ -95,23 +109,23 @@ export function databaseCrd(sources: CrdSources = {}): JsonSchema {
       apiVersion: { type: 'string' },
       kind: { type: 'string' },
       metadata: { type: 'object' },
-      spec: structuralSchema(sources.spec ?? databaseSpecSchema, '.spec'),
-      status: structuralSchema(sources.status ?? databaseStatusSchema, '.status'),
+      spec: structuralSchema(shape.spec, '.spec'),
+      ...(shape.status ? { status: structuralSchema(shape.status, '.status') } : {}),
     },
   };
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: `${PLURAL}.${API_GROUP}` },
+    metadata: { name: `${shape.plural}.${API_GROUP}` },
     spec: {
       group: API_GROUP,
-      scope: 'Namespaced',
+      scope: shape.scope,
       names: {
-        kind: KIND,
-        listKind: `${KIND}List`,
-        plural: PLURAL,
-        singular: KIND.toLowerCase(),
-        shortNames: ['rdsdb'],
+        kind: shape.kind,
+        listKind: `${shape.kind}List`,
+        plural: shape.plural,
+        singular: shape.kind.toLowerCase(),
+        shortNames: shape.shortNames,
         categories: ['rdsflow'],
       },
       versions: [
@@ -119,11 +133,36 @@ export function databaseCrd(sources: CrdSources = {}): JsonSchema {
           name: API_VERSION,
           served: true,
           storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: PRINTER_COLUMNS,
+          ...(shape.status ? { subresources: { status: {} } } : {}),
+          additionalPrinterColumns: shape.printerColumns,
           schema: { openAPIV3Schema },
         },
       ],
     },
   };
+}
+
+/** The CustomResourceDefinition of `databases.rdsflow.io`, as deploy/crds/ holds it. */
+export function databaseCrd(sources: CrdSources = {}): JsonSchema {
+  return crdOf({
+    kind: KIND,
+    plural: PLURAL,
+    scope: 'Namespaced',
+    shortNames: ['rdsdb'],
+    printerColumns: PRINTER_COLUMNS,
+    spec: sources.spec ?? databaseSpecSchema,
+    status: sources.status ?? databaseStatusSchema,
+  });
+}
+
+/** The CustomResourceDefinition of the cluster-scoped `databaseclasses.rdsflow.io`. */
+export function databaseClassCrd(): JsonSchema {
+  return crdOf({
+    kind: CLASS_KIND,
+    plural: CLASS_PLURAL,
+    scope: 'Cluster',
+    shortNames: ['rdsclass'],
+    printerColumns: CLASS_PRINTER_COLUMNS,
+    spec: databaseClassSpecSchema,
+  });
 }

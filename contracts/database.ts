@@ -7,6 +7,12 @@ export const API_VERSION = 'v1alpha1';
 export const KIND = 'Database';
 export const PLURAL = 'databases';
 
+/** The cluster-scoped DatabaseClass a platform team writes (contracts/class-schema.ts). */
+export const CLASS_KIND = 'DatabaseClass';
+export const CLASS_PLURAL = 'databaseclasses';
+/** `"true"` on the one class a Database without spec.className gets (as a default StorageClass) */
+export const DEFAULT_CLASS_ANNOTATION = 'rdsflow.io/is-default-class';
+
 export const ENGINES = ['postgres', 'mysql', 'mariadb'] as const;
 export type Engine = (typeof ENGINES)[number];
 
@@ -89,6 +95,8 @@ export interface StatusUpdate {
   readonly parameters?: ParameterStatus;
   /** the snapshot the instance was restored from (kept once written) */
   readonly restoredFrom?: string;
+  /** the DatabaseClass in effect and its generation applied (kept once written) */
+  readonly class?: { readonly name: string; readonly generation: number };
   /**
    * A status written again after it was dropped: left unwritten when the object's status already
    * speaks of a newer generation (the watcher's rejection of an invalid edit, say)

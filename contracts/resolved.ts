@@ -10,6 +10,25 @@ import {
   type PendingApproval,
 } from './database.js';
 
+/**
+ * Where a Database's AWS calls go, from its DatabaseClass: the region, the account its
+ * credentials must be, and which credentials (names only: the Secret's name, the role's ARN;
+ * never a key). Absent: no class, the worker's own identity and AWS_REGION.
+ */
+export interface AwsTarget {
+  readonly className: string;
+  /** the class's metadata.generation that was applied */
+  readonly classGeneration: number;
+  readonly region: string;
+  readonly account?: string;
+  readonly credentials?: {
+    /** a Secret in the worker's own namespace */
+    readonly secretName?: string;
+    readonly roleArn?: string;
+    readonly externalId?: string;
+  };
+}
+
 /** A spec with defaults applied and names derived: the workflow's input to every step. */
 export interface ResolvedDatabase {
   readonly ref: DatabaseRef;
@@ -41,13 +60,30 @@ export interface ResolvedDatabase {
   readonly dbInstanceIdentifier: string;
   readonly vaultPath: string;
   readonly consulKey: string;
+  /** the class in effect, and so the account and region of every AWS call; none: the worker's */
+  readonly aws?: AwsTarget;
 }
 
-/** What cleanup needs: derivable from the object's identity alone. */
+/**
+ * What cleanup needs: the names derived from the object's identity, and where its instance
+ * lives (the class in effect when it was applied), so a delete looks where the create went.
+ */
 export type DatabaseNames = Pick<
   ResolvedDatabase,
-  'ref' | 'dbInstanceIdentifier' | 'vaultPath' | 'consulKey'
+  'ref' | 'dbInstanceIdentifier' | 'vaultPath' | 'consulKey' | 'aws'
 >;
+
+/** The names of a resolved spec, for the steps that need no more (a smaller history). */
+export function namesOf(db: DatabaseNames): DatabaseNames {
+  const { ref, dbInstanceIdentifier, vaultPath, consulKey, aws } = db;
+  return { ref, dbInstanceIdentifier, vaultPath, consulKey, ...(aws ? { aws } : {}) };
+}
+
+/** Where an instance lives, in words: `account 1234…, region eu-west-1` or the worker's own. */
+function placeOf(target: AwsTarget | undefined): string {
+  if (!target) return "the worker's own account and region";
+  return `region ${target.region}${target.account ? `, account ${target.account}` : ''}`;
+}
 
 /** Fields that RDS cannot change in place. */
 export function immutableChanges(before: ResolvedDatabase, after: ResolvedDatabase): string[] {
@@ -60,6 +96,12 @@ export function immutableChanges(before: ResolvedDatabase, after: ResolvedDataba
   // the twin of the CRD's transition rule on spec.source
   if (before.source?.snapshot !== after.source?.snapshot)
     changes.push(`spec.source (was ${before.source ? before.source.snapshot : 'none'})`);
+  // NOTE: an RDS instance cannot move to another region or account; a class change may not
+  // move it either (a class whose region or account was edited applies to new Databases only)
+  const b = before.aws;
+  const a = after.aws;
+  if (b?.region !== a?.region || b?.account !== a?.account)
+    changes.push(`the DatabaseClass's place (was ${placeOf(b)}, now ${placeOf(a)})`);
   return changes;
 }
 

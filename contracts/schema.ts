@@ -14,7 +14,7 @@ import {
   PHASES,
   SPEC_DEFAULTS,
 } from './database.js';
-import { isReservedDatabaseName } from './names.js';
+import { DNS_SUBDOMAIN, isReservedDatabaseName } from './names.js';
 
 const RESERVED_USERNAMES = [
   'rdsadmin',
@@ -129,7 +129,11 @@ const parametersSchema = z
     }
   });
 
-const specFields = {
+/**
+ * Every field of the Database spec. Exported so that a DatabaseClass's `defaults` take their
+ * schemas from here (contracts/class-schema.ts): a default is held to the field's own rules.
+ */
+export const specFields = {
   engine: z
     .enum(ENGINES, { error: `must be one of ${ENGINES.join(', ')}` })
     .meta({ description: 'Database engine of the RDS instance.' }),
@@ -208,6 +212,16 @@ const specFields = {
     .meta({
       description:
         'Create the instance by restoring this snapshot instead of creating it empty. Cannot change after creation.',
+    })
+    .optional(),
+  // --- the DatabaseClass (contracts/class-schema.ts) --------------------------------------
+  className: z
+    .string()
+    .max(253, 'must be at most 253 characters')
+    .regex(DNS_SUBDOMAIN, 'must be the name of a DatabaseClass (a DNS subdomain)')
+    .meta({
+      description:
+        'The DatabaseClass whose region, account, network, defaults and limits apply; the class annotated rdsflow.io/is-default-class when omitted, none when no class is.',
     })
     .optional(),
 };
@@ -332,12 +346,20 @@ export const databaseStatusSchema = z.object({
     .string()
     .meta({ description: 'The DB snapshot the instance was restored from (spec.source).' })
     .optional(),
+  class: z
+    .object({ name: z.string(), generation: int64() })
+    .meta({
+      description:
+        'The DatabaseClass in effect and the generation of it that was applied; a later edit of the class applies on the next generation of this Database (or a retry).',
+    })
+    .optional(),
 });
 
 /** `kubectl get databases` columns. */
 export const PRINTER_COLUMNS = [
   { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
   { name: 'Engine', type: 'string', jsonPath: '.spec.engine' },
+  { name: 'Class', type: 'string', jsonPath: '.status.class.name' },
   { name: 'Endpoint', type: 'string', jsonPath: '.status.endpoint.host' },
   { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
 ] as const;

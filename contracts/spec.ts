@@ -8,11 +8,15 @@ import type { DatabaseNames, ResolvedDatabase } from './resolved.js';
 import { consulKeyPrefix, defaultDatabaseName, refProblem, vaultSecretPath } from './names.js';
 import { databaseSpecSchema, type ParsedSpec } from './schema.js';
 import { rdsIdentifier } from './identifier.js';
+import { applyClass, targetOf, type ClassChoice } from './class.js';
+import { databaseClassSpecSchema } from './class-schema.js';
+import type { AwsTarget } from './resolved.js';
 
 export {
   approvalOf,
   deletionPolicyOf,
   immutableChanges,
+  type AwsTarget,
   mostProtective,
   type DatabaseNames,
   type ResolvedDatabase,
@@ -68,12 +72,43 @@ function specProblems(error: z.ZodError): string[] {
   });
 }
 
-/** Validates and munges a Database object; every problem comes back, by field path. */
-export function resolveDatabase(object: unknown): SpecResult {
+/** The spec as its class makes it (none: as written), where it lives, and what is wrong. */
+function withClass(
+  written: unknown,
+  choice: ClassChoice,
+): { spec: unknown; aws?: AwsTarget; problems: readonly string[] } {
+  if (choice.problem !== undefined) return { spec: written, problems: [choice.problem] };
+  const cls = choice.class;
+  if (!cls) return { spec: written, problems: [] };
+  const parsed = databaseClassSpecSchema.safeParse(cls.spec);
+  if (!parsed.success) {
+    const why = parsed.error.issues
+      .map((issue) => `spec.${issue.path.map(String).join('.')}: ${issue.message}`)
+      .join('; ');
+    return {
+      spec: written,
+      problems: [`spec.className: DatabaseClass ${cls.name} is invalid (${why})`],
+    };
+  }
+  const applied = applyClass(written, cls, parsed.data);
+  return { spec: applied.spec, aws: targetOf(cls, parsed.data), problems: applied.problems };
+}
+
+/**
+ * Validates and munges a Database object; every problem comes back, by field path. `choice`:
+ * the DatabaseClass in effect (read by the caller: contracts/class.ts chooses), applied to the
+ * spec as written before the schema parses it; none, the spec as written.
+ */
+export function resolveDatabase(object: unknown, choice: ClassChoice = {}): SpecResult {
   const loose = (typeof object === 'object' && object !== null ? object : {}) as LooseObject;
   const { ref, generation, refIssue, problems: identityProblems } = identityOf(loose);
-  const parsed = databaseSpecSchema.safeParse(loose.spec ?? undefined);
-  const problems = [...identityProblems, ...(parsed.success ? [] : specProblems(parsed.error))];
+  const classed = withClass(loose.spec, choice);
+  const parsed = databaseSpecSchema.safeParse(classed.spec ?? undefined);
+  const problems = [
+    ...identityProblems,
+    ...classed.problems,
+    ...(parsed.success ? [] : specProblems(parsed.error)),
+  ];
   if (problems.length > 0 || !parsed.success) {
     return {
       ok: false,
@@ -81,8 +116,9 @@ export function resolveDatabase(object: unknown): SpecResult {
       ...(refIssue === undefined && ref.uid !== '' ? { names: namesFor(ref) } : {}),
     };
   }
-  const written = typeof loose.spec === 'object' && loose.spec !== null ? loose.spec : {};
-  return { ok: true, database: resolved(parsed.data, { ref, generation, written }) };
+  const written = typeof classed.spec === 'object' && classed.spec !== null ? classed.spec : {};
+  const database = resolved(parsed.data, { ref, generation, written });
+  return { ok: true, database: classed.aws ? { ...database, aws: classed.aws } : database };
 }
 
 /** A parsed spec with CREATE_DEFAULTS for the instance settings it leaves out, names derived. */

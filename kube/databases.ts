@@ -355,6 +355,16 @@ async function compareAndSwap<T>(
   }
 }
 
+/**
+ * The fields an update states; one it leaves out (or empty) is not in the merge patch, so what
+ * an earlier write put there is kept.
+ */
+function written<T extends Record<string, unknown>>(fields: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(fields).filter(([, value]) => value !== undefined && value !== ''),
+  ) as Partial<T>;
+}
+
 /** The status an update makes of the object's current one (as a merge patch). */
 function statusOf(object: DatabaseObject, update: StatusUpdate, now: Date) {
   const others = (object.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
@@ -368,13 +378,16 @@ function statusOf(object: DatabaseObject, update: StatusUpdate, now: Date) {
     ...(update.observedGeneration !== undefined
       ? { observedGeneration: update.observedGeneration }
       : {}),
-    ...(update.dbInstanceIdentifier ? { dbInstanceIdentifier: update.dbInstanceIdentifier } : {}),
-    ...(update.endpoint ? { endpoint: update.endpoint } : {}),
-    ...(update.vaultPath ? { secretRef: { vaultPath: update.vaultPath } } : {}),
-    ...(update.consulKey ? { consulKey: update.consulKey } : {}),
-    ...(update.workflowId ? { workflowId: update.workflowId } : {}),
-    ...(update.adoptedFrom ? { adoptedFrom: update.adoptedFrom } : {}),
-    ...(update.restoredFrom ? { restoredFrom: update.restoredFrom } : {}),
+    ...written({
+      dbInstanceIdentifier: update.dbInstanceIdentifier,
+      endpoint: update.endpoint,
+      secretRef: update.vaultPath ? { vaultPath: update.vaultPath } : undefined,
+      consulKey: update.consulKey,
+      workflowId: update.workflowId,
+      adoptedFrom: update.adoptedFrom,
+      restoredFrom: update.restoredFrom,
+      class: update.class,
+    }),
     // merge patch: null removes the reboot an earlier write said was pending
     ...(update.parameters
       ? {

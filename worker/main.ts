@@ -12,14 +12,14 @@ import {
 } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { attributeRdsCalls } from '../activities/rds.js';
+import { AwsTargets } from '../config/aws-targets.js';
 import {
-  awsLocation,
   consulClient,
   kubeClientConfig,
-  rdsClient,
   temporalConnectionOptions,
   vaultClient,
 } from '../config/clients.js';
+import { readAwsKeys } from '../kube/classes.js';
 import { taskQueueFor } from '../contracts/names.js';
 import { ClusterIdentityError, clusterIdentity } from '../kube/cluster.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
@@ -52,12 +52,6 @@ function sdkLogging(level: Config['process']['logLevel']): void {
 
 /** The clients the activities need, bounded and attributed, and the activities on them. */
 function clients(config: WorkerConfig, metrics: WorkerMetrics) {
-  // every store call names the workflow run it is made for (worker/attribution.ts)
-  const rds = rdsClient(config.aws);
-  const destructive = rdsClient(config.aws, { once: true });
-  attributeRdsCalls(rds);
-  attributeRdsCalls(destructive);
-  const where = awsLocation(config.aws);
   const consul = consulClient(config.consul);
   attributeConsulCalls(consul);
   const vault = vaultClient(config.vault);
@@ -70,14 +64,24 @@ function clients(config: WorkerConfig, metrics: WorkerMetrics) {
     connections: new KubeConnections(),
   };
   const events = boundedApiClient(kc, CoreV1Api, bounds);
+  const kube = boundedApiClient(kc, CustomObjectsApi, bounds);
+  // one set of AWS clients per target (a DatabaseClass's region, account, credentials); every
+  // store call names the workflow run it is made for (worker/attribution.ts)
+  const targets = new AwsTargets(config.aws, {
+    readSecret: (name) => readAwsKeys(events, config.worker.namespace, name),
+    onClient: attributeRdsCalls,
+  });
+  const own = targets.clientsFor(undefined);
   const activities = createActivities({
-    rds,
-    destructive,
-    location: where.location,
+    rds: own.rds,
+    destructive: own.destructive,
+    location: own.location,
+    clientsFor: (target) => targets.clientsFor(target),
+    classes: kube,
     vault,
     mount: config.worker.vaultMount,
     consul,
-    kube: boundedApiClient(kc, CustomObjectsApi, bounds),
+    kube,
     events,
     timing: {
       pollIntervalMs: config.worker.pollIntervalMs,
@@ -85,9 +89,7 @@ function clients(config: WorkerConfig, metrics: WorkerMetrics) {
     },
   });
   const close = () => {
-    rds.destroy();
-    destructive.destroy();
-    where.destroy();
+    targets.destroy();
     consul.destroy();
   };
   return { events, close, activities };

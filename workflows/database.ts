@@ -18,6 +18,7 @@ import {
   deletionPolicyOf,
   immutableChanges,
   mostProtective,
+  namesOf,
   type DatabaseNames,
   type ResolvedDatabase,
 } from '../contracts/resolved.js';
@@ -398,7 +399,7 @@ class DatabaseFlow {
       },
     );
     const available = await this.steps.run('waitUntilAvailable', () =>
-      polling.waitUntilAvailable(db.dbInstanceIdentifier),
+      polling.waitUntilAvailable(namesOf(db)),
     );
     // an adopted or restored instance may lack this spec or the password in Vault (a restored
     // one has the snapshot's): make it so, then wait (one just created has both from its create)
@@ -435,7 +436,7 @@ class DatabaseFlow {
   async parameterStatus(db: ResolvedDatabase): Promise<ParameterStatus | undefined> {
     if (!db.parameters && !db.parameterGroup) return undefined;
     const read = await this.steps.run('readParameterStatus', () =>
-      quick.readParameterStatus(db.dbInstanceIdentifier),
+      quick.readParameterStatus(namesOf(db)),
     );
     const known = this.carried.pendingReboot ?? [];
     const pendingReboot =
@@ -466,7 +467,7 @@ class DatabaseFlow {
     );
     if (!converged.changed && at) return at;
     return await this.steps.run('waitUntilAvailable', () =>
-      polling.waitUntilAvailable(db.dbInstanceIdentifier),
+      polling.waitUntilAvailable(namesOf(db)),
     );
   }
 

@@ -88,6 +88,9 @@ export class Progress {
       observedGeneration: object.metadata.generation ?? 0,
       workflowId: workflowInfo().workflowId,
       ...(names ? { dbInstanceIdentifier: names.dbInstanceIdentifier } : {}),
+      ...(names?.aws
+        ? { class: { name: names.aws.className, generation: names.aws.classGeneration } }
+        : {}),
       ...(endpoint ? { endpoint } : {}),
       ...extra,
     });

@@ -262,7 +262,7 @@ describe('parameter groups: spec.parameters become a group the Database owns', (
     assert.deepEqual(out.pendingReboot, ['shared_buffers']);
     // NOTE: RDS marks the instance's group pending-reboot after a static change; moto always
     // says in-sync, so this holds against the front that models it
-    const status = await run(groups().readParameterStatus, db.dbInstanceIdentifier);
+    const status = await run(groups().readParameterStatus, db);
     assert.equal(status.group, out.name);
     assert.equal(status.applyStatus, 'pending-reboot');
   });
@@ -290,7 +290,7 @@ describe('restore from a snapshot: spec.source.snapshot', () => {
     assert.notEqual(tags['rdsflow.io/created-by-run'], undefined);
     // the snapshot's password is not the one in Vault: the converge resets it
     assert.equal(tags['rdsflow.io/credential-id'], undefined);
-    await run(instances().waitUntilAvailable, db.dbInstanceIdentifier);
+    await run(instances().waitUntilAvailable, db);
     const converged = await run(instances().modifyDbInstance, db);
     assert.equal(converged.changed, true);
     const reset = (await front.journal()).filter(

@@ -204,7 +204,7 @@ describe('RDS activities: create, wait, classify', () => {
     await run(activities().createDbInstance, db);
     const t: PollTiming = { pollIntervalMs: 250, pollWindowMs: 10_000 };
     const before = await front.describeCalls();
-    const result = await run(activities(t).waitUntilAvailable, db.dbInstanceIdentifier);
+    const result = await run(activities(t).waitUntilAvailable, db);
     const detected = Date.now();
     const calls = (await front.describeCalls()) - before;
     const availableAt = (await front.availableAt(db.dbInstanceIdentifier)) ?? detected;
@@ -223,10 +223,7 @@ describe('RDS activities: create, wait, classify', () => {
     await run(vault.ensureMasterPassword, db);
     await run(activities().createDbInstance, db);
     const failure = await failureOf(
-      run(
-        activities({ pollIntervalMs: 200, pollWindowMs: 1_000 }).waitUntilAvailable,
-        db.dbInstanceIdentifier,
-      ),
+      run(activities({ pollIntervalMs: 200, pollWindowMs: 1_000 }).waitUntilAvailable, db),
     );
     assert.equal(failure.type, NOT_YET);
     assert.equal(failure.nonRetryable, false);
@@ -238,9 +235,7 @@ describe('RDS activities: create, wait, classify', () => {
     it(`fails for good when the instance is ${status}`, async () => {
       const db = await provisioned();
       await front.forceStatus(db.dbInstanceIdentifier, status);
-      const failure = await failureOf(
-        run(activities().waitUntilAvailable, db.dbInstanceIdentifier),
-      );
+      const failure = await failureOf(run(activities().waitUntilAvailable, db));
       assert.equal(failure.type, FAILURE.instanceFailed);
       assert.equal(failure.nonRetryable, true);
       assert.match(failure.message, new RegExp(status));
@@ -585,7 +580,7 @@ describe('RDS activities: the proof right before the destructive call', () => {
 
   it('records where an instance lives when it becomes available', async () => {
     const db = await provisioned();
-    const out = await run(activities().waitUntilAvailable, db.dbInstanceIdentifier);
+    const out = await run(activities().waitUntilAvailable, db);
     const here = await where.location();
     assert.equal(
       out.arn,

@@ -29,6 +29,7 @@ async function can(role: 'watcher' | 'worker', ...args: string[]): Promise<boole
 }
 
 const DB = 'databases.rdsflow.io';
+const CLASS = 'databaseclasses.rdsflow.io';
 
 describe('deploy/rbac', () => {
   it('lets the watcher watch, guard and report on Databases, record Events and hold its Lease', async () => {
@@ -59,5 +60,28 @@ describe('deploy/rbac', () => {
     assert.equal(await can('worker', 'get', 'secrets', '-n', 'shop'), false);
     assert.ok(await can('worker', 'create', 'events', '-n', 'shop'));
     assert.equal(await can('worker', 'delete', 'events', '-n', 'shop'), false);
+  });
+
+  it('lets the worker read DatabaseClasses, and a Secret in its own namespace only', async () => {
+    for (const verb of ['get', 'list', 'watch']) {
+      assert.ok(await can('worker', verb, CLASS), `worker ${verb} databaseclasses`);
+    }
+    assert.equal(await can('worker', 'create', CLASS), false);
+    assert.equal(await can('worker', 'update', CLASS), false);
+    assert.equal(await can('worker', 'delete', CLASS), false);
+    assert.ok(await can('worker', 'get', 'secrets', '-n', 'rdsflow-system'));
+    // a class names a Secret by name only, read in the worker's namespace: no other is reachable
+    for (const namespace of ['shop', 'default', 'kube-system']) {
+      assert.equal(await can('worker', 'get', 'secrets', '-n', namespace), false, namespace);
+    }
+    assert.equal(await can('worker', 'get', 'secrets', '--all-namespaces'), false);
+    assert.equal(await can('worker', 'list', 'secrets', '-n', 'rdsflow-system'), false);
+    assert.equal(await can('worker', 'watch', 'secrets', '-n', 'rdsflow-system'), false);
+    assert.equal(await can('worker', 'update', 'secrets', '-n', 'rdsflow-system'), false);
+  });
+
+  it('gives the watcher nothing of DatabaseClasses or Secrets', async () => {
+    assert.equal(await can('watcher', 'get', CLASS), false);
+    assert.equal(await can('watcher', 'get', 'secrets', '-n', 'rdsflow-system'), false);
   });
 });

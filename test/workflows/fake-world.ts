@@ -174,9 +174,9 @@ export function fakeWorld(): FakeWorld {
       world.groupDeletes.push(only);
       return call('deleteParameterGroups', { deleted: only ? [...only] : [] });
     },
-    readParameterStatus: (identifier) =>
+    readParameterStatus: (names) =>
       call('readParameterStatus', {
-        group: `${identifier}-postgres16`,
+        group: `${names.dbInstanceIdentifier}-postgres16`,
         applyStatus: world.applyStatus,
       }),
     waitUntilAvailable: () => {
