@@ -6,6 +6,7 @@ import {
   AddTagsToResourceCommand,
   DeleteDBInstanceCommand,
   DescribeDBSnapshotsCommand,
+  ModifyDBInstanceCommand,
   RemoveTagsFromResourceCommand,
   type DBInstance,
 } from '@aws-sdk/client-rds';
@@ -24,6 +25,7 @@ import {
   RDS_SKIP_SNAPSHOT_ONLY_STATUSES,
   RDS_SNAPSHOT_READY_STATUSES,
   RDS_STATUS,
+  RDS_TERMINAL_STATUSES,
   aws,
   describe,
   errorName,
@@ -113,6 +115,50 @@ function deletable(id: string, policy: DeletionPolicy, status: string): 'go' | '
   return RDS_SNAPSHOT_READY_STATUSES.has(status) ? 'go' : 'wait';
 }
 
+/**
+ * Turns the instance's deletion protection off for the deletion about to be sent (the caller
+ * proved it ours and read the policy just now): `lifted`, `unprotected` already, or `wait`
+ * while RDS cannot change the instance yet (ModifyDBInstance wants it `available`). In a state
+ * that will not become available by itself, it fails: RDS would refuse the delete for good.
+ */
+async function liftProtection(
+  deps: RdsDeps,
+  id: string,
+  instance: DBInstance,
+): Promise<'lifted' | 'unprotected' | 'wait'> {
+  if (!instance.DeletionProtection) return 'unprotected';
+  const status = instance.DBInstanceStatus ?? 'unknown';
+  if (RDS_TERMINAL_STATUSES.has(status)) {
+    throw terminal(
+      FAILURE.conflict,
+      `RDS instance ${id} is ${status} with deletion protection on: RDS turns it off only on an available instance, and refuses the delete until then`,
+      { dbInstanceIdentifier: id, rdsStatus: status },
+      'Turn deletion protection off in RDS, or set deletionPolicy: Retain to keep the instance, then `rdsflow retry`.',
+    );
+  }
+  if (status !== RDS_STATUS.available) return 'wait';
+  try {
+    // once per proof, like the delete it clears the way for
+    await deps.destructive.send(
+      new ModifyDBInstanceCommand({
+        DBInstanceIdentifier: id,
+        DeletionProtection: false,
+        ApplyImmediately: true,
+      }),
+    );
+  } catch (error: unknown) {
+    if (isInvalidState(error)) return 'wait';
+    throw classifyError('AWS', 'deleteDbInstance', error, activityInfo().attempt);
+  }
+  log.info('deletion protection lifted for the deletion', { dbInstanceIdentifier: id });
+  return 'lifted';
+}
+
+/** RDS refused the delete because the instance is protected (turned on again meanwhile). */
+const isProtected = (error: unknown): boolean =>
+  /InvalidParameterCombination/.test(errorName(error)) &&
+  /protect/i.test((error as { message?: string }).message ?? '');
+
 /** One DeleteDBInstance, as RDS allows it now; undefined while RDS cannot take it yet. */
 async function requestDeletion(
   deps: RdsDeps,
@@ -126,6 +172,7 @@ async function requestDeletion(
   if (now === 'deleting')
     return { state: 'deleting', policy, ...snapshotted(request.finalSnapshot) };
   if (now === 'wait') return undefined;
+  if ((await liftProtection(deps, id, instance)) === 'wait') return undefined;
   // a snapshot name is unique per deletion; should one exist anyway, the next is taken
   for (let n = 1; n <= 3; n++) {
     const snapshot = n === 1 ? request.finalSnapshot : `${request.finalSnapshot}-${n}`;
@@ -146,6 +193,13 @@ async function requestDeletion(
       if (isNotFound(error)) return { state: 'absent', policy };
       // NOTE: RDS refuses a delete it cannot carry out in the instance's state: not a success
       if (isInvalidState(error)) return undefined;
+      // NOTE: protection back on since the lift: never done; the next look lifts it again
+      if (isProtected(error)) {
+        log.warn('RDS refused the deletion: deletion protection is on', {
+          dbInstanceIdentifier: id,
+        });
+        return undefined;
+      }
       if (!/DBSnapshotAlreadyExists/.test(errorName(error)) || policy !== 'Snapshot') {
         throw classifyError('AWS', 'deleteDbInstance', error, activityInfo().attempt);
       }
