@@ -1,6 +1,8 @@
 // Spec validation and munging: defaults, derived names, and every problem named at once.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { parse } from 'yaml';
 import { immutableChanges, resolveDatabase } from '../../contracts/spec.js';
 
 const uid = '5f0c8a8e-3c1b-4f43-9b38-1f0a6d1c2b3a';
@@ -329,6 +331,16 @@ describe('resolveDatabase', () => {
       immutableChanges(resolved({ storageEncrypted: false }), resolved({ storageEncrypted: true })),
       ['spec.storageEncrypted (was false)'],
     );
+  });
+
+  it('accepts the production-shaped sample as it is committed', () => {
+    const sample = parse(
+      readFileSync(new URL('../../deploy/samples/ledger.yaml', import.meta.url), 'utf8'),
+    ) as { metadata: Record<string, unknown>; spec: unknown };
+    const result = resolveDatabase({ ...sample, metadata: { ...sample.metadata, uid } });
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.equal(result.database.deletionProtection, true);
+    assert.equal(result.database.storageEncrypted, true);
   });
 
   it('rejects a malformed object without throwing', () => {
