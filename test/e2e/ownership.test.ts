@@ -220,7 +220,12 @@ describe('ownership and destruction, end to end', () => {
       // while the instance is still creating, however slow a loaded machine is (kept long)
       const creatingMs = policy === 'Snapshot' ? 4_000 : 120_000;
       await front.setTimings({ creatingMs, backingUpMs: 1_000 }, identifier);
-      await apply(suffix, { deletionPolicy: policy });
+      // RDS changes deletion protection only on an available instance: a Delete that must land
+      // while creating is of an unprotected one (a protected one waits: test/activities/rds)
+      await apply(suffix, {
+        deletionPolicy: policy,
+        ...(policy === 'Delete' ? { deletionProtection: false } : {}),
+      });
       await eventually(
         'the create call',
         async () =>
