@@ -274,13 +274,17 @@ describe('ownership and destruction, end to end', () => {
     );
     assert.equal(await motoInstance(identifier), undefined, 'an orphan instance was left');
     assert.equal(await vaultSecret(watched.name(suffix)), undefined);
+    // the rollback lifts the deletion protection its own create turned on, then deletes
+    const calls = await frontCalls(identifier);
     assert.deepEqual(
-      (await frontCalls(identifier)).map((e) => [e.action, e.outcome]),
+      calls.map((e) => [e.action, e.outcome]),
       [
         ['CreateDBInstance', 'ok'],
+        ['ModifyDBInstance', 'ok'],
         ['DeleteDBInstance', 'ok'],
       ],
     );
+    assert.equal(calls[1]?.params['DeletionProtection'], 'false');
   });
 
   it('a policy edit merged with the delete while no watcher ran: the new policy applies', async () => {
