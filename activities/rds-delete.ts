@@ -117,17 +117,18 @@ function deletable(id: string, policy: DeletionPolicy, status: string): 'go' | '
 
 /**
  * Turns the instance's deletion protection off for the deletion about to be sent (the caller
- * proved it ours and read the policy just now): `lifted`, `unprotected` already, or `wait`
- * while RDS cannot change the instance yet (ModifyDBInstance wants it `available`). In a state
- * that will not become available by itself, it fails: RDS would refuse the delete for good.
+ * proved it ours and read the policy just now): the instance's status after it (RDS may show
+ * `modifying` for a moment), or `wait` while RDS cannot change the instance yet
+ * (ModifyDBInstance wants it `available`). In a state that will not become available by itself,
+ * it fails: RDS would refuse the delete for good.
  */
 async function liftProtection(
   deps: RdsDeps,
   id: string,
   instance: DBInstance,
-): Promise<'lifted' | 'unprotected' | 'wait'> {
-  if (!instance.DeletionProtection) return 'unprotected';
+): Promise<{ status: string } | 'wait'> {
   const status = instance.DBInstanceStatus ?? 'unknown';
+  if (!instance.DeletionProtection) return { status };
   if (RDS_TERMINAL_STATUSES.has(status)) {
     throw terminal(
       FAILURE.conflict,
@@ -137,21 +138,23 @@ async function liftProtection(
     );
   }
   if (status !== RDS_STATUS.available) return 'wait';
+  let after: string | undefined;
   try {
     // once per proof, like the delete it clears the way for
-    await deps.destructive.send(
+    const out = await deps.destructive.send(
       new ModifyDBInstanceCommand({
         DBInstanceIdentifier: id,
         DeletionProtection: false,
         ApplyImmediately: true,
       }),
     );
+    after = out.DBInstance?.DBInstanceStatus;
   } catch (error: unknown) {
     if (isInvalidState(error)) return 'wait';
     throw classifyError('AWS', 'deleteDbInstance', error, activityInfo().attempt);
   }
   log.info('deletion protection lifted for the deletion', { dbInstanceIdentifier: id });
-  return 'lifted';
+  return { status: after ?? status };
 }
 
 /** RDS refused the delete because the instance is protected (turned on again meanwhile). */
@@ -172,7 +175,9 @@ async function requestDeletion(
   if (now === 'deleting')
     return { state: 'deleting', policy, ...snapshotted(request.finalSnapshot) };
   if (now === 'wait') return undefined;
-  if ((await liftProtection(deps, id, instance)) === 'wait') return undefined;
+  const lifted = await liftProtection(deps, id, instance);
+  // a final snapshot waits until the lift has settled (the next look finds it unprotected)
+  if (lifted === 'wait' || deletable(id, policy, lifted.status) !== 'go') return undefined;
   // a snapshot name is unique per deletion; should one exist anyway, the next is taken
   for (let n = 1; n <= 3; n++) {
     const snapshot = n === 1 ? request.finalSnapshot : `${request.finalSnapshot}-${n}`;
