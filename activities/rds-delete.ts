@@ -6,6 +6,7 @@ import {
   AddTagsToResourceCommand,
   DeleteDBInstanceCommand,
   DescribeDBSnapshotsCommand,
+  ModifyDBInstanceCommand,
   RemoveTagsFromResourceCommand,
   type DBInstance,
 } from '@aws-sdk/client-rds';
@@ -24,6 +25,7 @@ import {
   RDS_SKIP_SNAPSHOT_ONLY_STATUSES,
   RDS_SNAPSHOT_READY_STATUSES,
   RDS_STATUS,
+  RDS_TERMINAL_STATUSES,
   aws,
   describe,
   errorName,
@@ -113,6 +115,53 @@ function deletable(id: string, policy: DeletionPolicy, status: string): 'go' | '
   return RDS_SNAPSHOT_READY_STATUSES.has(status) ? 'go' : 'wait';
 }
 
+/**
+ * Turns the instance's deletion protection off for the deletion about to be sent (the caller
+ * proved it ours and read the policy just now): the instance's status after it (RDS may show
+ * `modifying` for a moment), or `wait` while RDS cannot change the instance yet
+ * (ModifyDBInstance wants it `available`). In a state that will not become available by itself,
+ * it fails: RDS would refuse the delete for good.
+ */
+async function liftProtection(
+  deps: RdsDeps,
+  id: string,
+  instance: DBInstance,
+): Promise<{ status: string } | 'wait'> {
+  const status = instance.DBInstanceStatus ?? 'unknown';
+  if (!instance.DeletionProtection) return { status };
+  if (RDS_TERMINAL_STATUSES.has(status)) {
+    throw terminal(
+      FAILURE.conflict,
+      `RDS instance ${id} is ${status} with deletion protection on: RDS turns it off only on an available instance, and refuses the delete until then`,
+      { dbInstanceIdentifier: id, rdsStatus: status },
+      'Turn deletion protection off in RDS, or set deletionPolicy: Retain to keep the instance, then `rdsflow retry`.',
+    );
+  }
+  if (status !== RDS_STATUS.available) return 'wait';
+  let after: string | undefined;
+  try {
+    // once per proof, like the delete it clears the way for
+    const out = await deps.destructive.send(
+      new ModifyDBInstanceCommand({
+        DBInstanceIdentifier: id,
+        DeletionProtection: false,
+        ApplyImmediately: true,
+      }),
+    );
+    after = out.DBInstance?.DBInstanceStatus;
+  } catch (error: unknown) {
+    if (isInvalidState(error)) return 'wait';
+    throw classifyError('AWS', 'deleteDbInstance', error, activityInfo().attempt);
+  }
+  log.info('deletion protection lifted for the deletion', { dbInstanceIdentifier: id });
+  return { status: after ?? status };
+}
+
+/** RDS refused the delete because the instance is protected (turned on again meanwhile). */
+const isProtected = (error: unknown): boolean =>
+  /InvalidParameterCombination/.test(errorName(error)) &&
+  /protect/i.test((error as { message?: string }).message ?? '');
+
 /** One DeleteDBInstance, as RDS allows it now; undefined while RDS cannot take it yet. */
 async function requestDeletion(
   deps: RdsDeps,
@@ -126,6 +175,9 @@ async function requestDeletion(
   if (now === 'deleting')
     return { state: 'deleting', policy, ...snapshotted(request.finalSnapshot) };
   if (now === 'wait') return undefined;
+  const lifted = await liftProtection(deps, id, instance);
+  // a final snapshot waits until the lift has settled (the next look finds it unprotected)
+  if (lifted === 'wait' || deletable(id, policy, lifted.status) !== 'go') return undefined;
   // a snapshot name is unique per deletion; should one exist anyway, the next is taken
   for (let n = 1; n <= 3; n++) {
     const snapshot = n === 1 ? request.finalSnapshot : `${request.finalSnapshot}-${n}`;
@@ -146,6 +198,13 @@ async function requestDeletion(
       if (isNotFound(error)) return { state: 'absent', policy };
       // NOTE: RDS refuses a delete it cannot carry out in the instance's state: not a success
       if (isInvalidState(error)) return undefined;
+      // NOTE: protection back on since the lift: never done; the next look lifts it again
+      if (isProtected(error)) {
+        log.warn('RDS refused the deletion: deletion protection is on', {
+          dbInstanceIdentifier: id,
+        });
+        return undefined;
+      }
       if (!/DBSnapshotAlreadyExists/.test(errorName(error)) || policy !== 'Snapshot') {
         throw classifyError('AWS', 'deleteDbInstance', error, activityInfo().attempt);
       }

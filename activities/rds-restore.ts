@@ -8,6 +8,8 @@ import {
   ListTagsForResourceCommand,
   RemoveTagsFromResourceCommand,
   RestoreDBInstanceFromDBSnapshotCommand,
+  type CreateDBInstanceCommandInput,
+  type RestoreDBInstanceFromDBSnapshotCommandInput,
   type DBSnapshot,
   type RestoreDBInstanceFromDBSnapshotCommandOutput,
   type Tag,
@@ -93,20 +95,52 @@ async function stripSnapshotTags(deps: RdsDeps, db: ResolvedDatabase): Promise<v
  * credential tag: the instance has the snapshot's password until the workflow resets it to the
  * one in Vault). Errors are the caller's to classify (DBInstanceAlreadyExists: a race).
  */
+/**
+ * The settings a restore takes from the spec; the rest (encryption, which the snapshot decides;
+ * the maintenance window, storage autoscaling, Performance Insights) the converge that follows
+ * every restore applies, as it does for an adopted instance.
+ */
+const RESTORABLE = [
+  'DBInstanceClass',
+  'MultiAZ',
+  'AllocatedStorage',
+  'DBSubnetGroupName',
+  'VpcSecurityGroupIds',
+  'PubliclyAccessible',
+  'StorageType',
+  'Iops',
+  'StorageThroughput',
+  'BackupRetentionPeriod',
+  'PreferredBackupWindow',
+  'AutoMinorVersionUpgrade',
+  'EnableIAMDatabaseAuthentication',
+  'CACertificateIdentifier',
+  'DeletionProtection',
+  'CopyTagsToSnapshot',
+] as const satisfies readonly (keyof CreateDBInstanceCommandInput &
+  keyof RestoreDBInstanceFromDBSnapshotCommandInput)[];
+
+function restorable(
+  settings: Partial<CreateDBInstanceCommandInput>,
+): Partial<RestoreDBInstanceFromDBSnapshotCommandInput> {
+  return Object.fromEntries(
+    RESTORABLE.filter((key) => settings[key] !== undefined).map((key) => [key, settings[key]]),
+  );
+}
+
 export async function restoreDbInstance(
   deps: RdsDeps,
   db: ResolvedDatabase,
   tags: readonly Tag[],
+  settings: Partial<CreateDBInstanceCommandInput>,
 ): Promise<RestoreDBInstanceFromDBSnapshotCommandOutput> {
   const snapshot = await restorableSnapshot(deps, db);
   const out = await deps.rds.send(
     new RestoreDBInstanceFromDBSnapshotCommand({
       DBInstanceIdentifier: db.dbInstanceIdentifier,
       DBSnapshotIdentifier: snapshot.DBSnapshotIdentifier,
-      DBInstanceClass: db.instanceClass,
-      MultiAZ: db.multiAZ,
+      ...restorable(settings),
       ...(db.parameterGroup ? { DBParameterGroupName: db.parameterGroup } : {}),
-      CopyTagsToSnapshot: true,
       Tags: tags.filter((t) => t.Key !== TAG_KEYS.credential),
     }),
   );

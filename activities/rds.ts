@@ -7,14 +7,23 @@ import {
   CreateDBInstanceCommand,
   ModifyDBInstanceCommand,
   RemoveTagsFromResourceCommand,
+  type CreateDBInstanceCommandInput,
   type DBInstance,
   type ModifyDBInstanceCommandInput,
+  type PendingModifiedValues,
+  type Tag,
 } from '@aws-sdk/client-rds';
 import { ApplicationFailure } from '@temporalio/common';
 import { activityInfo, log } from '@temporalio/activity';
 
 import { TAG_KEYS } from '../contracts/names.js';
-import type { AwsTarget, DatabaseNames, ResolvedDatabase } from '../contracts/spec.js';
+import type { InstanceSetting } from '../contracts/database.js';
+import type {
+  AwsTarget,
+  DatabaseNames,
+  PerformanceInsights,
+  ResolvedDatabase,
+} from '../contracts/spec.js';
 import { FAILURE, type DeleteInstanceRequest, type Endpoint } from '../contracts/workflow.js';
 import { classifyError, terminal } from './errors.js';
 import { deleteDbInstance, releaseDbInstance, waitUntilDeleted } from './rds-delete.js';
@@ -42,29 +51,243 @@ import {
 export { NOT_YET, RDS_TERMINAL_STATUSES, attributeRdsCalls } from './rds-instance.js';
 export type { PollTiming, RdsBinding, RdsClients, RdsDeps } from './rds-instance.js';
 
+/** One instance setting as RDS has it now, and the ModifyDBInstance input that sets it. */
+interface SettingDrift {
+  readonly setting: InstanceSetting;
+  /** what the instance has or is already getting (its PendingModifiedValues first) */
+  readonly live: (instance: DBInstance, pending: PendingModifiedValues) => unknown;
+  readonly wanted: (db: ResolvedDatabase) => unknown;
+  readonly input: (db: ResolvedDatabase) => Partial<ModifyDBInstanceCommandInput>;
+}
+
+const sorted = (ids: readonly string[] | undefined) => (ids ? [...ids].sort() : undefined);
+
+/**
+ * The settings a ModifyDBInstance can change. storageEncrypted and kmsKeyId are not among them:
+ * RDS cannot change them (the spec refuses a change), and engine, databaseName, masterUsername
+ * neither.
+ */
+const MODIFIABLE: readonly SettingDrift[] = [
+  {
+    setting: 'instanceClass',
+    live: (i, p) => p.DBInstanceClass ?? i.DBInstanceClass,
+    wanted: (db) => db.instanceClass,
+    input: (db) => ({ DBInstanceClass: db.instanceClass }),
+  },
+  {
+    setting: 'storageGiB',
+    live: (i, p) => p.AllocatedStorage ?? i.AllocatedStorage,
+    wanted: (db) => db.storageGiB,
+    input: (db) => ({ AllocatedStorage: db.storageGiB }),
+  },
+  {
+    setting: 'multiAZ',
+    live: (i, p) => p.MultiAZ ?? i.MultiAZ ?? false,
+    wanted: (db) => db.multiAZ,
+    input: (db) => ({ MultiAZ: db.multiAZ }),
+  },
+  {
+    setting: 'subnetGroup',
+    live: (i, p) => p.DBSubnetGroupName ?? i.DBSubnetGroup?.DBSubnetGroupName,
+    wanted: (db) => db.subnetGroup,
+    input: (db) => ({ DBSubnetGroupName: db.subnetGroup }),
+  },
+  {
+    setting: 'securityGroupIds',
+    live: (i) => sorted(i.VpcSecurityGroups?.flatMap((g) => g.VpcSecurityGroupId ?? [])),
+    wanted: (db) => sorted(db.securityGroupIds),
+    input: (db) => ({ VpcSecurityGroupIds: [...(db.securityGroupIds ?? [])] }),
+  },
+  {
+    setting: 'publiclyAccessible',
+    live: (i) => i.PubliclyAccessible ?? false,
+    wanted: (db) => db.publiclyAccessible,
+    input: (db) => ({ PubliclyAccessible: db.publiclyAccessible }),
+  },
+  {
+    setting: 'storageType',
+    live: (i, p) => p.StorageType ?? i.StorageType,
+    wanted: (db) => db.storageType,
+    input: (db) => ({ StorageType: db.storageType }),
+  },
+  {
+    setting: 'iops',
+    live: (i, p) => p.Iops ?? i.Iops,
+    wanted: (db) => db.iops,
+    input: (db) => ({ Iops: db.iops }),
+  },
+  {
+    setting: 'storageThroughput',
+    live: (i, p) => p.StorageThroughput ?? i.StorageThroughput,
+    wanted: (db) => db.storageThroughput,
+    input: (db) => ({ StorageThroughput: db.storageThroughput }),
+  },
+  {
+    setting: 'maxAllocatedStorage',
+    live: (i) => i.MaxAllocatedStorage,
+    wanted: (db) => db.maxAllocatedStorage,
+    input: (db) => ({ MaxAllocatedStorage: db.maxAllocatedStorage }),
+  },
+  {
+    setting: 'backupRetentionDays',
+    live: (i, p) => p.BackupRetentionPeriod ?? i.BackupRetentionPeriod,
+    wanted: (db) => db.backupRetentionDays,
+    input: (db) => ({ BackupRetentionPeriod: db.backupRetentionDays }),
+  },
+  {
+    setting: 'backupWindow',
+    live: (i) => i.PreferredBackupWindow,
+    wanted: (db) => db.backupWindow,
+    input: (db) => ({ PreferredBackupWindow: db.backupWindow }),
+  },
+  {
+    setting: 'maintenanceWindow',
+    live: (i) => i.PreferredMaintenanceWindow?.toLowerCase(),
+    wanted: (db) => db.maintenanceWindow,
+    input: (db) => ({ PreferredMaintenanceWindow: db.maintenanceWindow }),
+  },
+  {
+    setting: 'deletionProtection',
+    live: (i) => i.DeletionProtection ?? false,
+    wanted: (db) => db.deletionProtection,
+    input: (db) => ({ DeletionProtection: db.deletionProtection }),
+  },
+  {
+    setting: 'autoMinorVersionUpgrade',
+    live: (i) => i.AutoMinorVersionUpgrade,
+    wanted: (db) => db.autoMinorVersionUpgrade,
+    input: (db) => ({ AutoMinorVersionUpgrade: db.autoMinorVersionUpgrade }),
+  },
+  {
+    setting: 'copyTagsToSnapshot',
+    live: (i) => i.CopyTagsToSnapshot ?? false,
+    wanted: (db) => db.copyTagsToSnapshot,
+    input: (db) => ({ CopyTagsToSnapshot: db.copyTagsToSnapshot }),
+  },
+  {
+    setting: 'iamDatabaseAuthentication',
+    live: (i, p) =>
+      p.IAMDatabaseAuthenticationEnabled ?? i.IAMDatabaseAuthenticationEnabled ?? false,
+    wanted: (db) => db.iamDatabaseAuthentication,
+    input: (db) => ({ EnableIAMDatabaseAuthentication: db.iamDatabaseAuthentication }),
+  },
+  {
+    setting: 'performanceInsights',
+    live: (i) => performanceInsightsOf(i),
+    wanted: (db) => db.performanceInsights && performanceInsightsInput(db.performanceInsights),
+    input: (db) => (db.performanceInsights ? performanceInsightsInput(db.performanceInsights) : {}),
+  },
+  {
+    setting: 'caCertificate',
+    live: (i, p) => p.CACertificateIdentifier ?? i.CACertificateIdentifier,
+    wanted: (db) => db.caCertificate,
+    input: (db) => ({ CACertificateIdentifier: db.caCertificate }),
+  },
+];
+
+/** Performance Insights as the request states it (the key and period only when stated). */
+function performanceInsightsInput(pi: PerformanceInsights): Partial<ModifyDBInstanceCommandInput> {
+  return {
+    EnablePerformanceInsights: pi.enabled,
+    ...(pi.retentionDays !== undefined
+      ? { PerformanceInsightsRetentionPeriod: pi.retentionDays }
+      : {}),
+    ...(pi.kmsKeyId !== undefined ? { PerformanceInsightsKMSKeyId: pi.kmsKeyId } : {}),
+  };
+}
+
+/** The instance's Performance Insights in the same shape, for the parts the spec states. */
+function performanceInsightsOf(instance: DBInstance): Partial<ModifyDBInstanceCommandInput> {
+  return {
+    EnablePerformanceInsights: instance.PerformanceInsightsEnabled ?? false,
+    ...(instance.PerformanceInsightsRetentionPeriod !== undefined
+      ? { PerformanceInsightsRetentionPeriod: instance.PerformanceInsightsRetentionPeriod }
+      : {}),
+    ...(instance.PerformanceInsightsKMSKeyId !== undefined
+      ? { PerformanceInsightsKMSKeyId: instance.PerformanceInsightsKMSKeyId }
+      : {}),
+  };
+}
+
+/** Whether the live value already is what the spec wants (a stated key's value, for objects). */
+function same(live: unknown, wanted: unknown): boolean {
+  if (typeof wanted !== 'object' || wanted === null || Array.isArray(wanted))
+    return JSON.stringify(live) === JSON.stringify(wanted);
+  const have = (live ?? {}) as Record<string, unknown>;
+  return Object.entries(wanted).every(([key, value]) => have[key] === value);
+}
+
 /**
  * What the spec states that the instance does not have (or is not already getting). Settings
  * the spec leaves out are not compared: an adopted instance keeps its own.
  */
 function specDrift(instance: DBInstance, db: ResolvedDatabase): ModifyDBInstanceCommandInput {
   const pending = instance.PendingModifiedValues ?? {};
-  const drift: ModifyDBInstanceCommandInput = { DBInstanceIdentifier: db.dbInstanceIdentifier };
   const stated = new Set(db.stated);
-  if (
-    stated.has('instanceClass') &&
-    (pending.DBInstanceClass ?? instance.DBInstanceClass) !== db.instanceClass
-  )
-    drift.DBInstanceClass = db.instanceClass;
-  if (
-    stated.has('storageGiB') &&
-    (pending.AllocatedStorage ?? instance.AllocatedStorage) !== db.storageGiB
-  )
-    drift.AllocatedStorage = db.storageGiB;
-  if (stated.has('multiAZ') && (pending.MultiAZ ?? instance.MultiAZ ?? false) !== db.multiAZ)
-    drift.MultiAZ = db.multiAZ;
+  const drift: ModifyDBInstanceCommandInput = { DBInstanceIdentifier: db.dbInstanceIdentifier };
+  for (const rule of MODIFIABLE) {
+    if (stated.has(rule.setting) && !same(rule.live(instance, pending), rule.wanted(db)))
+      Object.assign(drift, rule.input(db));
+  }
   if (db.engineVersion && (pending.EngineVersion ?? instance.EngineVersion) !== db.engineVersion)
     drift.EngineVersion = db.engineVersion;
   return { ...drift, ...parameterGroupDrift(instance, db) };
+}
+
+/**
+ * The CreateDBInstance request's settings: what the spec states, CREATE_DEFAULTS for the rest
+ * that have one (resolved already), and nothing for what RDS defaults itself.
+ */
+export function instanceSettings(
+  db: ResolvedDatabase,
+): Partial<CreateDBInstanceCommandInput> & Pick<CreateDBInstanceCommandInput, 'DBInstanceClass'> {
+  const optional: Partial<CreateDBInstanceCommandInput> = {
+    DBSubnetGroupName: db.subnetGroup,
+    VpcSecurityGroupIds: db.securityGroupIds && [...db.securityGroupIds],
+    StorageType: db.storageType,
+    Iops: db.iops,
+    StorageThroughput: db.storageThroughput,
+    MaxAllocatedStorage: db.maxAllocatedStorage,
+    KmsKeyId: db.kmsKeyId,
+    BackupRetentionPeriod: db.backupRetentionDays,
+    PreferredBackupWindow: db.backupWindow,
+    PreferredMaintenanceWindow: db.maintenanceWindow,
+    AutoMinorVersionUpgrade: db.autoMinorVersionUpgrade,
+    EnableIAMDatabaseAuthentication: db.iamDatabaseAuthentication,
+    CACertificateIdentifier: db.caCertificate,
+    ...(db.performanceInsights ? performanceInsightsInput(db.performanceInsights) : {}),
+  };
+  return {
+    ...(Object.fromEntries(
+      Object.entries(optional).filter(([, value]) => value !== undefined),
+    ) as Partial<CreateDBInstanceCommandInput>),
+    DBInstanceClass: db.instanceClass,
+    AllocatedStorage: db.storageGiB,
+    MultiAZ: db.multiAZ,
+    PubliclyAccessible: db.publiclyAccessible,
+    StorageEncrypted: db.storageEncrypted,
+    DeletionProtection: db.deletionProtection,
+    CopyTagsToSnapshot: db.copyTagsToSnapshot,
+  };
+}
+
+/** The whole CreateDBInstance request of a new instance. */
+function createRequest(
+  db: ResolvedDatabase,
+  credentials: { readonly password: string },
+  tags: Tag[],
+): CreateDBInstanceCommandInput {
+  return {
+    DBInstanceIdentifier: db.dbInstanceIdentifier,
+    Engine: db.engine,
+    ...(db.engineVersion ? { EngineVersion: db.engineVersion } : {}),
+    ...instanceSettings(db),
+    ...(db.parameterGroup ? { DBParameterGroupName: db.parameterGroup } : {}),
+    DBName: db.databaseName,
+    MasterUsername: db.masterUsername,
+    MasterUserPassword: credentials.password,
+    Tags: tags,
+  };
 }
 
 /**
@@ -176,7 +399,6 @@ export interface CreateOutcome {
  */
 export async function createDbInstance(
   deps: RdsDeps,
-
   db: ResolvedDatabase,
 ): Promise<CreateOutcome> {
   const id = db.dbInstanceIdentifier;
@@ -192,25 +414,12 @@ export async function createDbInstance(
   ];
   try {
     if (db.source) {
-      const out = await restoreDbInstance(deps, db, tags);
+      const out = await restoreDbInstance(deps, db, tags, instanceSettings(db));
       const status = out.DBInstance?.DBInstanceStatus ?? RDS_STATUS.creating;
       return { adopted: false, status, restoredFrom: db.source.snapshot };
     }
     const out = await deps.rds.send(
-      new CreateDBInstanceCommand({
-        DBInstanceIdentifier: id,
-        DBInstanceClass: db.instanceClass,
-        Engine: db.engine,
-        ...(db.engineVersion ? { EngineVersion: db.engineVersion } : {}),
-        AllocatedStorage: db.storageGiB,
-        DBName: db.databaseName,
-        MasterUsername: db.masterUsername,
-        MasterUserPassword: credentials.password,
-        MultiAZ: db.multiAZ,
-        CopyTagsToSnapshot: true,
-        ...(db.parameterGroup ? { DBParameterGroupName: db.parameterGroup } : {}),
-        Tags: tags,
-      }),
+      new CreateDBInstanceCommand(createRequest(db, credentials, tags)),
     );
     log.info('RDS instance creation requested', { dbInstanceIdentifier: id });
     return { adopted: false, status: out.DBInstance?.DBInstanceStatus ?? RDS_STATUS.creating };

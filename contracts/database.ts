@@ -19,6 +19,10 @@ export type Engine = (typeof ENGINES)[number];
 export const DELETION_POLICIES = ['Snapshot', 'Delete', 'Retain'] as const;
 export type DeletionPolicy = (typeof DELETION_POLICIES)[number];
 
+/** RDS storage types (StorageType). */
+export const STORAGE_TYPES = ['gp2', 'gp3', 'io1', 'io2', 'standard'] as const;
+export type StorageType = (typeof STORAGE_TYPES)[number];
+
 export const PHASES = [
   'Pending',
   'AwaitingApproval',
@@ -44,6 +48,25 @@ export const INSTANCE_SETTINGS = [
   'instanceClass',
   'storageGiB',
   'multiAZ',
+  // network, storage, encryption, backups, maintenance, protection, monitoring
+  'subnetGroup',
+  'securityGroupIds',
+  'publiclyAccessible',
+  'storageType',
+  'iops',
+  'storageThroughput',
+  'maxAllocatedStorage',
+  'storageEncrypted',
+  'kmsKeyId',
+  'backupRetentionDays',
+  'backupWindow',
+  'maintenanceWindow',
+  'deletionProtection',
+  'autoMinorVersionUpgrade',
+  'copyTagsToSnapshot',
+  'iamDatabaseAuthentication',
+  'performanceInsights',
+  'caCertificate',
 ] as const;
 export type InstanceSetting = (typeof INSTANCE_SETTINGS)[number];
 
@@ -57,12 +80,17 @@ export const SPEC_DEFAULTS = {
 
 /**
  * What a new instance gets for a setting its spec leaves out. Never a schema default: an
- * existing or adopted instance keeps its own (engineVersion: the engine's default).
+ * existing or adopted instance keeps its own (engineVersion: the engine's default). A setting
+ * named neither here nor in the spec is not sent: RDS's own default applies.
  */
 export const CREATE_DEFAULTS = {
   instanceClass: 'db.t3.micro',
   storageGiB: 20,
   multiAZ: false,
+  publiclyAccessible: false,
+  storageEncrypted: true,
+  deletionProtection: true,
+  copyTagsToSnapshot: true,
 } as const satisfies Partial<Record<InstanceSetting, unknown>>;
 
 // The shapes below are the zod schema's (contracts/schema.ts, the one source of the Database's

@@ -8,6 +8,7 @@ import {
   type Engine,
   type InstanceSetting,
   type PendingApproval,
+  type StorageType,
 } from './database.js';
 
 /**
@@ -29,8 +30,42 @@ export interface AwsTarget {
   };
 }
 
+/** Performance Insights as the spec states it. */
+export interface PerformanceInsights {
+  readonly enabled: boolean;
+  readonly retentionDays?: number;
+  readonly kmsKeyId?: string;
+}
+
+/**
+ * The instance settings of a production instance: network, storage, encryption, backups,
+ * maintenance, protection, monitoring. The four with a CREATE_DEFAULT always hold a value (the
+ * spec's or that default); the others only when the spec states them (otherwise RDS's own
+ * default applies to a create, and an existing instance keeps its own).
+ */
+export interface InstanceOptions {
+  readonly subnetGroup?: string;
+  readonly securityGroupIds?: readonly string[];
+  readonly publiclyAccessible: boolean;
+  readonly storageType?: StorageType;
+  readonly iops?: number;
+  readonly storageThroughput?: number;
+  readonly maxAllocatedStorage?: number;
+  readonly storageEncrypted: boolean;
+  readonly kmsKeyId?: string;
+  readonly backupRetentionDays?: number;
+  readonly backupWindow?: string;
+  readonly maintenanceWindow?: string;
+  readonly deletionProtection: boolean;
+  readonly autoMinorVersionUpgrade?: boolean;
+  readonly copyTagsToSnapshot: boolean;
+  readonly iamDatabaseAuthentication?: boolean;
+  readonly performanceInsights?: PerformanceInsights;
+  readonly caCertificate?: string;
+}
+
 /** A spec with defaults applied and names derived: the workflow's input to every step. */
-export interface ResolvedDatabase {
+export interface ResolvedDatabase extends InstanceOptions {
   readonly ref: DatabaseRef;
   readonly generation: number;
   readonly engine: Engine;
@@ -85,14 +120,31 @@ function placeOf(target: AwsTarget | undefined): string {
   return `region ${target.region}${target.account ? `, account ${target.account}` : ''}`;
 }
 
-/** Fields that RDS cannot change in place. */
+/**
+ * Fields that RDS cannot change after creation (the CRD's transition rules are the twin): each
+ * one that differs, with what it was. The encryption settings count as changed when the spec
+ * adds or removes them, as the CRD counts it.
+ */
 export function immutableChanges(before: ResolvedDatabase, after: ResolvedDatabase): string[] {
+  const was = (value: string | boolean | undefined) =>
+    value === undefined ? 'unset' : String(value);
+  const stated = (db: ResolvedDatabase, key: InstanceSetting) => db.stated.includes(key);
+  const changed = (key: 'storageEncrypted' | 'kmsKeyId') =>
+    before[key] !== after[key] || stated(before, key) !== stated(after, key);
   const changes: string[] = [];
-  if (before.engine !== after.engine) changes.push(`spec.engine (was ${before.engine})`);
-  if (before.databaseName !== after.databaseName)
-    changes.push(`spec.databaseName (was ${before.databaseName})`);
-  if (before.masterUsername !== after.masterUsername)
-    changes.push(`spec.masterUsername (was ${before.masterUsername})`);
+  for (const key of ['engine', 'databaseName', 'masterUsername'] as const) {
+    if (before[key] !== after[key]) changes.push(`spec.${key} (was ${before[key]})`);
+  }
+  for (const key of ['storageEncrypted', 'kmsKeyId'] as const) {
+    const old = stated(before, key) ? was(before[key]) : 'unset';
+    if (changed(key)) changes.push(`spec.${key} (was ${old})`);
+  }
+  return [...changes, ...originChanges(before, after)];
+}
+
+/** Where the instance came from and where it lives: neither changes after creation. */
+function originChanges(before: ResolvedDatabase, after: ResolvedDatabase): string[] {
+  const changes: string[] = [];
   // the twin of the CRD's transition rule on spec.source
   if (before.source?.snapshot !== after.source?.snapshot)
     changes.push(`spec.source (was ${before.source ? before.source.snapshot : 'none'})`);

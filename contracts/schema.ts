@@ -14,6 +14,7 @@ import {
   PHASES,
   SPEC_DEFAULTS,
 } from './database.js';
+import { instanceFields, instanceProblems, instanceRules, unstated } from './instance-fields.js';
 import { DNS_SUBDOMAIN, isReservedDatabaseName } from './names.js';
 
 const RESERVED_USERNAMES = [
@@ -42,10 +43,6 @@ const identifier = (max: number) =>
     );
 
 const flag = () => z.boolean({ error: 'must be true or false' });
-
-/** What a spec that leaves an instance setting out means, in its description. */
-const unstated = (what: string) =>
-  `${what} for a new instance when omitted (an adopted instance keeps its own).`;
 
 function tagKeyProblem(key: string): string | undefined {
   if (key.length < 1 || key.length > MAX_TAG_KEY)
@@ -182,6 +179,7 @@ export const specFields = {
     })
     .default(SPEC_DEFAULTS.adoptRetained),
   tags: tagsSchema.optional(),
+  ...instanceFields,
   // --- parameters and where the data comes from ---
   parameters: parametersSchema.optional(),
   parameterGroup: z
@@ -241,6 +239,7 @@ export const databaseSpecSchema = z
         rule: `self.engine == 'postgres' || size(self.masterUsername) <= ${MAX_USERNAME_NOT_POSTGRES}`,
         message: `masterUsername is at most ${MAX_USERNAME_NOT_POSTGRES} characters for mysql and mariadb`,
       },
+      ...instanceRules,
       // twin: the superRefine below
       {
         rule: '!has(self.parameters) || !has(self.parameterGroup)',
@@ -278,6 +277,7 @@ export const databaseSpecSchema = z
         message: `is reserved by ${spec.engine}`,
       });
     }
+    instanceProblems(spec, ctx);
   });
 
 const int64 = () => z.number().int().meta({ format: 'int64' });

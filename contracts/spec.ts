@@ -4,7 +4,7 @@
 // call it, and it never throws on bad input. The schema itself is contracts/schema.ts.
 import type { z } from 'zod';
 import { CREATE_DEFAULTS, INSTANCE_SETTINGS, type DatabaseRef } from './database.js';
-import type { DatabaseNames, ResolvedDatabase } from './resolved.js';
+import type { DatabaseNames, InstanceOptions, ResolvedDatabase } from './resolved.js';
 import { consulKeyPrefix, defaultDatabaseName, refProblem, vaultSecretPath } from './names.js';
 import { databaseSpecSchema, type ParsedSpec } from './schema.js';
 import { rdsIdentifier } from './identifier.js';
@@ -19,6 +19,8 @@ export {
   type AwsTarget,
   mostProtective,
   type DatabaseNames,
+  type InstanceOptions,
+  type PerformanceInsights,
   type ResolvedDatabase,
 } from './resolved.js';
 
@@ -140,6 +142,7 @@ function resolved(
     requireApproval: spec.requireApproval,
     adoptRetained: spec.adoptRetained,
     tags: spec.tags ?? {},
+    ...instanceOptions(spec),
     ...(spec.parameters ? { parameters: spec.parameters } : {}),
     ...(spec.parameterGroup ? { parameterGroup: spec.parameterGroup } : {}),
     ...(spec.source ? { source: { snapshot: spec.source.snapshot } } : {}),
@@ -147,6 +150,38 @@ function resolved(
     ...namesFor(ref),
   };
 }
+
+/** The settings the spec states, and CREATE_DEFAULTS for the four that have one. */
+function instanceOptions(spec: ParsedSpec): InstanceOptions {
+  const stated = Object.entries(spec).filter(
+    ([key, value]) => value !== undefined && (OPTIONAL_SETTINGS as readonly string[]).includes(key),
+  );
+  return {
+    ...(Object.fromEntries(stated) as Partial<InstanceOptions>),
+    publiclyAccessible: spec.publiclyAccessible ?? CREATE_DEFAULTS.publiclyAccessible,
+    storageEncrypted: spec.storageEncrypted ?? CREATE_DEFAULTS.storageEncrypted,
+    deletionProtection: spec.deletionProtection ?? CREATE_DEFAULTS.deletionProtection,
+    copyTagsToSnapshot: spec.copyTagsToSnapshot ?? CREATE_DEFAULTS.copyTagsToSnapshot,
+  };
+}
+
+/** Instance options without a create default: carried only when the spec states them. */
+const OPTIONAL_SETTINGS = [
+  'subnetGroup',
+  'securityGroupIds',
+  'storageType',
+  'iops',
+  'storageThroughput',
+  'maxAllocatedStorage',
+  'kmsKeyId',
+  'backupRetentionDays',
+  'backupWindow',
+  'maintenanceWindow',
+  'autoMinorVersionUpgrade',
+  'iamDatabaseAuthentication',
+  'performanceInsights',
+  'caCertificate',
+] as const satisfies readonly (keyof InstanceOptions)[];
 
 /** Derived names of a sound identity (namespace a DNS label, name a DNS subdomain). */
 export function namesFor(ref: DatabaseRef): DatabaseNames {

@@ -122,9 +122,12 @@ describe('the rdsflow CLI on the running stack', () => {
       rdsIdentifier('default', watched.name('cancel')),
     );
     {
+      // unprotected: RDS lifts deletion protection only on an available instance, so the
+      // rollback of a protected one waits out `creating` (test/activities/rds.test.ts)
       const object = await watched.create('cancel', {
         engine: 'postgres',
         deletionPolicy: 'Delete',
+        deletionProtection: false,
       });
       const workflowId = await workflowIdOf(object.metadata);
       await eventually(

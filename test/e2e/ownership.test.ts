@@ -220,7 +220,12 @@ describe('ownership and destruction, end to end', () => {
       // while the instance is still creating, however slow a loaded machine is (kept long)
       const creatingMs = policy === 'Snapshot' ? 4_000 : 120_000;
       await front.setTimings({ creatingMs, backingUpMs: 1_000 }, identifier);
-      await apply(suffix, { deletionPolicy: policy });
+      // RDS changes deletion protection only on an available instance: a Delete that must land
+      // while creating is of an unprotected one (a protected one waits: test/activities/rds)
+      await apply(suffix, {
+        deletionPolicy: policy,
+        ...(policy === 'Delete' ? { deletionProtection: false } : {}),
+      });
       await eventually(
         'the create call',
         async () =>
@@ -269,13 +274,17 @@ describe('ownership and destruction, end to end', () => {
     );
     assert.equal(await motoInstance(identifier), undefined, 'an orphan instance was left');
     assert.equal(await vaultSecret(watched.name(suffix)), undefined);
+    // the rollback lifts the deletion protection its own create turned on, then deletes
+    const calls = await frontCalls(identifier);
     assert.deepEqual(
-      (await frontCalls(identifier)).map((e) => [e.action, e.outcome]),
+      calls.map((e) => [e.action, e.outcome]),
       [
         ['CreateDBInstance', 'ok'],
+        ['ModifyDBInstance', 'ok'],
         ['DeleteDBInstance', 'ok'],
       ],
     );
+    assert.equal(calls[1]?.params['DeletionProtection'], 'false');
   });
 
   it('a policy edit merged with the delete while no watcher ran: the new policy applies', async () => {
