@@ -21,12 +21,29 @@ export const CLASS_DEFAULT_FIELDS = [
   'storageGiB',
   'multiAZ',
   'tags',
+  'publiclyAccessible',
+  'storageType',
+  'iops',
+  'storageThroughput',
+  'maxAllocatedStorage',
+  'storageEncrypted',
+  'backupRetentionDays',
+  'backupWindow',
+  'maintenanceWindow',
+  'deletionProtection',
+  'autoMinorVersionUpgrade',
+  'copyTagsToSnapshot',
+  'iamDatabaseAuthentication',
+  'performanceInsights',
+  'caCertificate',
+  'parameters',
+  'parameterGroup',
 ] as const satisfies readonly (keyof typeof specFields)[];
 
 const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const AWS_ACCOUNT = /^[0-9]{12}$/;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[\w+=,.@/-]{1,512}$/;
-const SECURITY_GROUP = /^sg-[0-9a-f]{8,17}$/;
+const SECURITY_GROUP = /^sg-([0-9a-f]{8}|[0-9a-f]{17})$/;
 
 const defaultsSchema = z
   .object(
@@ -100,7 +117,9 @@ const networkSchema = z
       .meta({ description: 'The DB subnet group of every Database of the class (enforced).' })
       .optional(),
     securityGroupIds: z
-      .array(z.string().regex(SECURITY_GROUP, 'must be security group IDs like sg-0123abcd'))
+      .array(
+        z.string().regex(SECURITY_GROUP, 'must be security group IDs like sg-0123456789abcdef0'),
+      )
       .min(1, 'must name at least one security group')
       .max(5, 'must name at most 5 security groups')
       .meta({

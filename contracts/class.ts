@@ -102,6 +102,12 @@ function limitProblems(
   return problems;
 }
 
+/** Fields that exclude each other: a Database stating one gets no class default for the other. */
+const ALTERNATIVES: Readonly<Record<string, readonly string[]>> = {
+  parameters: ['parameterGroup'],
+  parameterGroup: ['parameters'],
+};
+
 /**
  * The spec as the class makes it: its defaults fill what the spec leaves out, its enforced
  * values fill their fields (a Database stating another value violates the class), its limits
@@ -117,7 +123,8 @@ export function applyClass(
   const by = `DatabaseClass ${cls.name}`;
   const problems: string[] = [];
   for (const [field, value] of Object.entries(spec.defaults ?? {})) {
-    if (!(field in raw) && value !== undefined) raw[field] = value;
+    const stated = [field, ...(ALTERNATIVES[field] ?? [])].some((f) => f in raw);
+    if (!stated && value !== undefined) raw[field] = value;
   }
   for (const [field, value] of Object.entries(enforced(spec))) {
     if (field in raw && !same(raw[field], value)) {

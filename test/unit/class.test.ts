@@ -64,6 +64,30 @@ describe('DatabaseClass resolution', () => {
     assert.deepEqual([...db.stated].sort(), ['instanceClass', 'multiAZ', 'storageGiB']);
   });
 
+  it('defaults the production fields too, each held to its own rules', () => {
+    const production = withSpec({
+      defaults: {
+        storageType: 'gp3',
+        backupRetentionDays: 14,
+        maintenanceWindow: 'sun:03:00-sun:04:00',
+        deletionProtection: true,
+        parameters: { work_mem: '8192' },
+      },
+    });
+    const db = resolvedUnder({ engine: 'postgres' }, production);
+    assert.equal(db.storageType, 'gp3');
+    assert.equal(db.backupRetentionDays, 14);
+    assert.equal(db.maintenanceWindow, 'sun:03:00-sun:04:00');
+    assert.deepEqual(db.parameters, { work_mem: '8192' });
+    // a Database naming a group of its own gets no class parameters (the two exclude each other)
+    const own = resolvedUnder({ engine: 'postgres', parameterGroup: 'tuned' }, production);
+    assert.equal(own.parameterGroup, 'tuned');
+    assert.equal(own.parameters, undefined);
+    // a default the Database's own rules refuse is named by its field
+    const bad = withSpec({ defaults: { storageType: 'io1' } });
+    assert.ok(problemsUnder({ engine: 'postgres' }, bad).some((p) => /iops/.test(p)));
+  });
+
   it("keeps the Database's own values within the limits (narrowing)", () => {
     const db = resolvedUnder(
       { engine: 'postgres', instanceClass: 'db.t3.micro', storageGiB: 30, multiAZ: false },
