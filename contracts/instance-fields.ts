@@ -4,7 +4,7 @@
 // the workflow bundle never imports it. The numbers are RDS's for postgres, mysql and mariadb
 // (the RDS User Guide, "Amazon RDS DB instance storage"; CreateDBInstance reference).
 import { z } from 'zod';
-import { CREATE_DEFAULTS, STORAGE_TYPES } from './database.js';
+import { CREATE_DEFAULTS, ENGINES, STORAGE_TYPES } from './database.js';
 
 /** What a spec that leaves an instance setting out means, in its description. */
 export const unstated = (what: string): string =>
@@ -408,11 +408,17 @@ export const IMMUTABLE_FIELDS = [
   'kmsKeyId',
 ] as const;
 
+/**
+ * NOTE: an engine no schema ever allowed (stored under a looser CRD before an upgrade) never
+ * created anything: it may still be corrected.
+ */
+const ENGINE_LIST = `[${ENGINES.map((e) => `'${e}'`).join(', ')}]`;
+
 /** The CEL rules of the spec object this part adds: across fields, and after creation. */
 export const instanceRules: readonly Record<string, string>[] = [
   ...CROSS_RULES.map(({ field, rule, message }) => ({ rule, message, fieldPath: `.${field}` })),
   ...IMMUTABLE_FIELDS.map((field) => ({
-    rule: `has(self.${field}) == has(oldSelf.${field}) && (!has(self.${field}) || self.${field} == oldSelf.${field})`,
+    rule: `${field === 'engine' ? `!(oldSelf.engine in ${ENGINE_LIST}) || ` : ''}has(self.${field}) == has(oldSelf.${field}) && (!has(self.${field}) || self.${field} == oldSelf.${field})`,
     message: `${field} cannot be changed, added or removed after creation (RDS cannot change it)`,
     fieldPath: `.${field}`,
   })),

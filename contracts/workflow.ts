@@ -70,6 +70,12 @@ export interface Endpoint {
 export interface CarriedState {
   /** the resolved spec in effect on the instance (names and settings; never secrets) */
   readonly applied?: ResolvedDatabase;
+  /**
+   * The resolved spec a create (or restore) was sent with, before the instance was ever
+   * available: where it and its parameter group may exist, and what a later generation may not
+   * change (a failed provisioning's retry, a delete, a cleanup look there)
+   */
+  readonly attempted?: ResolvedDatabase;
   /** generation whose spec is in effect on the instance */
   readonly appliedGeneration?: number;
   readonly endpoint?: Endpoint;

@@ -104,7 +104,7 @@ class DatabaseFlow {
     this.deleteRequested = this.carried.deleteRequested ?? false;
     this.orphanRequested = this.carried.orphanRequested ?? false;
     this.approvedGeneration = this.carried.approvedGeneration ?? 0;
-    this.names = this.carried.applied;
+    this.names = this.carried.applied ?? this.carried.attempted;
     this.progress = new Progress({
       stage: input.stage,
       object: () => this.latest,
@@ -228,6 +228,12 @@ class DatabaseFlow {
 
   // --- helpers ------------------------------------------------------------------------------
 
+  /**
+   * Validates the latest spec. Once a create was sent (or an instance applied), a generation that
+   * changes what RDS cannot change (the engine, the names, the encryption, the class's region or
+   * account) is refused, and the names in effect stay those of the instance: a delete or cleanup
+   * then still looks where the instance was made.
+   */
   async validate(): Promise<ResolvedDatabase> {
     const result = await this.steps.run('validateSpec', () => local.validateSpec(this.latest));
     if (!result.ok) {
@@ -236,6 +242,15 @@ class DatabaseFlow {
         'validateSpec',
         FAILURE.invalidSpec,
         `invalid spec: ${result.problems.join('; ')}`,
+      );
+    }
+    const made = this.carried.applied ?? this.carried.attempted;
+    const immutable = made ? immutableChanges(made, result.database) : [];
+    if (immutable.length > 0) {
+      throw new StepFailed(
+        'validateSpec',
+        FAILURE.invalidSpec,
+        `cannot change after creation: ${immutable.join('; ')}`,
       );
     }
     this.names = result.database;
@@ -380,6 +395,9 @@ class DatabaseFlow {
     );
     this.created.password = password.created;
     if (password.takenOverFrom) this.created.secretFrom = password.takenOverFrom;
+    // from here on an instance (or its parameter group) may exist where this spec says: later
+    // runs look there, and refuse a generation that would move it
+    this.carried = { ...this.carried, attempted: wanted };
     const db = await this.ensureParameters(wanted, []);
     this.created.instance = true; // from here on a cancel must look for an instance
     const created = await this.steps.run('createDbInstance', () =>
@@ -512,21 +530,9 @@ class DatabaseFlow {
 
   async modify(): Promise<never> {
     const before = this.carried.applied;
-    const validateChange = async () => {
-      const next = await this.validate();
-      const immutable = before ? immutableChanges(before, next) : [];
-      if (immutable.length > 0) {
-        throw new StepFailed(
-          'validateSpec',
-          FAILURE.invalidSpec,
-          `cannot change after creation: ${immutable.join('; ')}`,
-        );
-      }
-      return next;
-    };
-    let db = await validateChange();
+    let db = await this.validate();
     if (this.needsApproval(db)) {
-      db = await this.awaitApproval(db, validateChange);
+      db = await this.awaitApproval(db, () => this.validate());
       if (this.deleteRequested || this.orphanRequested) return this.continueTo('delete');
     }
     await this.progress.report(

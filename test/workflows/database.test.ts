@@ -455,6 +455,42 @@ describe('database workflow', () => {
     );
   });
 
+  it('keeps to where a failed create was sent: a class moved elsewhere is refused, the delete looks there', async () => {
+    const place = (region: string) => ({
+      name: 'standard',
+      generation: region === 'eu-west-1' ? 1 : 2,
+      spec: { region },
+    });
+    await scenario(
+      (world) => {
+        world.rds = 'storage-full';
+        world.databaseClass = place('eu-west-1');
+      },
+      async ({ world, start }) => {
+        const object = objectView({});
+        const handle = await start(object);
+        await until(handle, 'Failed', (s) => s.phase === 'Failed');
+        // the platform team moves the class; the user edits the Database
+        world.databaseClass = place('us-west-2');
+        world.rds = 'available';
+        await changeSpec(world, handle, {
+          metadata: { ...object.metadata, generation: 2 },
+          spec: { engine: 'postgres', storageGiB: 30 },
+        });
+        const refused = await until(
+          handle,
+          'refused',
+          (s) => s.phase === 'Failed' && /cannot change after creation/.test(s.message),
+        );
+        assert.match(refused.message, /region eu-west-1.*region us-west-2/);
+        assert.equal(world.calls.filter((c) => c === 'createDbInstance').length, 1);
+        await requestDelete(world, handle, object);
+        await client.workflow.getHandle(handle.workflowId).result();
+        assert.equal(world.deletedWith[0]?.names.aws?.region, 'eu-west-1');
+      },
+    );
+  });
+
   it('re-runs a failed provisioning on the retry signal', async () => {
     await scenario(
       (world) => (world.rds = 'storage-full'),

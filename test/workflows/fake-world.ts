@@ -1,5 +1,6 @@
 // Stubbed activities for workflow tests: a few lines of in-memory state standing in for RDS,
 // Vault, Consul and the object's status, recording every call. Validation is the real one.
+import type { ClassView } from '../../contracts/class.js';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Activities } from '../../activities/index.js';
 import type { DeletionPolicy, StatusUpdate } from '../../contracts/database.js';
@@ -47,6 +48,8 @@ export interface FakeWorld {
   /** modifyDbInstance finds something to change (an adopted instance) */
   drift: boolean;
   deletedWith: DeleteInstanceRequest[];
+  /** the DatabaseClass validation finds (none: the worker's own account and region) */
+  databaseClass: ClassView | undefined;
   /** each releaseDbInstance call's `retainedFrom` (undefined: the object's own UID) */
   releasedFrom: (string | undefined)[];
   /** each retainDbSecret call's `owner` (undefined: the object's own UID) */
@@ -96,6 +99,7 @@ export function fakeWorld(): FakeWorld {
     adoptFrom: undefined,
     drift: false,
     deletedWith: [],
+    databaseClass: undefined,
     releasedFrom: [],
     secretOwners: [],
     createGate: undefined,
@@ -114,7 +118,11 @@ export function fakeWorld(): FakeWorld {
     return Promise.resolve(result);
   };
   const activities: Activities = {
-    validateSpec: (object) => call('validateSpec', resolveDatabase(object)),
+    validateSpec: (object) =>
+      call(
+        'validateSpec',
+        resolveDatabase(object, world.databaseClass ? { class: world.databaseClass } : {}),
+      ),
     reportStatus: (_ref, update) => {
       if (world.refuseStatus?.(update)) {
         world.refusedStatuses++;
