@@ -245,6 +245,40 @@ async function sendInChunks(
 }
 
 /**
+ * A group the spec names (spec.parameterGroup): attached only, never changed. One made for
+ * another Database (its rdsflow.io/uid tag) is refused: attaching it would let that Database's
+ * parameter edits change this instance, and hold up its deletion while this one uses it.
+ */
+async function namedGroup(
+  deps: RdsDeps,
+  db: ResolvedDatabase,
+  name: string,
+): Promise<ParameterGroupOutcome> {
+  const group = await aws(STEP, () => readGroup(deps, name));
+  if (!group) {
+    throw terminal(
+      FAILURE.invalidSpec,
+      `spec.parameterGroup: DB parameter group ${name} does not exist`,
+      { parameterGroup: name },
+    );
+  }
+  const out = await aws(STEP, () =>
+    deps.rds.send(new ListTagsForResourceCommand({ ResourceName: group.DBParameterGroupArn })),
+  );
+  const owner = tagsOf({ TagList: out.TagList })[TAG_KEYS.uid];
+  if (owner !== undefined && owner !== db.ref.uid) {
+    throw terminal(
+      FAILURE.entryNotOurs,
+      `spec.parameterGroup: DB parameter group ${name} is the one another Database owns ` +
+        '(rdsflow.io/uid); rdsflow will not attach it',
+      { parameterGroup: name },
+      'Name a group of your own, or set spec.parameters for a group this Database owns.',
+    );
+  }
+  return { name, family: group.DBParameterGroupFamily ?? '', created: false, pendingReboot: [] };
+}
+
+/**
  * Makes the group this Database owns hold spec.parameters: created if absent (tagged with the
  * object's identity), values that differ set, and parameters rdsflow set before (`previous`, or
  * marked user-set by RDS) that the spec dropped reset to the engine's default. Dynamic
@@ -255,6 +289,7 @@ export async function ensureParameterGroup(
   db: ResolvedDatabase,
   previous: readonly string[] = [],
 ): Promise<ParameterGroupOutcome> {
+  if (!db.parameters && db.parameterGroup) return namedGroup(deps, db, db.parameterGroup);
   const wanted = db.parameters ?? {};
   const family = await familyOf(deps, db);
   const name = ownedParameterGroupName(db.dbInstanceIdentifier, family);

@@ -435,7 +435,7 @@ class DatabaseFlow {
     db: ResolvedDatabase,
     previous: readonly string[],
   ): Promise<ResolvedDatabase> {
-    if (!db.parameters) return db;
+    if (!db.parameters && !db.parameterGroup) return db;
     const group = await this.steps.run('ensureParameterGroup', () =>
       quick.ensureParameterGroup(db, previous),
     );

@@ -5,6 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
   CreateDBParameterGroupCommand,
+  DeleteDBParameterGroupCommand,
   DescribeDBParameterGroupsCommand,
   DescribeDBParametersCommand,
   ListTagsForResourceCommand,
@@ -233,6 +234,37 @@ describe('parameter groups: spec.parameters become a group the Database owns', (
     assert.deepEqual(deleted.deleted, []);
     assert.equal(await motoGroupExists(name), true);
     assert.deepEqual(await motoParameters(name), { work_mem: '1024' });
+  });
+
+  it("refuses to attach another Database's owned group by name, or one that does not exist", async () => {
+    const owner = database({ parameters: { work_mem: '8192' } });
+    const owned = await run(groups().ensureParameterGroup, owner);
+    // another namespace names the owner's group: attaching it would hand it the owner's edits
+    const other = database({ parameterGroup: owned.name }, { namespace: 'elsewhere' });
+    const refused = await failureOf(run(groups().ensureParameterGroup, other));
+    assert.equal(refused.type, FAILURE.entryNotOurs);
+    assert.match(refused.message, /another Database owns/);
+    const missing = database({ parameterGroup: uniqueName('nosuch') });
+    assert.equal(
+      (await failureOf(run(groups().ensureParameterGroup, missing))).type,
+      FAILURE.invalidSpec,
+    );
+    // a group the platform made (no rdsflow tag) is attached as it is, unchanged
+    const plain = uniqueName('platform');
+    await moto.send(
+      new CreateDBParameterGroupCommand({
+        DBParameterGroupName: plain,
+        DBParameterGroupFamily: 'postgres16',
+        Description: 'the platform team',
+      }),
+    );
+    const attached = await run(groups().ensureParameterGroup, database({ parameterGroup: plain }));
+    assert.equal(attached.name, plain);
+    assert.equal(attached.created, false);
+    // and the owner's group is still the owner's, with its values
+    assert.deepEqual(await motoParameters(owned.name), { work_mem: '8192' });
+    await run(groups().deleteParameterGroups, owner);
+    await moto.send(new DeleteDBParameterGroupCommand({ DBParameterGroupName: plain }));
   });
 
   it('deletes the group once the instance is gone, and only groups of this Database', async () => {
