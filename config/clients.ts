@@ -40,7 +40,7 @@ export function rdsClient(
 
 /**
  * Where the worker's AWS calls look (or a class's: `options`): the account of its credentials
- * (STS GetCallerIdentity with those credentials, asked once and remembered) and its region.
+ * (STS GetCallerIdentity with those credentials, asked once per access key and remembered) and its region.
  */
 export function awsLocation(
   config: AwsConfig,
@@ -55,7 +55,8 @@ export function awsLocation(
     ...(options.credentials ? { credentials: options.credentials } : {}),
     ...(config.stsEndpoint ? { endpoint: config.stsEndpoint } : {}),
   });
-  let account: Promise<string> | undefined;
+  // remembered per access key: a Secret rotated to another account's keys is asked about again
+  let known: { readonly key: string; readonly account: Promise<string> } | undefined;
   const ask = async () => {
     const out = await sts.send(new GetCallerIdentityCommand({}));
     if (!out.Account) throw new Error('STS GetCallerIdentity answered without an account');
@@ -63,11 +64,18 @@ export function awsLocation(
   };
   return {
     location: async () => {
-      account ??= ask().catch((error: unknown) => {
-        account = undefined; // a failed answer is asked again next time
-        throw error;
-      });
-      return { account: await account, region };
+      const { accessKeyId } = await sts.config.credentials();
+      if (known?.key !== accessKeyId) {
+        const asking = {
+          key: accessKeyId,
+          account: ask().catch((error: unknown) => {
+            if (known === asking) known = undefined; // a failed answer is asked again next time
+            throw error;
+          }),
+        };
+        known = asking;
+      }
+      return { account: await known.account, region };
     },
     destroy: () => sts.destroy(),
   };

@@ -12,7 +12,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { createRdsActivities, type RdsClients } from '../../activities/rds.js';
 import { createVaultActivities, vaultCredentials } from '../../activities/vault.js';
 import { AwsTargets } from '../../config/aws-targets.js';
-import { kubeClientConfig, vaultClient } from '../../config/clients.js';
+import { awsLocation, kubeClientConfig, vaultClient } from '../../config/clients.js';
 import type { ClassView } from '../../contracts/class.js';
 import { finalSnapshotIdentifier } from '../../contracts/names.js';
 import { resolveDatabase, type ResolvedDatabase } from '../../contracts/spec.js';
@@ -168,6 +168,31 @@ describe('DatabaseClass targets', () => {
       await run(vault.deleteDbSecret, db);
     });
   }
+
+  it('asks STS again when the keys change: a rotated Secret of another account is that account', async () => {
+    const assumed = fromTemporaryCredentials({
+      params: { RoleArn: `arn:aws:iam::${ROLE_ACCOUNT}:role/rdsflow`, RoleSessionName: 'rotation' },
+      clientConfig: { region: 'eu-west-2', endpoint: tools.motoUrl },
+    });
+    const keys = [{ accessKeyId: 'moto', secretAccessKey: 'moto' }, await assumed()];
+    let current = keys[0];
+    const where = awsLocation(config.aws, {
+      region: 'eu-west-2',
+      // as the worker's Secret provider does: keys with an expiration, so the SDK asks again
+      credentials: () =>
+        Promise.resolve({
+          ...(current ?? { accessKeyId: '', secretAccessKey: '' }),
+          expiration: new Date(),
+        }),
+    });
+    try {
+      assert.equal((await where.location()).account, KEYS_ACCOUNT);
+      current = keys[1];
+      assert.equal((await where.location()).account, ROLE_ACCOUNT);
+    } finally {
+      where.destroy();
+    }
+  });
 
   it('keeps one client set per target', () => {
     const before = targets.size;
