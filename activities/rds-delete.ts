@@ -36,6 +36,7 @@ import {
   poll,
   tagsOf,
   type RdsDeps,
+  notYet,
 } from './rds-instance.js';
 
 /**
@@ -49,6 +50,8 @@ async function release(
   step: string,
 ): Promise<void> {
   const arn = instance.DBInstanceArn ?? '';
+  const lifted = tagsOf(instance)[TAG_KEYS.protectionLifted] !== undefined;
+  if (lifted) await protectAgain(deps, instance, step);
   await aws(step, () =>
     deps.destructive.send(
       new AddTagsToResourceCommand({
@@ -61,10 +64,35 @@ async function release(
     deps.destructive.send(
       new RemoveTagsFromResourceCommand({
         ResourceName: arn,
-        TagKeys: [TAG_KEYS.uid, TAG_KEYS.run],
+        TagKeys: [TAG_KEYS.uid, TAG_KEYS.run, ...(lifted ? [TAG_KEYS.protectionLifted] : [])],
       }),
     ),
   );
+}
+
+/**
+ * Deletion protection back on for an instance kept after all, which rdsflow had lifted it from
+ * for a deletion that did not happen: RDS changes it only on an available instance.
+ */
+async function protectAgain(deps: RdsDeps, instance: DBInstance, step: string): Promise<void> {
+  const id = instance.DBInstanceIdentifier ?? '';
+  const status = instance.DBInstanceStatus ?? 'unknown';
+  if (status !== RDS_STATUS.available) {
+    throw notYet(
+      `${id} is ${status}; its deletion protection goes back on once it is available`,
+      deps,
+    );
+  }
+  await aws(step, () =>
+    deps.destructive.send(
+      new ModifyDBInstanceCommand({
+        DBInstanceIdentifier: id,
+        DeletionProtection: true,
+        ApplyImmediately: true,
+      }),
+    ),
+  );
+  log.info('deletion protection on again: the instance is kept', { dbInstanceIdentifier: id });
 }
 
 /**
@@ -138,6 +166,15 @@ async function liftProtection(
     );
   }
   if (status !== RDS_STATUS.available) return 'wait';
+  // marked first: should the deletion not follow, keeping the instance turns protection back on
+  await aws('deleteDbInstance', () =>
+    deps.destructive.send(
+      new AddTagsToResourceCommand({
+        ResourceName: instance.DBInstanceArn ?? '',
+        Tags: [{ Key: TAG_KEYS.protectionLifted, Value: 'true' }],
+      }),
+    ),
+  );
   let after: string | undefined;
   try {
     // once per proof, like the delete it clears the way for

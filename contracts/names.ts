@@ -25,6 +25,11 @@ export const TAG_KEYS = {
   retainedFrom: 'rdsflow.io/retained-from',
   /** the UID a retained (or orphaned) instance was taken over from: where it came from */
   adoptedFrom: 'rdsflow.io/adopted-from',
+  /**
+   * rdsflow turned deletion protection off for a deletion that has not happened yet: an
+   * instance kept after all (a switch to Retain, an orphaning) gets it back on
+   */
+  protectionLifted: 'rdsflow.io/protection-lifted',
 } as const;
 
 /** Custom metadata on the KV v2 secret, and the Consul key beside the endpoint keys. */

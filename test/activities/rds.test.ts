@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
   AddTagsToResourceCommand,
-  type DeleteDBInstanceCommand,
+  DeleteDBInstanceCommand,
   DescribeDBSnapshotsCommand,
   ModifyDBInstanceCommand,
   RDSClient,
@@ -840,6 +840,41 @@ describe('RDS activities: a production instance, and its deletion protection', (
     assert.equal(instance?.DBInstanceStatus, 'available');
     assert.equal(instance?.DeletionProtection, true);
     assert.ok(!(await calls(db)).some((c) => c.action === 'ModifyDBInstance'));
+  });
+
+  it('turns deletion protection back on when the lifted deletion does not happen and the instance is kept', async () => {
+    const db = await provisioned();
+    // RDS lifts the protection, then refuses the delete for now (a backup began, say)
+    const refusing = {
+      send: (command: unknown) =>
+        command instanceof DeleteDBInstanceCommand
+          ? Promise.reject(
+              Object.assign(new Error('backing-up'), { name: 'InvalidDBInstanceStateFault' }),
+            )
+          : rds.send(command as ModifyDBInstanceCommand),
+    } as RDSClient;
+    const stalled = createRdsActivities({
+      rds,
+      destructive: refusing,
+      timing: { pollIntervalMs: 100, pollWindowMs: 300 },
+      credentials: vaultCredentials(vaultDeps),
+      location: where.location,
+      objects: objectReader,
+    });
+    const failure = await failureOf(run(stalled.deleteDbInstance, deletion(db, 'Delete')));
+    assert.equal(failure.type, NOT_YET);
+    const lifted = await motoInstance(db.dbInstanceIdentifier);
+    assert.equal(lifted?.DeletionProtection, false, 'the lift landed');
+    assert.equal(tagMap(lifted?.TagList)['rdsflow.io/protection-lifted'], 'true');
+    // the user switches to Retain: the instance is kept, protected as it was
+    assert.equal(
+      (await run(activities().deleteDbInstance, deletion(db, 'Retain'))).state,
+      'retained',
+    );
+    const kept = await motoInstance(db.dbInstanceIdentifier);
+    assert.equal(kept?.DBInstanceStatus, 'available');
+    assert.equal(kept?.DeletionProtection, true);
+    assert.equal(tagMap(kept?.TagList)['rdsflow.io/protection-lifted'], undefined);
   });
 
   it('waits for a protected instance still creating to be available before lifting and deleting', async () => {
