@@ -274,17 +274,18 @@ describe('ownership and destruction, end to end', () => {
     );
     assert.equal(await motoInstance(identifier), undefined, 'an orphan instance was left');
     assert.equal(await vaultSecret(watched.name(suffix)), undefined);
-    // the rollback lifts the deletion protection its own create turned on, then deletes
+    // the rollback marks and lifts the deletion protection its own create turned on, then deletes
     const calls = await frontCalls(identifier);
     assert.deepEqual(
       calls.map((e) => [e.action, e.outcome]),
       [
         ['CreateDBInstance', 'ok'],
+        ['AddTagsToResource', 'ok'],
         ['ModifyDBInstance', 'ok'],
         ['DeleteDBInstance', 'ok'],
       ],
     );
-    assert.equal(calls[1]?.params['DeletionProtection'], 'false');
+    assert.equal(calls[2]?.params['DeletionProtection'], 'false');
   });
 
   it('a policy edit merged with the delete while no watcher ran: the new policy applies', async () => {
