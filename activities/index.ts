@@ -39,7 +39,11 @@ export interface Activities
     RdsActivities,
     ParameterActivities,
     ConsulActivities {
-  validateSpec(object: ObjectView): Promise<SpecResult>;
+  /**
+   * `inEffect`: the class the instance was made under (null: none), once there is one; a spec
+   * naming no class keeps it
+   */
+  validateSpec(object: ObjectView, inEffect?: string | null): Promise<SpecResult>;
 }
 
 /**
@@ -72,10 +76,10 @@ export function createActivities(deps: ActivityDeps): Activities {
      * breaks the replay of histories recorded under the old ones; and it reads the Database's
      * class, which the workflow then carries (a class edited later applies on the next one).
      */
-    async validateSpec(object: ObjectView): Promise<SpecResult> {
+    async validateSpec(object: ObjectView, inEffect?: string | null): Promise<SpecResult> {
       // the class as it is now: an edit of it applies from the Database's next validation on
       const choice = await classified('validateSpec', () =>
-        readClassChoice(deps.classes, object.spec),
+        readClassChoice(deps.classes, object.spec, inEffect),
       );
       return resolveDatabase(object, choice);
     },

@@ -65,13 +65,25 @@ export async function listDatabaseClasses(
  * The class a spec gets: the one it names (missing: a problem naming it, looked up again on a
  * retry or the next generation), else the one marked default, else none.
  */
-export async function readClassChoice(kube: ClassApi, spec: unknown): Promise<ClassChoice> {
-  const name = classNameOf(spec);
+export async function readClassChoice(
+  kube: ClassApi,
+  spec: unknown,
+  inEffect?: string | null,
+): Promise<ClassChoice> {
+  const named = classNameOf(spec);
+  // NOTE: like a default StorageClass, the default class is chosen once, when the instance is
+  // made; a class marked default later never moves (or fails) a Database that has one
+  if (named === undefined && inEffect === null) return {};
+  const name = named ?? inEffect ?? undefined;
   if (name === undefined) return chooseDefaultClass(await listDatabaseClasses(kube));
   const found = await getDatabaseClass(kube, name);
-  return found
-    ? { class: found }
-    : { problem: `spec.className: DatabaseClass ${JSON.stringify(name)} not found` };
+  if (found) return { class: found };
+  return {
+    problem:
+      named === undefined
+        ? `DatabaseClass ${JSON.stringify(name)}, the default class when the instance was made, not found`
+        : `spec.className: DatabaseClass ${JSON.stringify(name)} not found`,
+  };
 }
 
 export type SecretApi = Pick<CoreV1Api, 'readNamespacedSecret'>;

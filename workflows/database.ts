@@ -235,7 +235,11 @@ class DatabaseFlow {
    * then still looks where the instance was made.
    */
   async validate(): Promise<ResolvedDatabase> {
-    const result = await this.steps.run('validateSpec', () => local.validateSpec(this.latest));
+    const made = this.carried.applied ?? this.carried.attempted;
+    const inEffect = made ? (made.aws?.className ?? null) : undefined;
+    const result = await this.steps.run('validateSpec', () =>
+      local.validateSpec(this.latest, inEffect),
+    );
     if (!result.ok) {
       if (result.names) this.names ??= result.names;
       throw new StepFailed(
@@ -244,7 +248,6 @@ class DatabaseFlow {
         `invalid spec: ${result.problems.join('; ')}`,
       );
     }
-    const made = this.carried.applied ?? this.carried.attempted;
     const immutable = made ? immutableChanges(made, result.database) : [];
     if (immutable.length > 0) {
       throw new StepFailed(

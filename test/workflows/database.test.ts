@@ -491,6 +491,36 @@ describe('database workflow', () => {
     );
   });
 
+  it('keeps a Database made without a class classless when a default class appears later', async () => {
+    await scenario(
+      () => {},
+      async ({ world, start }) => {
+        const object = objectView({});
+        const handle = await start(object);
+        await until(handle, 'Available', (s) => s.phase === 'Available');
+        // the platform team marks a class default, in another region
+        world.databaseClass = {
+          name: 'standard',
+          generation: 1,
+          annotations: { 'rdsflow.io/is-default-class': 'true' },
+          spec: { region: 'us-west-2' },
+        };
+        await changeSpec(world, handle, {
+          metadata: { ...object.metadata, generation: 2 },
+          spec: { engine: 'postgres', storageGiB: 30 },
+        });
+        await until(
+          handle,
+          'generation 2 applied',
+          (s) => s.phase === 'Available' && world.modifiedWith.length > 0,
+        );
+        const applied = world.modifiedWith.at(-1) as { aws?: unknown; storageGiB?: number };
+        assert.equal(applied.storageGiB, 30);
+        assert.equal(applied.aws, undefined, 'moved to the new default class');
+      },
+    );
+  });
+
   it('re-runs a failed provisioning on the retry signal', async () => {
     await scenario(
       (world) => (world.rds = 'storage-full'),

@@ -118,10 +118,14 @@ export function fakeWorld(): FakeWorld {
     return Promise.resolve(result);
   };
   const activities: Activities = {
-    validateSpec: (object) =>
+    // the class in effect stays (null: none), as the worker's validation keeps it
+    validateSpec: (object, inEffect) =>
       call(
         'validateSpec',
-        resolveDatabase(object, world.databaseClass ? { class: world.databaseClass } : {}),
+        resolveDatabase(
+          object,
+          world.databaseClass && inEffect !== null ? { class: world.databaseClass } : {},
+        ),
       ),
     reportStatus: (_ref, update) => {
       if (world.refuseStatus?.(update)) {
