@@ -4,7 +4,7 @@
 // gets (defaults) and what it may ask for (limits). Every CEL rule has its zod twin beside it.
 // Heavy (zod): the workflow bundle must never import this module at run time.
 import { z } from 'zod';
-import { ENGINES } from './database.js';
+import { ENGINES, INSTANCE_SETTINGS, type InstanceSetting } from './database.js';
 import { DNS_SUBDOMAIN } from './names.js';
 import { specFields } from './schema.js';
 
@@ -15,30 +15,24 @@ import { specFields } from './schema.js';
  * Database, so a class default could never apply (a class forces approval through
  * `limits.requireApproval`). Each default is held to the Database field's own schema.
  */
-export const CLASS_DEFAULT_FIELDS = [
-  'engineVersion',
-  'instanceClass',
-  'storageGiB',
-  'multiAZ',
+/** What a class enforces rather than defaults (its `network` and `kmsKeyId`). */
+const CLASS_ENFORCED = ['subnetGroup', 'securityGroupIds', 'kmsKeyId'] as const;
+type ClassDefaultField =
+  | Exclude<InstanceSetting, (typeof CLASS_ENFORCED)[number]>
+  | 'tags'
+  | 'parameters'
+  | 'parameterGroup';
+
+/** Every instance setting but the enforced ones, and the tags and parameters. */
+export const CLASS_DEFAULT_FIELDS: readonly ClassDefaultField[] = [
+  ...INSTANCE_SETTINGS.filter(
+    (key): key is Exclude<InstanceSetting, (typeof CLASS_ENFORCED)[number]> =>
+      !(CLASS_ENFORCED as readonly string[]).includes(key),
+  ),
   'tags',
-  'publiclyAccessible',
-  'storageType',
-  'iops',
-  'storageThroughput',
-  'maxAllocatedStorage',
-  'storageEncrypted',
-  'backupRetentionDays',
-  'backupWindow',
-  'maintenanceWindow',
-  'deletionProtection',
-  'autoMinorVersionUpgrade',
-  'copyTagsToSnapshot',
-  'iamDatabaseAuthentication',
-  'performanceInsights',
-  'caCertificate',
   'parameters',
   'parameterGroup',
-] as const satisfies readonly (keyof typeof specFields)[];
+];
 
 const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const AWS_ACCOUNT = /^[0-9]{12}$/;
@@ -53,7 +47,7 @@ const defaultsSchema = z
         const optional = field instanceof z.ZodOptional ? field : field.optional();
         return [key, optional];
       }),
-    ) as { [K in (typeof CLASS_DEFAULT_FIELDS)[number]]: (typeof specFields)[K] },
+    ) as { [K in ClassDefaultField]: (typeof specFields)[K] },
   )
   .strict()
   .meta({
