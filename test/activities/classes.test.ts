@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { DescribeDBInstancesCommand, RDSClient, type DBInstance } from '@aws-sdk/client-rds';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { createRdsActivities, type RdsClients } from '../../activities/rds.js';
@@ -21,6 +20,7 @@ import { INSTANT, startRdsFront, type RdsFront } from '../../infra/rds-front.js'
 import { readAwsKeys } from '../../kube/classes.js';
 import { failureOf, run } from '../support/activity.js';
 import { TEST_LABEL, config, tools, uniqueName } from '../support/env.js';
+import { motoInstance } from '../support/rds.js';
 
 const NAMESPACE = 'default';
 /** moto's account for keys it did not issue; an assumed role's credentials are the role's */
@@ -77,31 +77,6 @@ function activities() {
   });
 }
 
-/** The instance as moto has it in `region` for `credentials`' account, or undefined. */
-async function inMoto(
-  identifier: string,
-  region: string,
-  credentials?: RDSClient['config']['credentials'],
-): Promise<DBInstance | undefined> {
-  const moto = new RDSClient({
-    region,
-    endpoint: tools.motoUrl,
-    maxAttempts: 1,
-    ...(credentials ? { credentials } : {}),
-  });
-  try {
-    const out = await moto.send(
-      new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier }),
-    );
-    return out.DBInstances?.[0];
-  } catch (error: unknown) {
-    if ((error as { name?: string }).name?.includes('DBInstanceNotFound')) return undefined;
-    throw error;
-  } finally {
-    moto.destroy();
-  }
-}
-
 const keysCredentials = () => readAwsKeys(core, NAMESPACE, secretName);
 const roleCredentials = fromTemporaryCredentials({
   params: { RoleArn: `arn:aws:iam::${ROLE_ACCOUNT}:role/rdsflow`, RoleSessionName: 'test' },
@@ -145,14 +120,14 @@ describe('DatabaseClass targets', () => {
       const available = await run(activities().waitUntilAvailable, db);
       const [, , , arnRegion, arnAccount] = (available.arn ?? '').split(':');
       assert.deepEqual([arnRegion, arnAccount], [region, account]);
-      const there = await inMoto(db.dbInstanceIdentifier, region, credentials);
+      const there = await motoInstance(db.dbInstanceIdentifier, { region, credentials });
       assert.equal(
         there?.DBInstanceArn,
         available.arn,
         'moto has it in the class region and account',
       );
       assert.equal(
-        await inMoto(db.dbInstanceIdentifier, config.aws.region),
+        await motoInstance(db.dbInstanceIdentifier, { region: config.aws.region }),
         undefined,
         "nothing in the worker's own region",
       );
@@ -164,7 +139,7 @@ describe('DatabaseClass targets', () => {
       });
       assert.equal(removed.state, 'deleting');
       await run(activities().waitUntilDeleted, { names: db });
-      assert.equal(await inMoto(db.dbInstanceIdentifier, region, credentials), undefined);
+      assert.equal(await motoInstance(db.dbInstanceIdentifier, { region, credentials }), undefined);
       await run(vault.deleteDbSecret, db);
     });
   }
@@ -215,7 +190,7 @@ describe('DatabaseClass targets', () => {
       /the AWS keys of Secret no-such-secret could not be read \(HTTP 404\)/,
     );
     assert.equal(failure.nonRetryable, false, 'a Secret created meanwhile is read on a retry');
-    assert.equal(await inMoto(db.dbInstanceIdentifier, 'ap-south-1'), undefined);
+    assert.equal(await motoInstance(db.dbInstanceIdentifier, { region: 'ap-south-1' }), undefined);
     await run(vault.deleteDbSecret, db);
   });
 
@@ -233,7 +208,13 @@ describe('DatabaseClass targets', () => {
       failure.message,
       /account 999999999999, but its credentials are account 123456789012/,
     );
-    assert.equal(await inMoto(db.dbInstanceIdentifier, 'ap-south-1', keysCredentials), undefined);
+    assert.equal(
+      await motoInstance(db.dbInstanceIdentifier, {
+        region: 'ap-south-1',
+        credentials: keysCredentials,
+      }),
+      undefined,
+    );
     const journal = await front.journal();
     assert.deepEqual(
       journal.filter((e) => JSON.stringify(e).includes(db.dbInstanceIdentifier)),

@@ -28,16 +28,32 @@ export function tagMap(tags: Tag[] | undefined): Record<string, string | undefin
   return Object.fromEntries((tags ?? []).map((t) => [t.Key ?? '', t.Value]));
 }
 
-/** The instance as moto has it now, or undefined. */
-export async function motoInstance(identifier: string): Promise<DBInstance | undefined> {
+/**
+ * The instance as moto has it now, or undefined; `at`: another region, or another account's
+ * credentials (a DatabaseClass's), than the suite's own.
+ */
+export async function motoInstance(
+  identifier: string,
+  at?: { region: string; credentials?: RDSClient['config']['credentials'] },
+): Promise<DBInstance | undefined> {
+  const client = at
+    ? new RDSClient({
+        region: at.region,
+        endpoint: tools.motoUrl,
+        maxAttempts: 1,
+        ...(at.credentials ? { credentials: at.credentials } : {}),
+      })
+    : moto;
   try {
-    const out = await moto.send(
+    const out = await client.send(
       new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier }),
     );
     return out.DBInstances?.[0];
   } catch (error: unknown) {
     if ((error as { name?: string }).name?.includes('DBInstanceNotFound')) return undefined;
     throw error;
+  } finally {
+    if (client !== moto) client.destroy();
   }
 }
 
